@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The demo (make demo), run inside the VM with rvs.ko loaded: what rvs is today, driven by the
+# unmodified ipvsadm and by rvsadm. It grows into a balanced cluster as the data plane lands.
+set -u
+RVSADM="$RVS_ROOT/target/release/rvsadm"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+step "rvs.ko is loaded in the guest kernel ($(uname -r))"
+show grep -E '^rvs ' /proc/modules
+show modinfo -F description "$RVS_KO"
+show modinfo -F parm "$RVS_KO"
+dmesg | grep -E 'rvs: ' | sed 's/^/  kernel: /'
+
+step "the unmodified ipvsadm talks to rvs over the IPVS generic netlink family"
+show ipvsadm -v
+show ipvsadm -Ln
+show ipvsadm --set 600 60 120
+show ipvsadm -L --timeout
+
+step "rvsadm speaks the same ABI"
+show "$RVSADM" --version
+show "$RVSADM" -Ln
+show "$RVSADM" -L --timeout
+
+step "state is per network namespace"
+ip netns add demo
+show ip netns exec demo ipvsadm -L --timeout
+ip netns del demo
+
+step "without CAP_NET_ADMIN the answer is EPERM, as with ip_vs"
+show setpriv --reuid=65534 --regid=65534 --clear-groups -- "$RVSADM" -Ln
+
+step "netfilter hooks at IPVS's points and priorities"
+nft list hooks 2>/dev/null | grep -E 'hook (input|output|forward)|rvs_' | sed 's/^/  /'
+
+step "rvs unloads cleanly"
+show rmmod rvs
+show "$RVSADM" -Ln
+echo
+echo "demo done"

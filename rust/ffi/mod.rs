@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The thin unsafe layer between rvs and the kernel's C APIs.
+//!
+//! Every C object rvs touches is wrapped here in a small safe type that owns its resource (a
+//! registration is undone by `Drop`, a message under construction is freed by `Drop`). The rest of
+//! the module (control plane, and later services, connections, schedulers and transmitters) uses
+//! only these wrappers and contains no `unsafe` code.
+
+pub(crate) mod genl;
+pub(crate) mod netfilter;
+pub(crate) mod params;
+pub(crate) mod pernet;
+pub(crate) mod sys;
+
+/// Errno values that `kernel::error::code` of 6.12 does not name.
+pub(crate) mod errno {
+    use super::sys;
+    use kernel::error::Error;
+
+    /// `-EOPNOTSUPP`: the command is not supported.
+    pub(crate) fn eopnotsupp() -> Error {
+        Error::from_errno(-(sys::EOPNOTSUPP as i32))
+    }
+
+    /// `-EMSGSIZE`: a message does not fit its buffer.
+    pub(crate) fn emsgsize() -> Error {
+        Error::from_errno(-(sys::EMSGSIZE as i32))
+    }
+}

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module parameters, declared with `module_param()` in the C shim (the 6.12 `module!` macro has
+//! no parameters), and build-time kernel configuration.
+
+use super::sys;
+
+/// Returns the `conn_tab_bits` module parameter as the user gave it (read-only after load).
+pub(crate) fn conn_tab_bits() -> i32 {
+    // SAFETY: `rvs_param_conn_tab_bits` only reads an `int` that the module loader initialised
+    // before `init_module`; it has no preconditions.
+    unsafe { sys::rvs_param_conn_tab_bits() }
+}
+
+/// Returns `HZ`, the kernel's timer frequency.
+pub(crate) fn hz() -> u32 {
+    // SAFETY: `rvs_hz` returns a compile-time constant; it has no preconditions.
+    unsafe { sys::rvs_hz() }
+}

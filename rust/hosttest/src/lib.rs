@@ -1,0 +1,16 @@
+//! Host build of the parts of rvs.ko that need no kernel, so that `cargo test` runs their unit
+//! tests (the `#[cfg(test)]` modules in the files themselves) and the ABI checks below.
+//!
+//! Each module is the module's own source file, included by path: there is one copy of the code.
+
+#![allow(dead_code)]
+
+#[path = "../../abi.rs"]
+pub mod abi;
+#[path = "../../conn_table.rs"]
+pub mod conn_table;
+#[path = "../../timeouts.rs"]
+pub mod timeouts;
+
+#[cfg(test)]
+mod uapi;

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Static registration tables and one-line wrappers for rvs.ko; see rvs_shim.h.
+ * The tables mirror net/netfilter/ipvs (ip_vs_core.c hook ops, ip_vs_ctl.c genl family) so that
+ * userspace sees the same ABI.
+ */
+#include <linux/module.h>
+#include "rvs_shim.h"
+
+MODULE_VERSION("0.1.0");
+
+/* Same name, permissions and clamping range as ip_vs's conn_tab_bits (ip_vs_conn.c). */
+static int conn_tab_bits = 12;
+module_param(conn_tab_bits, int, 0444);
+MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8..20, default 12)");
+
+int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
+unsigned int rvs_hz(void) { return HZ; }
+
+/* ip_vs_core.c ip_vs_ops4: the same hook points and priorities as IPVS. */
+static const struct nf_hook_ops rvs_nf_ops[] = {
+	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 2 },
+	{ .hook = rvs_rs_nf_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 1 },
+	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 1 },
+	{ .hook = rvs_rs_nf_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 2 },
+	{ .hook = rvs_rs_nf_forward_icmp, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 99 },
+	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 100 },
+};
+
+int rvs_nf_register(struct net *net) { return nf_register_net_hooks(net, rvs_nf_ops, ARRAY_SIZE(rvs_nf_ops)); }
+void rvs_nf_unregister(struct net *net) { nf_unregister_net_hooks(net, rvs_nf_ops, ARRAY_SIZE(rvs_nf_ops)); }
+
+/* Per-netns state: one pointer, owned by the Rust side between rvs_rs_net_init and _exit. */
+static unsigned int rvs_net_id __read_mostly;
+static struct pernet_operations rvs_net_ops = {
+	.init = rvs_rs_net_init,
+	.exit = rvs_rs_net_exit,
+	.id = &rvs_net_id,
+	.size = sizeof(void *),
+};
+
+int rvs_pernet_register(void) { return register_pernet_subsys(&rvs_net_ops); }
+void rvs_pernet_unregister(void) { unregister_pernet_subsys(&rvs_net_ops); }
+void **rvs_net_slot(struct net *net) { return net_generic(net, rvs_net_id); }
+
+/* ip_vs_ctl.c ip_vs_cmd_policy. */
+static const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
+	[IPVS_CMD_ATTR_SERVICE] = { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_DEST] = { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_DAEMON] = { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_TIMEOUT_TCP] = { .type = NLA_U32 },
+	[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN] = { .type = NLA_U32 },
+	[IPVS_CMD_ATTR_TIMEOUT_UDP] = { .type = NLA_U32 },
+};
+
+/*
+ * ip_vs_ctl.c ip_vs_genl_ops: every command, legacy (non-strict) validation, GENL_ADMIN_PERM.
+ * All commands go to one Rust dispatcher each for doit and dumpit.
+ */
+#define RVS_OP(c, d, u) { .cmd = (c), .validate = GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP, \
+			  .flags = GENL_ADMIN_PERM, .doit = (d), .dumpit = (u) }
+static const struct genl_small_ops rvs_genl_ops[] = {
+	RVS_OP(IPVS_CMD_NEW_SERVICE, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_SET_SERVICE, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_DEL_SERVICE, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_GET_SERVICE, rvs_rs_genl_doit, rvs_rs_genl_dumpit),
+	RVS_OP(IPVS_CMD_NEW_DEST, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_SET_DEST, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_DEL_DEST, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_GET_DEST, NULL, rvs_rs_genl_dumpit),
+	RVS_OP(IPVS_CMD_NEW_DAEMON, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_DEL_DAEMON, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_GET_DAEMON, NULL, rvs_rs_genl_dumpit),
+	RVS_OP(IPVS_CMD_SET_CONFIG, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_GET_CONFIG, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_GET_INFO, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_ZERO, rvs_rs_genl_doit, NULL),
+	RVS_OP(IPVS_CMD_FLUSH, rvs_rs_genl_doit, NULL),
+};
+
+/* ip_vs_ctl.c ip_vs_genl_family. */
+static struct genl_family rvs_genl_family __ro_after_init = {
+	.hdrsize = 0,
+	.name = IPVS_GENL_NAME,
+	.version = IPVS_GENL_VERSION,
+	.maxattr = IPVS_CMD_ATTR_MAX,
+	.policy = rvs_cmd_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.small_ops = rvs_genl_ops,
+	.n_small_ops = ARRAY_SIZE(rvs_genl_ops),
+	.resv_start_op = IPVS_CMD_FLUSH + 1,
+};
+
+int rvs_genl_register(void) { return genl_register_family(&rvs_genl_family); }
+void rvs_genl_unregister(void) { genl_unregister_family(&rvs_genl_family); }
+
+struct net *rvs_genl_info_net(const struct genl_info *info) { return genl_info_net(info); }
+u8 rvs_genl_dump_cmd(struct netlink_callback *cb) { return genl_dumpit_info(cb)->op.cmd; }
+struct sk_buff *rvs_genlmsg_new(void) { return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL); }
+void rvs_nlmsg_free(struct sk_buff *skb) { nlmsg_free(skb); }
+void *rvs_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info, u8 cmd)
+{ return genlmsg_put_reply(skb, info, &rvs_genl_family, 0, cmd); }
+void *rvs_genlmsg_put_dump(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{ return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &rvs_genl_family, NLM_F_MULTI, cmd); }
+void rvs_genlmsg_end(struct sk_buff *skb, void *hdr) { genlmsg_end(skb, hdr); }
+void rvs_genlmsg_cancel(struct sk_buff *skb, void *hdr) { genlmsg_cancel(skb, hdr); }
+int rvs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info) { return genlmsg_reply(skb, info); }
+struct nlattr *rvs_nla_nest_start(struct sk_buff *skb, int attrtype) { return nla_nest_start_noflag(skb, attrtype); }
+void rvs_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
+void rvs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start) { nla_nest_cancel(skb, start); }
+int rvs_nla_len(const struct nlattr *nla) { return nla_len(nla); }
+void *rvs_nla_data(const struct nlattr *nla) { return nla_data(nla); }

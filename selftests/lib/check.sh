@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make check: every test. Host tests first, then the selftests in the VM against rvs on the
+# release and the debug kernel and against in-tree ip_vs (which proves the expectations).
+# Ends with one line `N passed, N failed` that sums everything.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+passed=0 failed=0
+tally() { passed=$((passed + $1)); failed=$((failed + $2)); }
+log=$(mktemp -d /tmp/rvs-check.XXXXXX)
+
+echo "== host tests (cargo test)"
+if selftests/lib/host-test.sh >"$log/host.txt" 2>&1; then host_ok=1; else host_ok=0; fi
+grep -E '^test result:|FAILED|panicked' "$log/host.txt"
+while read -r p f; do tally "$p" "$f"; done < <(
+	sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$log/host.txt")
+if [ "$host_ok" = 0 ] && ! grep -q '^test result: FAILED' "$log/host.txt"; then
+	tail -30 "$log/host.txt"
+	echo "FAIL: host tests did not build"
+	tally 0 1
+fi
+
+# Each VM run prints its own PASS/FAIL lines and `N passed, N failed, N skipped`; a run that dies
+# (panic, timeout) or whose kernel log shows a problem after the tests counts as one failure more.
+runs=("release rvs" "release ipvs" "debug rvs")
+for run in "${runs[@]}"; do
+	read -r kernel module <<<"$run"
+	echo "== selftests in the VM: $module on the $kernel kernel"
+	qemu/run-vm.sh --kernel "$kernel" --module "$module" -- selftests/lib/run.sh 2>&1 | tee "$log/vm-$kernel-$module.txt"
+	rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/vm-$kernel-$module.txt" | tail -n 1)
+	if [ -n "$summary" ]; then
+		read -r p _ f _ <<<"$summary"
+		tally "$p" "${f%,}"
+	fi
+	if [ "$rc" != 0 ] && { [ -z "$summary" ] || [ "${f%,}" = 0 ]; }; then
+		echo "FAIL: VM run ($module, $kernel kernel) exited $rc"
+		tally 0 1
+	fi
+done
+
+rm -rf "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
