@@ -6,18 +6,19 @@
 #   make check                     every test: host unit tests, then the selftests in the VM
 #   make vm CMD='ipvsadm -Ln'      run a command in the VM   [MODULE=rvs|ipvs|none] [KERNEL=release|debug]
 #   make module [KDIR=...]         build rvs.ko (default KDIR: the cached release test kernel)
-#   make rvsadm                    build userspace-tool/target/release/rvsadm
+#   make rvsadm                    build target/release/rvsadm
 #   make deps | kernel             install dependencies | build the test kernel [KERNEL=debug]
+#   make host-test | lint          cargo tests | rustfmt and clippy (module and host crates)
 
 SHELL := /bin/bash
 KERNEL ?= release
 MODULE ?= rvs
 CMD ?= ipvsadm -Ln
 KMAKE_VARS = LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
-	BINDGEN=$(HOME)/.cargo/bin/bindgen
+	BINDGEN=$(HOME)/.cargo/bin/bindgen $(KMAKE_EXTRA)
 CARGO ?= $(HOME)/.cargo/bin/cargo
 
-.PHONY: all module rvsadm deps kernel vm demo check host-test selftests clean
+.PHONY: all module rvsadm deps kernel vm demo check host-test lint clean
 
 all: module rvsadm
 
@@ -48,6 +49,9 @@ demo: deps
 
 host-test:
 	@selftests/lib/host-test.sh
+
+lint:
+	@selftests/lib/lint.sh
 
 check: deps
 	@selftests/lib/check.sh

@@ -11,10 +11,10 @@ BINDGEN_VERSION=0.69.5
 LLVM_MAJOR=19
 
 APT_PACKAGES=(
-	"$KERNEL_SOURCE_PKG" rustc-web rust-web-src
+	"$KERNEL_SOURCE_PKG" rustc-web rust-web-src rust-web-clippy
 	"clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR" "libclang-$LLVM_MAJOR-dev"
 	make flex bison bc cpio xz-utils libelf-dev libssl-dev python3
-	qemu-system-x86 kmod iproute2 ipvsadm keepalived socat curl iperf3 nftables procps util-linux
+	qemu-system-x86 kmod iproute2 iputils-ping ipvsadm keepalived socat curl iperf3 nftables procps util-linux
 )
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -57,10 +57,11 @@ verify() {
 		|| die "rust-web-src: core library sources missing under $(/usr/bin/rustc --print sysroot)/lib/rustlib/src"
 	v=$(bindgen --version 2>/dev/null | awk '{print $2}') || true
 	[ "$v" = "$BINDGEN_VERSION" ] || die "bindgen-cli: found '${v:-none}', want $BINDGEN_VERSION"
+	[ -x /usr/bin/clippy-driver ] || die "rust-web-clippy: /usr/bin/clippy-driver missing"
 	for v in clang ld.lld llvm-ar llvm-nm llvm-objcopy; do
 		command -v "$v-$LLVM_MAJOR" >/dev/null || die "LLVM $LLVM_MAJOR: $v-$LLVM_MAJOR missing"
 	done
-	for v in qemu-system-x86_64 ipvsadm keepalived socat ip modprobe insmod rmmod curl nft setpriv; do
+	for v in qemu-system-x86_64 ipvsadm keepalived socat ip ping modprobe insmod rmmod curl nft setpriv; do
 		command -v "$v" >/dev/null || die "$v missing from PATH"
 	done
 }

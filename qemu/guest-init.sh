@@ -23,8 +23,11 @@ if [ "${1:-}" != stage2 ]; then
 		poweroff_now
 	fi
 	mount --move /dev /mnt/root/dev 2>/dev/null
-	exec chroot /mnt/root "$0" stage2
+	# pivot_root rather than a bare chroot: user namespaces (unshare -U) refuse chrooted callers.
+	cd /mnt/root && mkdir -p .oldroot && pivot_root . .oldroot || poweroff_now
+	exec chroot . "$0" stage2
 fi
+umount -l /.oldroot 2>/dev/null
 
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -41,6 +44,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 rvsrun "$RVS_RUN" || p
 . "$RVS_RUN/env"
 
 # The guest kernel's own modules (ip_vs, veth, ipip, ...) replace the host's.
+mkdir -p /lib/modules
 mount --bind "$RVS_MODROOT/lib/modules" /lib/modules
 # Only the module under test may provide the IPVS family: keep in-tree ip_vs from autoloading
 # (genl family lookups and ipvsadm/keepalived run modprobe ip_vs) when rvs is tested.

@@ -63,6 +63,9 @@ impl kernel::Module for RvsModule {
             patch,
             conn_table::size_for(bits)
         );
-        Ok(Self { _genl: genl, _pernet: pernet })
+        Ok(Self {
+            _genl: genl,
+            _pernet: pernet,
+        })
     }
 }

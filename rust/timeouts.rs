@@ -17,7 +17,11 @@ pub(crate) struct Timeouts {
 
 /// The timeouts of a fresh namespace: TCP ESTABLISHED 15 min, TCP FIN_WAIT 2 min, UDP 5 min
 /// (`tcp_timeouts` and `udp_timeouts` in IPVS).
-pub(crate) const DEFAULT: Timeouts = Timeouts { tcp: 15 * 60, tcp_fin: 2 * 60, udp: 5 * 60 };
+pub(crate) const DEFAULT: Timeouts = Timeouts {
+    tcp: 15 * 60,
+    tcp_fin: 2 * 60,
+    udp: 5 * 60,
+};
 
 /// Whether `seconds` is a timeout IPVS accepts: it must fit in an `int` of jiffies
 /// (`ip_vs_set_timeout` rejects `> INT_MAX / HZ`, and values that are negative as an `int`).
@@ -62,11 +66,21 @@ mod tests {
     #[test]
     fn zero_and_absent_keep_current() {
         let t = apply(DEFAULT, Some(0), None, Some(10), 250).unwrap();
-        assert_eq!(t, Timeouts { tcp: 900, tcp_fin: 120, udp: 10 });
+        assert_eq!(
+            t,
+            Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 10
+            }
+        );
     }
 
     #[test]
     fn one_bad_value_changes_nothing() {
-        assert_eq!(apply(DEFAULT, Some(10), Some(u32::MAX), Some(10), 250), None);
+        assert_eq!(
+            apply(DEFAULT, Some(10), Some(u32::MAX), Some(10), 250),
+            None
+        );
     }
 }

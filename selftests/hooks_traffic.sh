@@ -15,13 +15,16 @@ ip netns exec rvs-a ping -c 1 -W 5 10.99.0.2 >/dev/null || fail "no connectivity
 if [ "$MODULE" = rvs ]; then
 	# nft list hooks shows every hook function with its priority.
 	hooks=$(ip netns exec rvs-b nft list hooks 2>&1) || skip "nft list hooks failed: $hooks"
-	flat=$(printf '%s\n' "$hooks" | tr -s ' \t' ' ')
-	assert_match 'hook input \{[^}]*\+0000000098 rvs_rs_nf_out \[rvs\][^}]*\+0000000099 rvs_rs_nf_in \[rvs\]' \
-		"$(printf '%s' "$flat" | tr '\n' ' ')" "LOCAL_IN: reply hook at 98, request hook at 99"
-	assert_match 'hook output \{[^}]*-0000000099 rvs_rs_nf_out \[rvs\][^}]*-0000000098 rvs_rs_nf_in \[rvs\]' \
-		"$(printf '%s' "$flat" | tr '\n' ' ')" "LOCAL_OUT: reply hook at -99, request hook at -98"
-	assert_match 'hook forward \{[^}]*\+0000000099 rvs_rs_nf_forward_icmp \[rvs\][^}]*\+0000000100 rvs_rs_nf_out \[rvs\]' \
-		"$(printf '%s' "$flat" | tr '\n' ' ')" "FORWARD: ICMP hook at 99, reply hook at 100"
+	# While every hook only accepts, the compiler folds the three entry points into one function,
+	# so the names are not checked, only the module and the priorities.
+	flat=$(printf '%s\n' "$hooks" | tr -s ' \t\n' ' ')
+	fn='rvs_rs_nf_[a-z_]+ \[rvs\]'
+	assert_match "hook input \\{ \\+0000000098 $fn \\+0000000099 $fn \\}" "$flat" \
+		"LOCAL_IN: hooks at 98 (replies) and 99 (requests)"
+	assert_match "hook forward \\{ \\+0000000099 $fn \\+0000000100 $fn \\}" "$flat" \
+		"FORWARD: hooks at 99 (ICMP) and 100 (replies)"
+	assert_match "hook output \\{ -0000000099 $fn -0000000098 $fn \\}" "$flat" \
+		"LOCAL_OUT: hooks at -99 (replies) and -98 (requests)"
 fi
 
 # 3000 echo requests at 2 ms intervals while the module goes and comes back 10 times.

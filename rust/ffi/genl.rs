@@ -94,7 +94,7 @@ impl<'a> Attr<'a> {
 /// # Invariants
 ///
 /// `info` is the `genl_info` of a request being handled; it and everything it points to stay
-/// valid for `'a`, and its `attrs` array has `abi::cmd_attr::MAX + 1` entries.
+/// valid for `'a`, and its `attrs` array, if not null, has `abi::cmd_attr::MAX + 1` entries.
 pub(crate) struct Request<'a> {
     info: &'a sys::genl_info,
 }
@@ -120,6 +120,9 @@ impl<'a> Request<'a> {
         if kind > abi::cmd_attr::MAX {
             return None;
         }
+        if self.info.attrs.is_null() {
+            return None;
+        }
         // SAFETY: by the type invariant `attrs` has `MAX + 1` entries and `kind <= MAX`.
         let nla = unsafe { *self.info.attrs.add(usize::from(kind)) };
         // SAFETY: a non-null entry points to an attribute of the request message, valid for `'a`.
@@ -138,7 +141,11 @@ impl<'a> Request<'a> {
         if hdr.is_null() {
             return Err(errno::emsgsize());
         }
-        Ok(Reply { msg, hdr, info: self.info })
+        Ok(Reply {
+            msg,
+            hdr,
+            info: self.info,
+        })
     }
 }
 
@@ -158,7 +165,12 @@ impl AttrWriter<'_> {
         let len = c_int::try_from(data.len()).map_err(|_| errno::emsgsize())?;
         // SAFETY: by the type invariant we may append to `skb`; `data` is valid for `len` bytes.
         let ret = unsafe {
-            sys::nla_put(self.skb.as_ptr(), c_int::from(kind), len, data.as_ptr().cast())
+            sys::nla_put(
+                self.skb.as_ptr(),
+                c_int::from(kind),
+                len,
+                data.as_ptr().cast(),
+            )
         };
         if ret < 0 {
             return Err(Error::from_errno(ret));
@@ -199,7 +211,10 @@ impl Reply<'_> {
     /// Returns a writer for the reply's top-level attributes.
     pub(crate) fn attrs(&mut self) -> AttrWriter<'_> {
         // INVARIANT: the reply owns its message, and the writer borrows the reply mutably.
-        AttrWriter { skb: self.msg.skb, _msg: PhantomData }
+        AttrWriter {
+            skb: self.msg.skb,
+            _msg: PhantomData,
+        }
     }
 
     /// Finishes the message and sends it to the requester.
@@ -253,7 +268,8 @@ pub(crate) unsafe extern "C" fn rvs_rs_genl_doit(
     from_result(|| {
         // SAFETY: the genl core passes a valid `info`, parsed with the family's policy into an
         // `attrs` array of `maxattr + 1` entries, for the duration of this call.
-        let request = Request { info: unsafe { &*info } };
+        let info = unsafe { &*info };
+        let request = Request { info };
         crate::control::doit(&request)?;
         Ok(0)
     })
@@ -272,7 +288,10 @@ pub(crate) unsafe extern "C" fn rvs_rs_genl_dumpit(
     from_result(|| {
         let cb = NonNull::new(cb).ok_or(EINVAL)?;
         // INVARIANT: the genl core passes the callback of the dump in progress.
-        let mut dump = Dump { cb, _cb: PhantomData };
+        let mut dump = Dump {
+            cb,
+            _cb: PhantomData,
+        };
         crate::control::dumpit(&mut dump)?;
         // SAFETY: `skb` is the valid output buffer of this batch; the dump returns its length,
         // and 0 (nothing added) ends the dump.

@@ -109,7 +109,13 @@ pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
         // SAFETY: the registration is stored in the namespace's `PerNet`, which `exit` drops while
         // the namespace is still alive.
         let hooks = unsafe { HookRegistration::new(net)? };
-        let per_net = KBox::new(PerNet { _hooks: hooks, state }, GFP_KERNEL)?;
+        let per_net = KBox::new(
+            PerNet {
+                _hooks: hooks,
+                state,
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: `net` is live and rvs's pernet id is registered (this is its `init`).
         let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
         // SAFETY: the slot is valid, zeroed and ours; it becomes the owner of the box.

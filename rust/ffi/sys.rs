@@ -8,6 +8,7 @@
 #![allow(
     dead_code,
     clippy::all,
+    clippy::undocumented_unsafe_blocks,
     missing_docs,
     non_camel_case_types,
     non_upper_case_globals,

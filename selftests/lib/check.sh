@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make check: every test. Host tests first, then the selftests in the VM against rvs on the
-# release and the debug kernel and against in-tree ip_vs (which proves the expectations).
+# make check: every test. Host tests and lint first, then the selftests in the VM against rvs on
+# the release and the debug kernel and against in-tree ip_vs (which proves the expectations).
 # Ends with one line `N passed, N failed` that sums everything.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,6 +19,16 @@ while read -r p f; do tally "$p" "$f"; done < <(
 if [ "$host_ok" = 0 ] && ! grep -q '^test result: FAILED' "$log/host.txt"; then
 	tail -30 "$log/host.txt"
 	echo "FAIL: host tests did not build"
+	tally 0 1
+fi
+
+echo "== lint (rustfmt, clippy)"
+if selftests/lib/lint.sh >"$log/lint.txt" 2>&1; then
+	echo "PASS: lint"
+	tally 1 0
+else
+	cat "$log/lint.txt"
+	echo "FAIL: lint"
 	tally 0 1
 fi
 

@@ -27,19 +27,60 @@ impl fmt::Display for UsageError {
 
 /// Options of ipvsadm that rvsadm does not implement yet: refused by name rather than misread.
 const NOT_YET: &[&str] = &[
-    "-A", "--add-service", "-E", "--edit-service", "-D", "--delete-service", "-C", "--clear", "-R",
-    "--restore", "-S", "--save", "-a", "--add-server", "-e", "--edit-server", "-d",
-    "--delete-server", "-Z", "--zero", "--start-daemon", "--stop-daemon", "-c", "--connection",
-    "--stats", "--rate", "--thresholds", "--persistent-conn", "--daemon", "--exact", "--json",
-    "-t", "--tcp-service", "-u", "--udp-service", "--sctp-service", "-f", "--fwmark-service",
+    "-A",
+    "--add-service",
+    "-E",
+    "--edit-service",
+    "-D",
+    "--delete-service",
+    "-C",
+    "--clear",
+    "-R",
+    "--restore",
+    "-S",
+    "--save",
+    "-a",
+    "--add-server",
+    "-e",
+    "--edit-server",
+    "-d",
+    "--delete-server",
+    "-Z",
+    "--zero",
+    "--start-daemon",
+    "--stop-daemon",
+    "-c",
+    "--connection",
+    "--stats",
+    "--rate",
+    "--thresholds",
+    "--persistent-conn",
+    "--daemon",
+    "--exact",
+    "--json",
+    "-t",
+    "--tcp-service",
+    "-u",
+    "--udp-service",
+    "--sctp-service",
+    "-f",
+    "--fwmark-service",
 ];
 
 fn parse_seconds(arg: Option<&String>, what: &str) -> Result<u32, UsageError> {
-    let arg = arg.ok_or_else(|| UsageError(format!("--set needs three timeouts (tcp tcpfin udp), {what} is missing")))?;
+    let arg = arg.ok_or_else(|| {
+        UsageError(format!(
+            "--set needs three timeouts (tcp tcpfin udp), {what} is missing"
+        ))
+    })?;
     arg.parse::<u32>()
         .ok()
         .filter(|&s| s <= i32::MAX as u32)
-        .ok_or_else(|| UsageError(format!("illegal {what} timeout '{arg}': expected seconds (0 keeps the current value)")))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "illegal {what} timeout '{arg}': expected seconds (0 keeps the current value)"
+            ))
+        })
 }
 
 /// Parses the arguments after the program name.
@@ -69,7 +110,10 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             _ if arg.len() > 2 && arg.starts_with('-') && !arg.starts_with("--") => {
                 let expanded: Vec<String> = arg[1..].chars().map(|c| format!("-{c}")).collect();
                 match parse(&expanded)? {
-                    Command::List { numeric: n, timeout: t } => {
+                    Command::List {
+                        numeric: n,
+                        timeout: t,
+                    } => {
                         list = true;
                         numeric |= n;
                         timeout |= t;
@@ -78,15 +122,23 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 }
             }
             _ if NOT_YET.contains(&arg) => {
-                return Err(UsageError(format!("option '{arg}' is not supported by this rvsadm yet")));
+                return Err(UsageError(format!(
+                    "option '{arg}' is not supported by this rvsadm yet"
+                )));
             }
-            _ => return Err(UsageError(format!("unknown option '{arg}' (see rvsadm --help)"))),
+            _ => {
+                return Err(UsageError(format!(
+                    "unknown option '{arg}' (see rvsadm --help)"
+                )))
+            }
         }
         i += 1;
     }
     match command {
         Some(cmd) if !list => Ok(cmd),
-        Some(_) => Err(UsageError("-L cannot be combined with another command".into())),
+        Some(_) => Err(UsageError(
+            "-L cannot be combined with another command".into(),
+        )),
         None if list => Ok(Command::List { numeric, timeout }),
         None if numeric || timeout => Err(UsageError("-n and --timeout go with -L".into())),
         None => Ok(Command::Help),
@@ -119,27 +171,61 @@ mod tests {
 
     #[test]
     fn list_forms() {
-        let numeric = Command::List { numeric: true, timeout: false };
+        let numeric = Command::List {
+            numeric: true,
+            timeout: false,
+        };
         assert_eq!(parse(&args("-L -n")), Ok(numeric.clone()));
         assert_eq!(parse(&args("-Ln")), Ok(numeric.clone()));
         assert_eq!(parse(&args("-ln")), Ok(numeric.clone()));
         assert_eq!(parse(&args("--list --numeric")), Ok(numeric));
-        assert_eq!(parse(&args("-L")), Ok(Command::List { numeric: false, timeout: false }));
-        assert_eq!(parse(&args("-L --timeout")), Ok(Command::List { numeric: false, timeout: true }));
+        assert_eq!(
+            parse(&args("-L")),
+            Ok(Command::List {
+                numeric: false,
+                timeout: false
+            })
+        );
+        assert_eq!(
+            parse(&args("-L --timeout")),
+            Ok(Command::List {
+                numeric: false,
+                timeout: true
+            })
+        );
     }
 
     #[test]
     fn set_timeouts() {
-        assert_eq!(parse(&args("--set 900 120 300")), Ok(Command::SetTimeouts { tcp: 900, tcp_fin: 120, udp: 300 }));
-        assert!(parse(&args("--set 900 120")).unwrap_err().0.contains("udp is missing"));
-        assert!(parse(&args("--set 900 x 300")).unwrap_err().0.contains("illegal tcpfin timeout 'x'"));
+        assert_eq!(
+            parse(&args("--set 900 120 300")),
+            Ok(Command::SetTimeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300
+            })
+        );
+        assert!(parse(&args("--set 900 120"))
+            .unwrap_err()
+            .0
+            .contains("udp is missing"));
+        assert!(parse(&args("--set 900 x 300"))
+            .unwrap_err()
+            .0
+            .contains("illegal tcpfin timeout 'x'"));
         assert!(parse(&args("--set 900 120 3000000000")).is_err());
     }
 
     #[test]
     fn refusals_name_the_option() {
-        assert_eq!(parse(&args("-A -t 1.2.3.4:80")).unwrap_err().0, "option '-A' is not supported by this rvsadm yet");
-        assert!(parse(&args("--bogus")).unwrap_err().0.contains("unknown option '--bogus'"));
+        assert_eq!(
+            parse(&args("-A -t 1.2.3.4:80")).unwrap_err().0,
+            "option '-A' is not supported by this rvsadm yet"
+        );
+        assert!(parse(&args("--bogus"))
+            .unwrap_err()
+            .0
+            .contains("unknown option '--bogus'"));
         assert!(parse(&args("-n")).is_err());
         assert!(parse(&args("-L --version")).is_err());
         assert_eq!(parse(&args("")), Ok(Command::Help));

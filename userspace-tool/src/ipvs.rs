@@ -130,16 +130,27 @@ fn parse_entity_stats(nest: &Attrs<'_>, stats64: u16, stats32: u16) -> Result<St
 /// Parses the service nest of a `NEW_SERVICE` message, requiring what libipvs requires.
 pub fn parse_service(msg: &[u8]) -> Result<Service, Error> {
     let top = Attrs::parse(msg)?;
-    let nest = top.require(cmd_attr::SERVICE, "service nest missing")?.nested()?;
+    let nest = top
+        .require(cmd_attr::SERVICE, "service nest missing")?
+        .nested()?;
     let af = nest.require(svc_attr::AF, "service: AF missing")?.u16()?;
-    let fwmark = nest.get(svc_attr::FWMARK).map(|a| a.u32()).transpose()?.unwrap_or(0);
+    let fwmark = nest
+        .get(svc_attr::FWMARK)
+        .map(|a| a.u32())
+        .transpose()?
+        .unwrap_or(0);
     let (protocol, addr, port) = if fwmark != 0 {
         (0, [0; 16], 0)
     } else {
         (
-            nest.require(svc_attr::PROTOCOL, "service: PROTOCOL missing")?.u16()?,
-            addr16(nest.require(svc_attr::ADDR, "service: ADDR missing")?.payload),
-            nest.require(svc_attr::PORT, "service: PORT missing")?.be16()?,
+            nest.require(svc_attr::PROTOCOL, "service: PROTOCOL missing")?
+                .u16()?,
+            addr16(
+                nest.require(svc_attr::ADDR, "service: ADDR missing")?
+                    .payload,
+            ),
+            nest.require(svc_attr::PORT, "service: PORT missing")?
+                .be16()?,
         )
     };
     let flags_attr = nest.require(svc_attr::FLAGS, "service: FLAGS missing")?;
@@ -149,11 +160,21 @@ pub fn parse_service(msg: &[u8]) -> Result<Service, Error> {
         addr,
         port,
         fwmark,
-        sched_name: nest.require(svc_attr::SCHED_NAME, "service: SCHED_NAME missing")?.string()?,
-        pe_name: nest.get(svc_attr::PE_NAME).map(|a| a.string()).transpose()?.unwrap_or_default(),
+        sched_name: nest
+            .require(svc_attr::SCHED_NAME, "service: SCHED_NAME missing")?
+            .string()?,
+        pe_name: nest
+            .get(svc_attr::PE_NAME)
+            .map(|a| a.string())
+            .transpose()?
+            .unwrap_or_default(),
         flags: flags_attr.u32()?,
-        timeout: nest.require(svc_attr::TIMEOUT, "service: TIMEOUT missing")?.u32()?,
-        netmask: nest.require(svc_attr::NETMASK, "service: NETMASK missing")?.u32()?,
+        timeout: nest
+            .require(svc_attr::TIMEOUT, "service: TIMEOUT missing")?
+            .u32()?,
+        netmask: nest
+            .require(svc_attr::NETMASK, "service: NETMASK missing")?
+            .u32()?,
         stats: parse_entity_stats(&nest, svc_attr::STATS64, svc_attr::STATS)?,
     })
 }
@@ -163,14 +184,20 @@ pub fn parse_dest(msg: &[u8], svc_af: u16) -> Result<Dest, Error> {
     let top = Attrs::parse(msg)?;
     let nest = top.require(cmd_attr::DEST, "dest nest missing")?.nested()?;
     let u32_of = |kind, what| nest.require(kind, what).and_then(|a| a.u32());
-    let af = match nest.get(dest_attr::ADDR_FAMILY).map(|a| a.u16()).transpose()? {
+    let af = match nest
+        .get(dest_attr::ADDR_FAMILY)
+        .map(|a| a.u16())
+        .transpose()?
+    {
         Some(af) if af != 0 => af,
         _ => svc_af,
     };
     Ok(Dest {
         af,
         addr: addr16(nest.require(dest_attr::ADDR, "dest: ADDR missing")?.payload),
-        port: nest.require(dest_attr::PORT, "dest: PORT missing")?.be16()?,
+        port: nest
+            .require(dest_attr::PORT, "dest: PORT missing")?
+            .be16()?,
         conn_flags: u32_of(dest_attr::FWD_METHOD, "dest: FWD_METHOD missing")?,
         weight: u32_of(dest_attr::WEIGHT, "dest: WEIGHT missing")?,
         u_threshold: u32_of(dest_attr::U_THRESH, "dest: U_THRESH missing")?,
@@ -211,38 +238,60 @@ impl Ipvs {
     }
 
     fn doit(&mut self, command: u8, attrs: &AttrBuf) -> Result<Vec<(u8, Vec<u8>)>, Error> {
-        self.sock.request(self.family, 0, command, abi::GENL_VERSION, attrs)
+        self.sock
+            .request(self.family, 0, command, abi::GENL_VERSION, attrs)
     }
 
     fn dump(&mut self, command: u8, attrs: &AttrBuf) -> Result<Vec<(u8, Vec<u8>)>, Error> {
-        self.sock.request(self.family, NLM_F_DUMP, command, abi::GENL_VERSION, attrs)
+        self.sock
+            .request(self.family, NLM_F_DUMP, command, abi::GENL_VERSION, attrs)
     }
 
     pub fn info(&mut self) -> Result<Info, Error> {
         let replies = self.doit(cmd::GET_INFO, &AttrBuf::new())?;
-        let (_, bytes) = replies.first().ok_or(Error::Protocol("GET_INFO: no reply"))?;
+        let (_, bytes) = replies
+            .first()
+            .ok_or(Error::Protocol("GET_INFO: no reply"))?;
         let attrs = Attrs::parse(bytes)?;
         Ok(Info {
-            version: attrs.require(info_attr::VERSION, "GET_INFO: VERSION missing")?.u32()?,
-            conn_tab_size: attrs.require(info_attr::CONN_TAB_SIZE, "GET_INFO: CONN_TAB_SIZE missing")?.u32()?,
+            version: attrs
+                .require(info_attr::VERSION, "GET_INFO: VERSION missing")?
+                .u32()?,
+            conn_tab_size: attrs
+                .require(info_attr::CONN_TAB_SIZE, "GET_INFO: CONN_TAB_SIZE missing")?
+                .u32()?,
         })
     }
 
     pub fn services(&mut self) -> Result<Vec<Service>, Error> {
-        self.dump(cmd::GET_SERVICE, &AttrBuf::new())?.iter().map(|(_, m)| parse_service(m)).collect()
+        self.dump(cmd::GET_SERVICE, &AttrBuf::new())?
+            .iter()
+            .map(|(_, m)| parse_service(m))
+            .collect()
     }
 
     pub fn dests(&mut self, svc: &Service) -> Result<Vec<Dest>, Error> {
         let mut attrs = AttrBuf::new();
         attrs.put_nested(cmd_attr::SERVICE, &service_identity(svc));
-        self.dump(cmd::GET_DEST, &attrs)?.iter().map(|(_, m)| parse_dest(m, svc.af)).collect()
+        self.dump(cmd::GET_DEST, &attrs)?
+            .iter()
+            .map(|(_, m)| parse_dest(m, svc.af))
+            .collect()
     }
 
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
         let replies = self.doit(cmd::GET_CONFIG, &AttrBuf::new())?;
-        let (_, bytes) = replies.first().ok_or(Error::Protocol("GET_CONFIG: no reply"))?;
+        let (_, bytes) = replies
+            .first()
+            .ok_or(Error::Protocol("GET_CONFIG: no reply"))?;
         let attrs = Attrs::parse(bytes)?;
-        let get = |kind| attrs.get(kind).map(|a| a.u32()).transpose().map(Option::unwrap_or_default);
+        let get = |kind| {
+            attrs
+                .get(kind)
+                .map(|a| a.u32())
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
         Ok(Timeouts {
             tcp: get(cmd_attr::TIMEOUT_TCP)?,
             tcp_fin: get(cmd_attr::TIMEOUT_TCP_FIN)?,
@@ -280,7 +329,10 @@ mod tests {
         let mut nest = AttrBuf::new();
         nest.put_u16(svc_attr::AF, AF_INET)
             .put_u16(svc_attr::PROTOCOL, IPPROTO_TCP)
-            .put(svc_attr::ADDR, &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            .put(
+                svc_attr::ADDR,
+                &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            )
             .put_be16(svc_attr::PORT, 80)
             .put_str(svc_attr::SCHED_NAME, "wrr")
             .put(svc_attr::FLAGS, &[1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])
@@ -300,19 +352,32 @@ mod tests {
         let svc = parse_service(service_msg(true).bytes()).unwrap();
         assert_eq!(ip_of(svc.af, &svc.addr).to_string(), "10.0.0.1");
         assert_eq!((svc.protocol, svc.port, svc.fwmark), (IPPROTO_TCP, 80, 0));
-        assert_eq!((svc.sched_name.as_str(), svc.flags, svc.timeout), ("wrr", 1, 300));
+        assert_eq!(
+            (svc.sched_name.as_str(), svc.flags, svc.timeout),
+            ("wrr", 1, 300)
+        );
         assert_eq!(svc.stats.conns, 1000);
         assert_eq!(svc.stats.outbps, 10000);
-        assert_eq!(parse_service(service_msg(false).bytes()).unwrap().stats.inbytes, 4000);
+        assert_eq!(
+            parse_service(service_msg(false).bytes())
+                .unwrap()
+                .stats
+                .inbytes,
+            4000
+        );
     }
 
     #[test]
     fn service_without_scheduler_is_rejected() {
         let mut nest = AttrBuf::new();
-        nest.put_u16(svc_attr::AF, AF_INET).put_u32(svc_attr::FWMARK, 5);
+        nest.put_u16(svc_attr::AF, AF_INET)
+            .put_u32(svc_attr::FWMARK, 5);
         let mut msg = AttrBuf::new();
         msg.put_nested(cmd_attr::SERVICE, &nest);
-        assert!(matches!(parse_service(msg.bytes()), Err(Error::Protocol(_))));
+        assert!(matches!(
+            parse_service(msg.bytes()),
+            Err(Error::Protocol(_))
+        ));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Listings in ipvsadm's exact text formats (ipvsadm.c `list_all`, `print_title`,
 //! `print_service_entry`), so that `rvsadm -Ln` and `ipvsadm -Ln` print the same bytes.
 
-use crate::ipvs::{ip_of, Dest, Info, Service, Timeouts, AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT};
+use crate::ipvs::{
+    ip_of, Dest, Info, Service, Timeouts, AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP,
+    IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
+};
 use std::cmp::Ordering;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -36,9 +39,23 @@ fn proto_name(protocol: u16) -> &'static str {
 /// `address:port` as `addrport_to_anyname` prints it (`[v6]:port`).
 pub fn addr_port(af: u16, addr: &[u8; 16], port: u16, protocol: u16, format: Format) -> String {
     let ip = ip_of(af, addr);
-    let host = if format.numeric { None } else { crate::names::host_name(ip) };
-    let host = host.unwrap_or_else(|| if af == AF_INET6 { format!("[{ip}]") } else { ip.to_string() });
-    let service = if format.numeric { None } else { crate::names::service_name(port, protocol) };
+    let host = if format.numeric {
+        None
+    } else {
+        crate::names::host_name(ip)
+    };
+    let host = host.unwrap_or_else(|| {
+        if af == AF_INET6 {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        }
+    });
+    let service = if format.numeric {
+        None
+    } else {
+        crate::names::service_name(port, protocol)
+    };
     format!("{}:{}", host, service.unwrap_or_else(|| port.to_string()))
 }
 
@@ -60,7 +77,8 @@ pub fn cmp_dests(a: &Dest, b: &Dest) -> Ordering {
 fn cmp_addr(af: u16, a: &[u8; 16], b: &[u8; 16]) -> Ordering {
     let words = if af == AF_INET6 { 4 } else { 1 };
     for i in 0..words {
-        let w = |x: &[u8; 16]| u32::from_be_bytes([x[4 * i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3]]);
+        let w =
+            |x: &[u8; 16]| u32::from_be_bytes([x[4 * i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3]]);
         let r = w(a).wrapping_sub(w(b)) as i32;
         if r != 0 {
             return r.cmp(&0);
@@ -72,8 +90,16 @@ fn cmp_addr(af: u16, a: &[u8; 16], b: &[u8; 16]) -> Ordering {
 /// The listing of `-L`: header, title and every service with its dests.
 pub fn render_all(info: &Info, services: &[(Service, Vec<Dest>)], format: Format) -> String {
     let mut out = String::new();
-    let (major, minor, patch) = (info.version >> 16 & 0xff, info.version >> 8 & 0xff, info.version & 0xff);
-    let _ = writeln!(out, "IP Virtual Server version {major}.{minor}.{patch} (size={})", info.conn_tab_size);
+    let (major, minor, patch) = (
+        info.version >> 16 & 0xff,
+        info.version >> 8 & 0xff,
+        info.version & 0xff,
+    );
+    let _ = writeln!(
+        out,
+        "IP Virtual Server version {major}.{minor}.{patch} (size={})",
+        info.conn_tab_size
+    );
     out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
     out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
     let mut sorted: Vec<&(Service, Vec<Dest>)> = services.iter().collect();
@@ -142,7 +168,10 @@ fn render_service(out: &mut String, svc: &Service, dests: &[Dest], format: Forma
 
 /// `-L --timeout`.
 pub fn render_timeouts(t: &Timeouts) -> String {
-    format!("Timeout (tcp tcpfin udp): {} {} {}\n", t.tcp as i32, t.tcp_fin as i32, t.udp as i32)
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}\n",
+        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
+    )
 }
 
 #[cfg(test)]
@@ -194,13 +223,19 @@ mod tests {
 
     #[test]
     fn empty_listing_is_the_ipvsadm_header() {
-        let info = Info { version: 0x010201, conn_tab_size: 4096 };
+        let info = Info {
+            version: 0x010201,
+            conn_tab_size: 4096,
+        };
         assert_eq!(render_all(&info, &[], Format { numeric: true }), HEADER);
     }
 
     #[test]
     fn services_and_dests_are_sorted_and_aligned() {
-        let info = Info { version: 0x010201, conn_tab_size: 4096 };
+        let info = Info {
+            version: 0x010201,
+            conn_tab_size: 4096,
+        };
         let mut persistent = svc([10, 0, 0, 1], 443, IPPROTO_TCP, 0);
         persistent.flags = SVC_F_PERSISTENT;
         persistent.timeout = 300;
@@ -211,7 +246,10 @@ mod tests {
             (persistent, vec![]),
             (
                 svc([10, 0, 0, 1], 80, IPPROTO_TCP, 0),
-                vec![dest([192, 168, 1, 20], 8080, 2), dest([192, 168, 1, 3], 80, 1)],
+                vec![
+                    dest([192, 168, 1, 20], 8080, 2),
+                    dest([192, 168, 1, 3], 80, 1),
+                ],
             ),
         ];
         let text = render_all(&info, &services, Format { numeric: true });
@@ -240,7 +278,11 @@ mod tests {
     #[test]
     fn timeouts_line() {
         assert_eq!(
-            render_timeouts(&Timeouts { tcp: 900, tcp_fin: 120, udp: 300 }),
+            render_timeouts(&Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300
+            }),
             "Timeout (tcp tcpfin udp): 900 120 300\n"
         );
     }

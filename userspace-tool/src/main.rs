@@ -51,7 +51,10 @@ fn run(command: Command) -> Result<(), Error> {
         Command::Help => print!("{}", cli::HELP),
         Command::Version => {
             let (major, minor, patch) = abi::VERSION;
-            println!("rvsadm v{} (IPVS netlink ABI v{major}.{minor}.{patch})", env!("CARGO_PKG_VERSION"));
+            println!(
+                "rvsadm v{} (IPVS netlink ABI v{major}.{minor}.{patch})",
+                env!("CARGO_PKG_VERSION")
+            );
         }
         Command::List { numeric, timeout } => {
             let mut ipvs = Ipvs::connect()?;
@@ -65,7 +68,10 @@ fn run(command: Command) -> Result<(), Error> {
                 let dests = ipvs.dests(&svc)?;
                 table.push((svc, dests));
             }
-            print!("{}", list::render_all(&info, &table, list::Format { numeric }));
+            print!(
+                "{}",
+                list::render_all(&info, &table, list::Format { numeric })
+            );
         }
         Command::SetTimeouts { tcp, tcp_fin, udp } => {
             let mut ipvs = Ipvs::connect()?;
@@ -90,7 +96,11 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("rvsadm: {}", describe(&err));
             // ipvsadm exits 2 when it cannot reach IPVS at all, 1 when a command fails.
-            ExitCode::from(if matches!(err, Error::NoFamily(_) | Error::Io(_)) { 2 } else { 1 })
+            ExitCode::from(if matches!(err, Error::NoFamily(_) | Error::Io(_)) {
+                2
+            } else {
+                1
+            })
         }
     }
 }

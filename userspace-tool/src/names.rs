@@ -26,7 +26,11 @@ pub fn host_name(ip: IpAddr) -> Option<String> {
         return None;
     }
     // SAFETY: on success getnameinfo wrote a NUL-terminated string into `host`.
-    Some(unsafe { CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(host.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// The service name of `port` for TCP or UDP from the services database.
@@ -42,7 +46,11 @@ pub fn service_name(port: u16, protocol: u16) -> Option<String> {
         return None;
     }
     // SAFETY: a non-null entry has a valid NUL-terminated `s_name`.
-    Some(unsafe { CStr::from_ptr((*entry).s_name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr((*entry).s_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// Encodes a socket address as the `sockaddr_storage` and length that libc expects.
@@ -52,14 +60,18 @@ fn socket2_raw(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     let len = match addr {
         SocketAddr::V4(a) => {
             // SAFETY: `sockaddr_storage` is large and aligned enough for any socket address.
-            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
             std::mem::size_of::<libc::sockaddr_in>()
         }
         SocketAddr::V6(a) => {
             // SAFETY: as above.
-            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_addr.s6_addr = a.ip().octets();
             std::mem::size_of::<libc::sockaddr_in6>()

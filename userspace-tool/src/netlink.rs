@@ -46,7 +46,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Kernel(errno) => write!(f, "{}", io::Error::from_raw_os_error(*errno)),
-            Error::NoFamily(name) => write!(f, "generic netlink family \"{name}\" is not registered"),
+            Error::NoFamily(name) => {
+                write!(f, "generic netlink family \"{name}\" is not registered")
+            }
             Error::Io(err) => write!(f, "netlink socket: {err}"),
             Error::Protocol(what) => write!(f, "malformed netlink reply: {what}"),
         }
@@ -119,7 +121,10 @@ pub struct Attr<'a> {
 
 impl<'a> Attr<'a> {
     pub fn u16(&self) -> Result<u16, Error> {
-        let b = self.payload.get(..2).ok_or(Error::Protocol("short u16 attribute"))?;
+        let b = self
+            .payload
+            .get(..2)
+            .ok_or(Error::Protocol("short u16 attribute"))?;
         Ok(u16::from_ne_bytes([b[0], b[1]]))
     }
 
@@ -128,19 +133,30 @@ impl<'a> Attr<'a> {
     }
 
     pub fn u32(&self) -> Result<u32, Error> {
-        let b = self.payload.get(..4).ok_or(Error::Protocol("short u32 attribute"))?;
+        let b = self
+            .payload
+            .get(..4)
+            .ok_or(Error::Protocol("short u32 attribute"))?;
         Ok(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     pub fn u64(&self) -> Result<u64, Error> {
-        let b = self.payload.get(..8).ok_or(Error::Protocol("short u64 attribute"))?;
+        let b = self
+            .payload
+            .get(..8)
+            .ok_or(Error::Protocol("short u64 attribute"))?;
         Ok(u64::from_ne_bytes(b.try_into().expect("8 bytes")))
     }
 
     /// A string, up to its first NUL.
     pub fn string(&self) -> Result<String, Error> {
-        let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
-        String::from_utf8(self.payload[..end].to_vec()).map_err(|_| Error::Protocol("non-UTF-8 string"))
+        let end = self
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.payload.len());
+        String::from_utf8(self.payload[..end].to_vec())
+            .map_err(|_| Error::Protocol("non-UTF-8 string"))
     }
 
     pub fn nested(&self) -> Result<Attrs<'a>, Error> {
@@ -163,7 +179,10 @@ impl<'a> Attrs<'a> {
             if len < NLA_HDRLEN || len > bytes.len() {
                 return Err(Error::Protocol("attribute length out of bounds"));
             }
-            list.push(Attr { kind, payload: &bytes[NLA_HDRLEN..len] });
+            list.push(Attr {
+                kind,
+                payload: &bytes[NLA_HDRLEN..len],
+            });
             bytes = &bytes[align(len).min(bytes.len())..];
         }
         Ok(Self { list })
@@ -179,7 +198,14 @@ impl<'a> Attrs<'a> {
 }
 
 /// Encodes one generic netlink request.
-pub fn encode_request(family: u16, flags: u16, seq: u32, cmd: u8, version: u8, attrs: &[u8]) -> Vec<u8> {
+pub fn encode_request(
+    family: u16,
+    flags: u16,
+    seq: u32,
+    cmd: u8,
+    version: u8,
+    attrs: &[u8],
+) -> Vec<u8> {
     let len = NLMSG_HDRLEN + GENL_HDRLEN + attrs.len();
     let mut msg = Vec::with_capacity(len);
     msg.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -219,7 +245,9 @@ pub fn decode_replies(mut buf: &[u8], seq: u32) -> Result<Vec<Reply>, Error> {
         if msg_seq == seq {
             out.push(match kind {
                 NLMSG_ERROR => {
-                    let b = body.get(..4).ok_or(Error::Protocol("short error message"))?;
+                    let b = body
+                        .get(..4)
+                        .ok_or(Error::Protocol("short error message"))?;
                     match i32::from_ne_bytes(b.try_into().expect("4 bytes")) {
                         0 => Reply::Ack,
                         errno => Reply::Error(-errno),
@@ -227,8 +255,13 @@ pub fn decode_replies(mut buf: &[u8], seq: u32) -> Result<Vec<Reply>, Error> {
                 }
                 NLMSG_DONE => Reply::Done,
                 _ => {
-                    let hdr = body.get(..GENL_HDRLEN).ok_or(Error::Protocol("short genl header"))?;
-                    Reply::Message { cmd: hdr[0], attrs: body[GENL_HDRLEN..].to_vec() }
+                    let hdr = body
+                        .get(..GENL_HDRLEN)
+                        .ok_or(Error::Protocol("short genl header"))?;
+                    Reply::Message {
+                        cmd: hdr[0],
+                        attrs: body[GENL_HDRLEN..].to_vec(),
+                    }
                 }
             });
         }
@@ -246,7 +279,13 @@ pub struct GenlSocket {
 impl GenlSocket {
     pub fn open() -> Result<Self, Error> {
         // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_GENERIC) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_GENERIC,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error().into());
         }
@@ -273,7 +312,14 @@ impl GenlSocket {
 
     /// Sends one request and returns the generic netlink messages of its reply (all parts of a
     /// dump), or the kernel's errno.
-    pub fn request(&mut self, family: u16, flags: u16, cmd: u8, version: u8, attrs: &AttrBuf) -> Result<Vec<(u8, Vec<u8>)>, Error> {
+    pub fn request(
+        &mut self,
+        family: u16,
+        flags: u16,
+        cmd: u8,
+        version: u8,
+        attrs: &AttrBuf,
+    ) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let msg = encode_request(family, flags | NLM_F_ACK, seq, cmd, version, attrs.bytes());
@@ -299,7 +345,8 @@ impl GenlSocket {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: valid socket and buffer of the stated size.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let err = io::Error::last_os_error();
                 if err.kind() == io::ErrorKind::Interrupted {
@@ -326,8 +373,12 @@ impl GenlSocket {
         attrs.put_str(CTRL_ATTR_FAMILY_NAME, name);
         match self.request(GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY, 1, &attrs) {
             Ok(messages) => {
-                let (_, bytes) = messages.first().ok_or(Error::Protocol("empty family reply"))?;
-                Attrs::parse(bytes)?.require(CTRL_ATTR_FAMILY_ID, "family id missing")?.u16()
+                let (_, bytes) = messages
+                    .first()
+                    .ok_or(Error::Protocol("empty family reply"))?;
+                Attrs::parse(bytes)?
+                    .require(CTRL_ATTR_FAMILY_ID, "family id missing")?
+                    .u16()
             }
             Err(Error::Kernel(libc::ENOENT)) => Err(Error::NoFamily(name.to_string())),
             Err(err) => Err(err),
@@ -371,7 +422,12 @@ mod tests {
         assert!(Attrs::parse(&[8, 0, 1, 0, 0, 0]).is_err());
         assert!(Attrs::parse(&[2, 0, 1, 0]).is_err());
         assert!(Attrs::parse(&[]).unwrap().get(1).is_none());
-        assert!(Attr { kind: 1, payload: &[1, 2, 3] }.u32().is_err());
+        assert!(Attr {
+            kind: 1,
+            payload: &[1, 2, 3]
+        }
+        .u32()
+        .is_err());
     }
 
     #[test]
@@ -400,7 +456,13 @@ mod tests {
         let replies = decode_replies(&buf, 9).unwrap();
         assert_eq!(
             replies,
-            vec![Reply::Message { cmd: 1, attrs: vec![8, 0, 1, 0, 1, 2, 3, 4] }, Reply::Error(1)]
+            vec![
+                Reply::Message {
+                    cmd: 1,
+                    attrs: vec![8, 0, 1, 0, 1, 2, 3, 4]
+                },
+                Reply::Error(1)
+            ]
         );
         err[16..20].copy_from_slice(&0i32.to_ne_bytes());
         assert_eq!(decode_replies(&err, 9).unwrap(), vec![Reply::Ack]);

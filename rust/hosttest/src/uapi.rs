@@ -33,7 +33,10 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
                         .parse::<i64>()
                         .ok()
                         .or_else(|| values.get(expr).copied())
-                        .or_else(|| expr.strip_suffix(" - 1").and_then(|e| values.get(e.trim()).map(|v| v - 1)))
+                        .or_else(|| {
+                            expr.strip_suffix(" - 1")
+                                .and_then(|e| values.get(e.trim()).map(|v| v - 1))
+                        })
                         .unwrap_or_else(|| panic!("cannot evaluate {expr}"));
                     (name.trim().to_string(), value)
                 }
@@ -43,7 +46,11 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
             values.insert(name, value);
         } else if let Some(rest) = line.strip_prefix("#define ") {
             if let Some((name, value)) = rest.split_once(char::is_whitespace) {
-                let value = value.trim().trim_start_matches('(').trim_end_matches(')').trim();
+                let value = value
+                    .trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .trim();
                 let parsed = if let Some(hex) = value.strip_prefix("0x") {
                     i64::from_str_radix(hex, 16).ok()
                 } else if let Some(base) = value.strip_suffix(" - 1") {
@@ -92,11 +99,17 @@ fn commands_and_attributes_match_uapi() {
         ("IPVS_CMD_ATTR_DEST", cmd_attr::DEST.into()),
         ("IPVS_CMD_ATTR_DAEMON", cmd_attr::DAEMON.into()),
         ("IPVS_CMD_ATTR_TIMEOUT_TCP", cmd_attr::TIMEOUT_TCP.into()),
-        ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", cmd_attr::TIMEOUT_TCP_FIN.into()),
+        (
+            "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN",
+            cmd_attr::TIMEOUT_TCP_FIN.into(),
+        ),
         ("IPVS_CMD_ATTR_TIMEOUT_UDP", cmd_attr::TIMEOUT_UDP.into()),
         ("IPVS_CMD_ATTR_MAX", cmd_attr::MAX.into()),
         ("IPVS_INFO_ATTR_VERSION", info_attr::VERSION.into()),
-        ("IPVS_INFO_ATTR_CONN_TAB_SIZE", info_attr::CONN_TAB_SIZE.into()),
+        (
+            "IPVS_INFO_ATTR_CONN_TAB_SIZE",
+            info_attr::CONN_TAB_SIZE.into(),
+        ),
         ("IPVS_SVC_ATTR_AF", svc_attr::AF.into()),
         ("IPVS_SVC_ATTR_PROTOCOL", svc_attr::PROTOCOL.into()),
         ("IPVS_SVC_ATTR_ADDR", svc_attr::ADDR.into()),
@@ -115,9 +128,15 @@ fn commands_and_attributes_match_uapi() {
         ("IPVS_DEST_ATTR_WEIGHT", dest_attr::WEIGHT.into()),
         ("IPVS_DEST_ATTR_U_THRESH", dest_attr::U_THRESH.into()),
         ("IPVS_DEST_ATTR_L_THRESH", dest_attr::L_THRESH.into()),
-        ("IPVS_DEST_ATTR_ACTIVE_CONNS", dest_attr::ACTIVE_CONNS.into()),
+        (
+            "IPVS_DEST_ATTR_ACTIVE_CONNS",
+            dest_attr::ACTIVE_CONNS.into(),
+        ),
         ("IPVS_DEST_ATTR_INACT_CONNS", dest_attr::INACT_CONNS.into()),
-        ("IPVS_DEST_ATTR_PERSIST_CONNS", dest_attr::PERSIST_CONNS.into()),
+        (
+            "IPVS_DEST_ATTR_PERSIST_CONNS",
+            dest_attr::PERSIST_CONNS.into(),
+        ),
         ("IPVS_DEST_ATTR_STATS", dest_attr::STATS.into()),
         ("IPVS_DEST_ATTR_ADDR_FAMILY", dest_attr::ADDR_FAMILY.into()),
         ("IPVS_DEST_ATTR_STATS64", dest_attr::STATS64.into()),
@@ -127,10 +146,22 @@ fn commands_and_attributes_match_uapi() {
         ("IPVS_DAEMON_ATTR_STATE", daemon_attr::STATE.into()),
         ("IPVS_DAEMON_ATTR_MCAST_IFN", daemon_attr::MCAST_IFN.into()),
         ("IPVS_DAEMON_ATTR_SYNC_ID", daemon_attr::SYNC_ID.into()),
-        ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", daemon_attr::SYNC_MAXLEN.into()),
-        ("IPVS_DAEMON_ATTR_MCAST_GROUP", daemon_attr::MCAST_GROUP.into()),
-        ("IPVS_DAEMON_ATTR_MCAST_GROUP6", daemon_attr::MCAST_GROUP6.into()),
-        ("IPVS_DAEMON_ATTR_MCAST_PORT", daemon_attr::MCAST_PORT.into()),
+        (
+            "IPVS_DAEMON_ATTR_SYNC_MAXLEN",
+            daemon_attr::SYNC_MAXLEN.into(),
+        ),
+        (
+            "IPVS_DAEMON_ATTR_MCAST_GROUP",
+            daemon_attr::MCAST_GROUP.into(),
+        ),
+        (
+            "IPVS_DAEMON_ATTR_MCAST_GROUP6",
+            daemon_attr::MCAST_GROUP6.into(),
+        ),
+        (
+            "IPVS_DAEMON_ATTR_MCAST_PORT",
+            daemon_attr::MCAST_PORT.into(),
+        ),
         ("IPVS_DAEMON_ATTR_MCAST_TTL", daemon_attr::MCAST_TTL.into()),
         ("IPVS_STATS_ATTR_CONNS", stats_attr::CONNS.into()),
         ("IPVS_STATS_ATTR_INPKTS", stats_attr::INPKTS.into()),
@@ -152,7 +183,11 @@ fn commands_and_attributes_match_uapi() {
             other => wrong.push(format!("{name}: uapi {other:?}, abi.rs {ours}")),
         }
     }
-    assert!(wrong.is_empty(), "abi.rs disagrees with linux/ip_vs.h:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "abi.rs disagrees with linux/ip_vs.h:\n{}",
+        wrong.join("\n")
+    );
     assert_eq!(version_code(VERSION), 0x010201);
     assert_eq!(version_parts(0x010201), (1, 2, 1));
 }
