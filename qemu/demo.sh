@@ -32,7 +32,7 @@ step "without CAP_NET_ADMIN the answer is EPERM, as with ip_vs"
 show setpriv --reuid=65534 --regid=65534 --clear-groups -- "$RVSADM" -Ln
 
 step "netfilter hooks at IPVS's points and priorities"
-nft list hooks 2>/dev/null | grep -E 'hook (input|output|forward)|rvs_' | sed 's/^/  /'
+nft list hooks 2>/dev/null | grep -E 'hook (input|output|forward)|rvs_' | sed -E 's/^/  /; s/rvs_rs_nf_[a-z_]+/rvs hook/'
 
 step "rvs unloads cleanly"
 show rmmod rvs

@@ -35,15 +35,9 @@ static FAMILY_REGISTERED: AtomicBool = AtomicBool::new(false);
 impl FamilyRegistration {
     /// Registers the family. Fails with `-EEXIST` if another module (in-tree `ip_vs`) has it.
     pub(crate) fn new() -> Result<Self> {
-        if FAMILY_REGISTERED.swap(true, Ordering::AcqRel) {
-            return Err(EBUSY);
-        }
-        // SAFETY: the shim's family is a static object and is not registered (checked above).
-        let ret = unsafe { sys::rvs_genl_register() };
-        if ret < 0 {
-            FAMILY_REGISTERED.store(false, Ordering::Release);
-            return Err(Error::from_errno(ret));
-        }
+        // SAFETY: the shim's family is a static object; `register_static` calls this only when
+        // it is not registered.
+        super::register_static(&FAMILY_REGISTERED, || unsafe { sys::rvs_genl_register() })?;
         // INVARIANT: registered just above; the flag excludes a second object.
         Ok(Self(()))
     }

@@ -13,6 +13,24 @@ pub(crate) mod params;
 pub(crate) mod pernet;
 pub(crate) mod sys;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{ffi::c_int, prelude::*};
+
+/// Registers one of the shim's static C objects (a family, a pernet subsystem) by calling
+/// `register`, unless `registered` says it is registered already (`-EBUSY`): a static object
+/// can be registered only once at a time. `registered` is set on success.
+pub(crate) fn register_static(registered: &AtomicBool, register: impl FnOnce() -> c_int) -> Result {
+    if registered.swap(true, Ordering::AcqRel) {
+        return Err(EBUSY);
+    }
+    let ret = register();
+    if ret < 0 {
+        registered.store(false, Ordering::Release);
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
 /// Errno values that `kernel::error::code` of 6.12 does not name.
 pub(crate) mod errno {
     use super::sys;

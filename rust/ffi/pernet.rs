@@ -71,19 +71,12 @@ pub(crate) struct PernetRegistration(());
 static PERNET_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 impl PernetRegistration {
-    /// Registers the pernet subsystem, which runs `NetState::new` in every existing namespace and
-    /// in every namespace created later.
+    /// Registers the pernet subsystem, which runs `rvs_rs_net_init` in every existing namespace
+    /// and in every namespace created later.
     pub(crate) fn new() -> Result<Self> {
-        if PERNET_REGISTERED.swap(true, Ordering::AcqRel) {
-            return Err(EBUSY);
-        }
-        // SAFETY: the shim's `pernet_operations` is a static object and is not registered (checked
-        // just above).
-        let ret = unsafe { sys::rvs_pernet_register() };
-        if ret < 0 {
-            PERNET_REGISTERED.store(false, Ordering::Release);
-            return Err(Error::from_errno(ret));
-        }
+        // SAFETY: the shim's `pernet_operations` is a static object; `register_static` calls this
+        // only when it is not registered.
+        super::register_static(&PERNET_REGISTERED, || unsafe { sys::rvs_pernet_register() })?;
         // INVARIANT: registered just above; the flag excludes a second object.
         Ok(Self(()))
     }

@@ -32,6 +32,22 @@ else
 	tally 0 1
 fi
 
+# The runner itself: it returns CMD's status, and fails a run whose kernel warned (LKDTM's WARNING
+# on the debug kernel), even when CMD succeeded.
+echo "== VM runner"
+qemu/run-vm.sh --module none -- 'exit 3' >"$log/runner-rc.txt" 2>&1
+if [ "$?" = 3 ]; then echo "PASS: runner returns the command's exit status"; tally 1 0
+else cat "$log/runner-rc.txt"; echo "FAIL: runner returns the command's exit status"; tally 0 1; fi
+qemu/run-vm.sh --kernel debug --module none -- \
+	'modprobe lkdtm && echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT' >"$log/runner-warn.txt" 2>&1
+rc=$?
+if [ "$rc" != 0 ] && grep -q 'the guest kernel reported problems' "$log/runner-warn.txt" \
+	&& grep -q 'WARNING:' "$log/runner-warn.txt"; then
+	echo "PASS: runner fails a run on a kernel WARN and prints it"; tally 1 0
+else
+	cat "$log/runner-warn.txt"; echo "FAIL: runner fails a run on a kernel WARN (rc=$rc)"; tally 0 1
+fi
+
 # Each VM run prints its own PASS/FAIL lines and `N passed, N failed, N skipped`; a run that dies
 # (panic, timeout) or whose kernel log shows a problem after the tests counts as one failure more.
 runs=("release rvs" "release ipvs" "debug rvs")

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# rvsadm fails clearly: a bad command line is refused before any kernel call (exit 2), and with no
+# IPVS family registered it says to load the module (exit 2, as ipvsadm when it cannot reach IPVS).
+. "$(dirname "$0")/lib/lib.sh"
+
+expect_fail() { # EXIT_CODE REGEX WHAT -- CMD...
+	local code=$1 re=$2 what=$3 out rc
+	shift 4
+	out=$("$@" 2>&1)
+	rc=$?
+	assert_eq "$code" "$rc" "$what: exit code"
+	assert_match "$re" "$out" "$what: message"
+}
+
+expect_fail 2 "unknown option '--bogus'" "unknown option" -- "$RVSADM" --bogus
+expect_fail 2 "option '-A' is not supported by this rvsadm yet" "not yet implemented command" -- \
+	"$RVSADM" -A -t 10.0.0.1:80
+expect_fail 2 "illegal tcpfin timeout 'x'" "bad --set value" -- "$RVSADM" --set 1 x 3
+expect_fail 2 "-n and --timeout go with -L" "option without command" -- "$RVSADM" -n
+assert_match '^rvsadm v[0-9.]+ \(IPVS netlink ABI v1\.2\.1\)$' "$("$RVSADM" --version)" "rvsadm --version"
+
+if [ "$MODULE" = rvs ]; then
+	module_unload || fail "unload"
+	expect_fail 2 'IPVS generic netlink family is not registered: load the module' "module not loaded" -- \
+		"$RVSADM" -Ln
+	module_load || fail "load"
+else
+	log "(with ip_vs, a family lookup autoloads the module: no 'not loaded' case)"
+fi
+"$RVSADM" -Ln >/dev/null || fail "rvsadm -Ln after the module is back"
