@@ -80,8 +80,7 @@ rvs)
 		[ "$rc" = 0 ] && rc=123
 	fi
 	;;
-ipvs) modprobe -r ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_mh ip_vs_sed ip_vs_nq \
-	ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf ip_vs_twos ip_vs 2>/dev/null ;;
+ipvs) "$RVS_ROOT/selftests/lib/unload-ipvs.sh" 2>/dev/null ;;
 esac
 
 if [ -w /sys/kernel/debug/kmemleak ]; then
@@ -93,7 +92,7 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 fi
 dmesg >"$RVS_RUN/dmesg"
 {
-	grep -E -A40 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|kernel BUG|Call Trace|possible circular locking|inconsistent lock state|suspicious RCU usage|lockdep|ODEBUG|refcount_t:|list_(add|del) corruption|rcu.*stall|blocked for more than|Kernel panic' \
+	grep -E -A40 -f "$RVS_ROOT/qemu/splat-patterns" \
 		"$RVS_RUN/dmesg" | head -200
 	[ -s "$RVS_RUN/kmemleak" ] && head -100 "$RVS_RUN/kmemleak"
 } >"$RVS_RUN/splats"

@@ -4,14 +4,18 @@
 #   qemu/kernel.sh release|debug
 #
 # The build lives in $RVS_CACHE/kernel/<flavour>-<key>, where <key> hashes everything that shapes the
-# result: the Debian kernel source package version, the config fragments, this script and the
-# toolchain versions. A second run with the same inputs reuses it; a build is marked complete only at
-# its very end, so an interrupted one is wiped and redone.
+# result: the Debian kernel source package version, the config fragments, the build recipe version
+# below and the toolchain versions. A second run with the same inputs reuses it; a build is marked
+# complete only at its very end, so an interrupted one is wiped and redone. Concurrent callers wait
+# for each other (flock).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 flavour=${1:-release}
 case "$flavour" in release|debug) ;; *) echo "kernel: unknown flavour '$flavour' (release|debug)" >&2; exit 2 ;; esac
+
+# Bump when a change to this script changes what it builds (options, make targets, install steps).
+RECIPE_VERSION=2
 
 log() { printf 'kernel[%s]: %s\n' "$flavour" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -23,10 +27,14 @@ src_pkg_version=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) \
 	|| die "linux-source-6.12 is not installed (run qemu/deps.sh)"
 key=$({
 	echo "$src_pkg_version"
-	cat "${fragments[@]}" "$RVS_ROOT/qemu/kernel.sh" "$RVS_ROOT/qemu/env.sh"
+	echo "recipe $RECIPE_VERSION"
+	cat "${fragments[@]}" "$RVS_ROOT/qemu/env.sh"
 	/usr/bin/rustc --version; bindgen --version; clang-19 --version | head -n1
 } | sha256sum | cut -c1-16)
 out="$RVS_CACHE/kernel/$flavour-$key"
+mkdir -p "$RVS_CACHE/kernel"
+exec 9>"$RVS_CACHE/kernel/.lock-$flavour"
+flock 9
 if [ -f "$out/.complete" ]; then
 	echo "$out"
 	exit 0
@@ -47,15 +55,17 @@ kmake() { make -C "$src" O="$out" "${RVS_KMAKE_VARS[@]}" "$@"; }
 
 log "configuring (tinyconfig + ${fragments[*]##*/})"
 kmake -s tinyconfig >/dev/null
-"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}" >"$out/merge.log" 2>&1 \
-	|| { cat "$out/merge.log" >&2; die "merge_config.sh failed"; }
+# (merge_config.sh keeps its temporaries in the current directory.)
+(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}") \
+	>"$out/merge.log" 2>&1 || { cat "$out/merge.log" >&2; die "merge_config.sh failed"; }
 kmake -s olddefconfig >/dev/null
 # Kconfig silently drops what it cannot satisfy (RUST without a usable toolchain, KASAN without
 # clang...): check that the options everything else relies on survived.
 must=(CONFIG_RUST=y CONFIG_MODULES=y CONFIG_NET_NS=y CONFIG_NETFILTER=y CONFIG_VETH=m CONFIG_IP_VS=m
-	CONFIG_IP_VS_RR=m CONFIG_9P_FS=y CONFIG_SERIAL_8250_CONSOLE=y)
+	CONFIG_IP_VS_RR=m CONFIG_9P_FS=y CONFIG_SERIAL_8250_CONSOLE=y CONFIG_ACPI=y CONFIG_TMPFS_XATTR=y
+	CONFIG_NETFILTER_NETLINK_HOOK=m)
 [ "$flavour" = debug ] && must+=(CONFIG_KASAN=y CONFIG_DEBUG_KMEMLEAK=y CONFIG_PROVE_LOCKING=y
-	CONFIG_PROVE_RCU=y CONFIG_DEBUG_ATOMIC_SLEEP=y CONFIG_DEBUG_OBJECTS_RCU_HEAD=y)
+	CONFIG_PROVE_RCU=y CONFIG_DEBUG_ATOMIC_SLEEP=y CONFIG_DEBUG_OBJECTS_RCU_HEAD=y CONFIG_LKDTM=m)
 for opt in "${must[@]}"; do
 	grep -qx "$opt" "$out/.config" || {
 		kmake -s rustavailable >&2 || true

@@ -29,7 +29,8 @@ done
 [ $# -gt 0 ] || { echo "usage: run-vm.sh [--kernel release|debug] [--module rvs|ipvs|none] -- CMD..." >&2; exit 2; }
 case "$module" in rvs|ipvs|none) ;; *) echo "run-vm: MODULE must be rvs, ipvs or none" >&2; exit 2 ;; esac
 
-kdir=$("$RVS_ROOT/qemu/kernel.sh" "$kernel")
+# RVS_KDIR uses a given kernel build directory instead of the cached one of the flavour.
+kdir=${RVS_KDIR:-$("$RVS_ROOT/qemu/kernel.sh" "$kernel")}
 if [ "$module" = rvs ]; then
 	make -s -C "$RVS_ROOT" module KDIR="$kdir" >&2
 fi

@@ -80,6 +80,7 @@ pub mod svc_attr {
     pub const STATS: u16 = 10;
     pub const PE_NAME: u16 = 11;
     pub const STATS64: u16 = 12;
+    pub const MAX: u16 = 12;
 }
 
 /// Attributes of the destination nest (`IPVS_DEST_ATTR_*`).
@@ -99,6 +100,7 @@ pub mod dest_attr {
     pub const TUN_TYPE: u16 = 13;
     pub const TUN_PORT: u16 = 14;
     pub const TUN_FLAGS: u16 = 15;
+    pub const MAX: u16 = 15;
 }
 
 /// Attributes of the sync daemon nest (`IPVS_DAEMON_ATTR_*`).
@@ -111,6 +113,7 @@ pub mod daemon_attr {
     pub const MCAST_GROUP6: u16 = 6;
     pub const MCAST_PORT: u16 = 7;
     pub const MCAST_TTL: u16 = 8;
+    pub const MAX: u16 = 8;
 }
 
 /// Attributes of the statistics nests (`IPVS_STATS_ATTR_*`).

@@ -18,6 +18,10 @@ mod control;
 mod ffi;
 mod hooks;
 mod netns;
+mod rules;
+mod sched;
+mod service;
+mod stats;
 mod timeouts;
 
 module! {

@@ -2,18 +2,22 @@
 
 //! The control plane: the IPVS generic netlink commands, as `ip_vs_ctl.c` implements them.
 //!
-//! Implemented so far: `GET_INFO`, `GET_CONFIG`, `SET_CONFIG`, and the dumps of services, dests
-//! and daemons (empty: no command creates services yet). The other commands answer
-//! `-EOPNOTSUPP`, which ipvsadm and keepalived report as "Operation not supported".
+//! Every command of the family is handled; the connection synchronisation daemon is not
+//! implemented, so `NEW_DAEMON` answers `-EOPNOTSUPP` (after IPVS's own checks) and there is never
+//! a daemon to stop or to list.
 
 #![deny(unsafe_code)]
 
+mod fill;
+pub(crate) mod proc;
+mod services;
+
 use crate::{
-    abi::{self, cmd, cmd_attr, info_attr},
+    abi::{self, cmd, cmd_attr, daemon_attr, info_attr},
     conn_table,
     ffi::{
         errno,
-        genl::{Dump, Request},
+        genl::{Dump, Nest, Request},
         params,
     },
     timeouts,
@@ -26,18 +30,51 @@ pub(crate) fn doit(request: &Request<'_>) -> Result {
         cmd::GET_INFO => get_info(request),
         cmd::GET_CONFIG => get_config(request),
         cmd::SET_CONFIG => set_config(request),
-        _ => Err(errno::eopnotsupp()),
+        cmd::GET_SERVICE => services::get_service(request),
+        cmd::NEW_SERVICE
+        | cmd::SET_SERVICE
+        | cmd::DEL_SERVICE
+        | cmd::NEW_DEST
+        | cmd::SET_DEST
+        | cmd::DEL_DEST
+        | cmd::ZERO
+        | cmd::FLUSH => services::set_cmd(request),
+        cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(request),
+        _ => Err(EINVAL),
     }
 }
 
 /// Handles one batch of a dump.
 pub(crate) fn dumpit(dump: &mut Dump<'_>) -> Result {
     match dump.cmd() {
-        // No command can create services or start daemons yet: the tables are empty, and so are
-        // these dumps (a dump of the dests of a missing service is empty in IPVS too).
-        cmd::GET_SERVICE | cmd::GET_DEST | cmd::GET_DAEMON => Ok(()),
+        cmd::GET_SERVICE => services::dump_services(dump),
+        cmd::GET_DEST => services::dump_dests(dump),
+        // No daemon ever runs: nothing to list.
+        cmd::GET_DAEMON => Ok(()),
         _ => Err(errno::eopnotsupp()),
     }
+}
+
+/// `NEW_DAEMON` / `DEL_DAEMON` (`ip_vs_genl_set_daemon`): IPVS's checks of the daemon nest, then
+/// `-EOPNOTSUPP` for a start (no synchronisation daemon in rvs) and `-ESRCH` for a stop (none runs).
+fn set_daemon(request: &Request<'_>) -> Result {
+    let nest = request
+        .attr(cmd_attr::DAEMON)
+        .ok_or(EINVAL)?
+        .nested(Nest::Daemon)?;
+    if request.cmd() == cmd::DEL_DAEMON {
+        nest.get(daemon_attr::STATE).ok_or(EINVAL)?;
+        return Err(ESRCH);
+    }
+    let required = [
+        daemon_attr::STATE,
+        daemon_attr::MCAST_IFN,
+        daemon_attr::SYNC_ID,
+    ];
+    if required.iter().any(|&kind| nest.get(kind).is_none()) {
+        return Err(EINVAL);
+    }
+    Err(errno::eopnotsupp())
 }
 
 /// `IPVS_CMD_GET_INFO`: the IPVS version and the connection table size (`ip_vs_genl_get_cmd`).

@@ -55,6 +55,7 @@ impl Drop for FamilyRegistration {
 /// A netlink attribute received from userspace.
 #[derive(Clone, Copy)]
 pub(crate) struct Attr<'a> {
+    nla: *const sys::nlattr,
     payload: &'a [u8],
 }
 
@@ -73,13 +74,134 @@ impl<'a> Attr<'a> {
         // SAFETY: netlink validated that the payload of `len` bytes lies within the message,
         // which outlives `'a`.
         let payload = unsafe { core::slice::from_raw_parts(data, len) };
-        Self { payload }
+        Self { nla, payload }
+    }
+
+    fn bytes<const N: usize>(&self) -> Result<[u8; N]> {
+        let bytes = self.payload.get(..N).ok_or(EINVAL)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// Reads a `u8` (`nla_get_u8`); shorter payloads are invalid.
+    pub(crate) fn u8(&self) -> Result<u8> {
+        Ok(self.bytes::<1>()?[0])
+    }
+
+    /// Reads a `u16` in host byte order (`nla_get_u16`).
+    pub(crate) fn u16(&self) -> Result<u16> {
+        Ok(u16::from_ne_bytes(self.bytes()?))
+    }
+
+    /// Reads a `__be16` as a host-order number (`ntohs(nla_get_be16())`).
+    pub(crate) fn be16(&self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.bytes()?))
     }
 
     /// Reads a `u32` in host byte order (`nla_get_u32`); shorter payloads are invalid.
     pub(crate) fn u32(&self) -> Result<u32> {
-        let bytes = self.payload.get(..4).ok_or(EINVAL)?;
-        Ok(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        Ok(u32::from_ne_bytes(self.bytes()?))
+    }
+
+    /// Copies the payload into a zeroed `N`-byte buffer, truncating as `nla_memcpy` does.
+    pub(crate) fn padded<const N: usize>(self) -> [u8; N] {
+        let mut out = [0u8; N];
+        let n = self.payload.len().min(N);
+        out[..n].copy_from_slice(&self.payload[..n]);
+        out
+    }
+
+    /// The payload of an `NLA_NUL_STRING` attribute, without its terminating NUL.
+    pub(crate) fn c_str(&self) -> &'a [u8] {
+        let end = self
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.payload.len());
+        &self.payload[..end]
+    }
+
+    /// Parses the attribute as a nest of `kind`, validating it with IPVS's policy for that nest
+    /// (`nla_parse_nested_deprecated`). Any violation is `-EINVAL`, as in IPVS.
+    pub(crate) fn nested(&self, kind: Nest) -> Result<Nested<'a>> {
+        let mut nested = Nested::empty();
+        let ptr = nested.tb.as_mut_ptr();
+        // SAFETY: `self.nla` is a valid attribute of a message that outlives `'a`; `tb` has
+        // room for the nest's `MAX + 1` entries (at most `ATTR_SLOTS`), checked by `Nest::max`.
+        let ret = unsafe {
+            match kind {
+                Nest::Service => sys::rvs_parse_svc(ptr, self.nla),
+                Nest::Dest => sys::rvs_parse_dest(ptr, self.nla),
+                Nest::Daemon => sys::rvs_parse_daemon(ptr, self.nla),
+            }
+        };
+        if ret < 0 {
+            return Err(EINVAL);
+        }
+        nested.max = kind.max();
+        Ok(nested)
+    }
+}
+
+/// The nests of the IPVS family, each with its own attribute policy in the C shim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Nest {
+    /// `IPVS_CMD_ATTR_SERVICE` (`IPVS_SVC_ATTR_*`).
+    Service,
+    /// `IPVS_CMD_ATTR_DEST` (`IPVS_DEST_ATTR_*`).
+    Dest,
+    /// `IPVS_CMD_ATTR_DAEMON` (`IPVS_DAEMON_ATTR_*`).
+    Daemon,
+}
+
+impl Nest {
+    fn max(self) -> u16 {
+        match self {
+            Nest::Service => abi::svc_attr::MAX,
+            Nest::Dest => abi::dest_attr::MAX,
+            Nest::Daemon => abi::daemon_attr::MAX,
+        }
+    }
+}
+
+/// Room for the largest attribute table of the family (the dest nest: 15 attributes + 1).
+const ATTR_SLOTS: usize = 16;
+const _: () = assert!((abi::dest_attr::MAX as usize) < ATTR_SLOTS);
+const _: () = assert!((abi::svc_attr::MAX as usize) < ATTR_SLOTS);
+const _: () = assert!((abi::daemon_attr::MAX as usize) < ATTR_SLOTS);
+const _: () = assert!((abi::cmd_attr::MAX as usize) < ATTR_SLOTS);
+
+/// A parsed attribute table (`struct nlattr *tb[MAX + 1]`).
+///
+/// # Invariants
+///
+/// Entries `0..=max` are null or point to attributes, validated by a policy, of a message that
+/// stays alive for `'a`; the other entries are null.
+pub(crate) struct Nested<'a> {
+    tb: [*mut sys::nlattr; ATTR_SLOTS],
+    max: u16,
+    _msg: PhantomData<&'a [u8]>,
+}
+
+impl<'a> Nested<'a> {
+    fn empty() -> Self {
+        // INVARIANT: all entries are null.
+        Self {
+            tb: [core::ptr::null_mut(); ATTR_SLOTS],
+            max: 0,
+            _msg: PhantomData,
+        }
+    }
+
+    /// Returns attribute `kind`, if present.
+    pub(crate) fn get(&self, kind: u16) -> Option<Attr<'a>> {
+        if kind > self.max {
+            return None;
+        }
+        let nla = *self.tb.get(usize::from(kind))?;
+        // SAFETY: by the type invariant a non-null entry is a valid attribute alive for `'a`.
+        (!nla.is_null()).then(|| unsafe { Attr::from_raw(nla) })
     }
 }
 
@@ -172,9 +294,74 @@ impl AttrWriter<'_> {
         Ok(())
     }
 
+    /// Appends a `u8` attribute (`nla_put_u8`).
+    pub(crate) fn put_u8(&mut self, kind: u16, value: u8) -> Result {
+        self.put_bytes(kind, &[value])
+    }
+
+    /// Appends a `u16` attribute in host byte order (`nla_put_u16`).
+    pub(crate) fn put_u16(&mut self, kind: u16, value: u16) -> Result {
+        self.put_bytes(kind, &value.to_ne_bytes())
+    }
+
+    /// Appends a host-order number as a `__be16` attribute (`nla_put_be16(htons())`).
+    pub(crate) fn put_be16(&mut self, kind: u16, value: u16) -> Result {
+        self.put_bytes(kind, &value.to_be_bytes())
+    }
+
     /// Appends a `u32` attribute in host byte order (`nla_put_u32`).
     pub(crate) fn put_u32(&mut self, kind: u16, value: u32) -> Result {
         self.put_bytes(kind, &value.to_ne_bytes())
+    }
+
+    /// Appends a 64-bit attribute, aligned with a `pad` attribute if needed
+    /// (`nla_put_u64_64bit`).
+    pub(crate) fn put_u64(&mut self, kind: u16, value: u64, pad: u16) -> Result {
+        // SAFETY: by the type invariant we may append to `skb`.
+        let ret = unsafe {
+            sys::rvs_nla_put_u64(
+                self.skb.as_ptr(),
+                c_int::from(kind),
+                value,
+                c_int::from(pad),
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Appends a NUL-terminated string attribute (`nla_put_string`).
+    pub(crate) fn put_str(&mut self, kind: u16, value: &[u8]) -> Result {
+        // Names (schedulers, persistence engines, interfaces) are short; no allocation needed.
+        let mut buf = [0u8; 64];
+        if value.len() >= buf.len() {
+            return Err(EINVAL);
+        }
+        buf[..value.len()].copy_from_slice(value);
+        self.put_bytes(kind, &buf[..=value.len()])
+    }
+
+    /// Appends a nest `kind` filled by `fill`; on error the partial nest is removed again.
+    pub(crate) fn nest(&mut self, kind: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
+        // SAFETY: by the type invariant we may append to `skb`.
+        let start = unsafe { sys::rvs_nla_nest_start(self.skb.as_ptr(), c_int::from(kind)) };
+        if start.is_null() {
+            return Err(errno::emsgsize());
+        }
+        match fill(self) {
+            Ok(()) => {
+                // SAFETY: `start` is the nest just opened in `skb`.
+                unsafe { sys::rvs_nla_nest_end(self.skb.as_ptr(), start) };
+                Ok(())
+            }
+            Err(e) => {
+                // SAFETY: `start` is the nest just opened in `skb`; nothing after it is kept.
+                unsafe { sys::rvs_nla_nest_cancel(self.skb.as_ptr(), start) };
+                Err(e)
+            }
+        }
     }
 }
 
@@ -235,17 +422,93 @@ impl Reply<'_> {
 ///
 /// # Invariants
 ///
-/// `cb` is the netlink callback of a dump in progress, valid for `'a`.
+/// `cb` is the netlink callback of a dump in progress and `skb` the output buffer of the current
+/// batch, both valid for `'a`.
 pub(crate) struct Dump<'a> {
     cb: NonNull<sys::netlink_callback>,
+    skb: NonNull<sys::sk_buff>,
     _cb: PhantomData<&'a mut sys::netlink_callback>,
 }
 
-impl Dump<'_> {
+impl<'a> Dump<'a> {
     /// Returns the generic netlink command being dumped.
     pub(crate) fn cmd(&self) -> u8 {
         // SAFETY: by the type invariant `cb` is a genetlink dump callback.
         unsafe { sys::rvs_genl_dump_cmd(self.cb.as_ptr()) }
+    }
+
+    /// Returns the namespace of the requesting socket.
+    pub(crate) fn net(&self) -> &'a Net {
+        // SAFETY: by the type invariant `cb` is valid.
+        let net = unsafe { sys::rvs_genl_dump_net(self.cb.as_ptr()) };
+        // SAFETY: the dumping socket holds a reference to its namespace, and the family is
+        // registered only while the pernet subsystem is (module init order).
+        unsafe { Net::from_raw(net) }
+    }
+
+    /// Parses the top-level attributes of the dump request with the family's policy (the genl
+    /// core does not parse dump requests of legacy families).
+    pub(crate) fn request_attrs(&self) -> Result<Nested<'a>> {
+        let mut nested = Nested::empty();
+        // SAFETY: `cb` is valid and its request message lives as long as the dump; `tb` has room
+        // for `IPVS_CMD_ATTR_MAX + 1` entries.
+        let ret = unsafe { sys::rvs_parse_dump_request(nested.tb.as_mut_ptr(), self.cb.as_ptr()) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        nested.max = abi::cmd_attr::MAX;
+        Ok(nested)
+    }
+
+    /// Returns how many entries earlier batches of this dump have sent (`cb->args[0]`).
+    pub(crate) fn position(&self) -> usize {
+        // SAFETY: `args` points to the callback's `long args[6]`.
+        let pos = unsafe { *sys::rvs_genl_dump_args(self.cb.as_ptr()) };
+        usize::try_from(pos).unwrap_or(0)
+    }
+
+    /// Records how many entries have been sent, for the next batch.
+    pub(crate) fn set_position(&mut self, position: usize) {
+        // SAFETY: `args` points to the callback's `long args[6]`, which this dump owns.
+        unsafe { *sys::rvs_genl_dump_args(self.cb.as_ptr()) = position as _ };
+    }
+
+    /// Adds one message with generic netlink command `cmd`, filled by `fill`. Returns `false`,
+    /// adding nothing, when the batch buffer is full: the dump continues in the next batch.
+    pub(crate) fn add(
+        &mut self,
+        cmd: u8,
+        fill: impl FnOnce(&mut AttrWriter<'_>) -> Result,
+    ) -> Result<bool> {
+        let cb = self.cb.as_ptr();
+        let skb = self.skb;
+        // SAFETY: `skb` is this batch's output buffer and `cb` the dump's callback.
+        let hdr = unsafe { sys::rvs_genlmsg_put_dump(skb.as_ptr(), cb, cmd) };
+        if hdr.is_null() {
+            return Ok(false);
+        }
+        // INVARIANT: the message just started in `skb` is ours to fill until it is ended.
+        let mut writer = AttrWriter {
+            skb,
+            _msg: PhantomData,
+        };
+        match fill(&mut writer) {
+            Ok(()) => {
+                // SAFETY: `hdr` is the header of the message being built in `skb`.
+                unsafe { sys::rvs_genlmsg_end(skb.as_ptr(), hdr) };
+                Ok(true)
+            }
+            Err(e) if e.to_errno() == errno::emsgsize().to_errno() => {
+                // SAFETY: as above; the message is removed from `skb`.
+                unsafe { sys::rvs_genlmsg_cancel(skb.as_ptr(), hdr) };
+                Ok(false)
+            }
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { sys::rvs_genlmsg_cancel(skb.as_ptr(), hdr) };
+                Err(e)
+            }
+        }
     }
 }
 
@@ -281,9 +544,11 @@ pub(crate) unsafe extern "C" fn rvs_rs_genl_dumpit(
 ) -> c_int {
     from_result(|| {
         let cb = NonNull::new(cb).ok_or(EINVAL)?;
-        // INVARIANT: the genl core passes the callback of the dump in progress.
+        let out = NonNull::new(skb).ok_or(EINVAL)?;
+        // INVARIANT: the genl core passes the callback of the dump in progress and its buffer.
         let mut dump = Dump {
             cb,
+            skb: out,
             _cb: PhantomData,
         };
         crate::control::dumpit(&mut dump)?;

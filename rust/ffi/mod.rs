@@ -11,7 +11,10 @@ pub(crate) mod genl;
 pub(crate) mod netfilter;
 pub(crate) mod params;
 pub(crate) mod pernet;
+pub(crate) mod procfs;
+pub(crate) mod rcu;
 pub(crate) mod sys;
+pub(crate) mod sysctl;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{ffi::c_int, prelude::*};
@@ -39,6 +42,11 @@ pub(crate) mod errno {
     /// `-EOPNOTSUPP`: the command is not supported.
     pub(crate) fn eopnotsupp() -> Error {
         Error::from_errno(-(sys::EOPNOTSUPP as i32))
+    }
+
+    /// `-EAFNOSUPPORT`: the address family is not supported.
+    pub(crate) fn eafnosupport() -> Error {
+        Error::from_errno(-(sys::EAFNOSUPPORT as i32))
     }
 
     /// `-EMSGSIZE`: a message does not fit its buffer.

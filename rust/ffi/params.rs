@@ -17,3 +17,9 @@ pub(crate) fn hz() -> u32 {
     // SAFETY: `rvs_hz` returns a compile-time constant; it has no preconditions.
     unsafe { sys::rvs_hz() }
 }
+
+/// Whether IPv6 is available (`ipv6_mod_enabled`): IPVS refuses IPv6 services without it.
+pub(crate) fn ipv6_enabled() -> bool {
+    // SAFETY: `ipv6_mod_enabled` reads a boot-time setting; it has no preconditions.
+    unsafe { sys::ipv6_mod_enabled() }
+}

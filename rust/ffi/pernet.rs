@@ -7,8 +7,9 @@
 //! The C shim declares a `pernet_operations` whose `net_generic` slot holds one pointer. Between
 //! `rvs_rs_net_init` and `rvs_rs_net_exit` that pointer owns the namespace's `KBox<PerNet>`.
 
-use super::{netfilter::HookRegistration, sys};
+use super::{netfilter::HookRegistration, procfs, procfs::ProcFiles, sys, sysctl::SysctlTable};
 use crate::netns::NetState;
+use crate::netns::Sysctls;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{error::from_result, ffi::c_int, prelude::*, types::Opaque};
 
@@ -45,6 +46,17 @@ impl Net {
         unsafe { sys::rvs_net_slot(self.as_ptr()).cast() }
     }
 
+    /// Classifies an IPv4 address in this namespace's routing tables (`inet_addr_type`).
+    pub(crate) fn ipv4_addr_type(&self, addr: [u8; 4]) -> AddrType {
+        // SAFETY: by the type invariant the namespace is alive; `inet_addr_type` only reads.
+        let kind = unsafe { sys::inet_addr_type(self.as_ptr(), u32::from_ne_bytes(addr)) };
+        match kind {
+            k if k == sys::RTN_LOCAL => AddrType::Local,
+            k if k == sys::RTN_UNICAST => AddrType::Unicast,
+            _ => AddrType::Other,
+        }
+    }
+
     /// Returns the rvs state of this namespace.
     pub(crate) fn state(&self) -> &NetState {
         // SAFETY: by the type invariant `rvs_rs_net_init` has stored a valid `KBox<PerNet>` in
@@ -53,11 +65,35 @@ impl Net {
     }
 }
 
+/// What an address is to a namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddrType {
+    /// One of the namespace's own addresses (`RTN_LOCAL`).
+    Local,
+    /// A unicast address reachable through a route (`RTN_UNICAST`).
+    Unicast,
+    /// Anything else: broadcast, multicast, unreachable...
+    Other,
+}
+
+/// Whether an IPv6 address is unicast and not link-local (`ipv6_addr_type`).
+pub(crate) fn ipv6_unicast_not_link_local(addr: &[u8; 16]) -> bool {
+    let in6 = addr.as_ptr().cast::<sys::in6_addr>();
+    // SAFETY: `in6_addr` is 16 bytes of plain data with byte alignment in its `u6_addr8` view;
+    // `ipv6_addr_type` only reads it.
+    let kind = unsafe { sys::rvs_ipv6_addr_type(in6) } as u32;
+    kind & sys::IPV6_ADDR_UNICAST != 0 && kind & sys::IPV6_ADDR_LINKLOCAL == 0
+}
+
 /// What rvs keeps in each namespace.
+///
+/// The registrations come first so that they are dropped first: once the hooks are unregistered
+/// (which waits for running hooks) and the files removed (which waits for their readers), nothing
+/// can see `state` any more.
 struct PerNet {
-    /// Declared first so that it is dropped first: once the hooks are unregistered (which waits
-    /// for running hooks), no packet path can see `state` any more.
-    _hooks: HookRegistration,
+    _hooks: Option<HookRegistration>,
+    _proc_files: Option<ProcFiles>,
+    _sysctl: Option<SysctlTable>,
     state: NetState,
 }
 
@@ -98,17 +134,26 @@ impl Drop for PernetRegistration {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
     from_result(|| {
-        let state = NetState::new()?;
-        // SAFETY: the registration is stored in the namespace's `PerNet`, which `exit` drops while
-        // the namespace is still alive.
-        let hooks = unsafe { HookRegistration::new(net)? };
-        let per_net = KBox::new(
+        let mut per_net = KBox::new(
             PerNet {
-                _hooks: hooks,
-                state,
+                _hooks: None,
+                _proc_files: None,
+                _sysctl: None,
+                state: NetState::new()?,
             },
             GFP_KERNEL,
         )?;
+        let per_net_ref = &mut *per_net;
+        // SAFETY: the sysctls' storage is in `per_net.state`, a heap object that outlives the
+        // registration: `PerNet` drops `sysctl` before `state`, from the namespace's `exit`.
+        per_net_ref._sysctl = Some(unsafe {
+            SysctlTable::new(net, Sysctls::PATH, &per_net_ref.state.sysctl.entries())?
+        });
+        // SAFETY: the files are dropped from `exit` before the state they show.
+        per_net_ref._proc_files =
+            Some(unsafe { ProcFiles::new(net, procfs::NAMES, procfs::SHOWS)? });
+        // SAFETY: the registration is dropped from `exit`, while the namespace is alive.
+        per_net_ref._hooks = Some(unsafe { HookRegistration::new(net)? });
         // SAFETY: `net` is live and rvs's pernet id is registered (this is its `init`).
         let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
         // SAFETY: the slot is valid, zeroed and ours; it becomes the owner of the box.

@@ -59,6 +59,60 @@ static const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
 	[IPVS_CMD_ATTR_TIMEOUT_UDP] = { .type = NLA_U32 },
 };
 
+/* ip_vs_ctl.c ip_vs_daemon_policy. */
+static const struct nla_policy rvs_daemon_policy[IPVS_DAEMON_ATTR_MAX + 1] = {
+	[IPVS_DAEMON_ATTR_STATE] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_MCAST_IFN] = { .type = NLA_NUL_STRING, .len = IP_VS_IFNAME_MAXLEN - 1 },
+	[IPVS_DAEMON_ATTR_SYNC_ID] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_SYNC_MAXLEN] = { .type = NLA_U16 },
+	[IPVS_DAEMON_ATTR_MCAST_GROUP] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_MCAST_GROUP6] = { .len = sizeof(struct in6_addr) },
+	[IPVS_DAEMON_ATTR_MCAST_PORT] = { .type = NLA_U16 },
+	[IPVS_DAEMON_ATTR_MCAST_TTL] = { .type = NLA_U8 },
+};
+
+/* ip_vs_ctl.c ip_vs_svc_policy. */
+static const struct nla_policy rvs_svc_policy[IPVS_SVC_ATTR_MAX + 1] = {
+	[IPVS_SVC_ATTR_AF] = { .type = NLA_U16 },
+	[IPVS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
+	[IPVS_SVC_ATTR_ADDR] = { .type = NLA_BINARY, .len = sizeof(union nf_inet_addr) },
+	[IPVS_SVC_ATTR_PORT] = { .type = NLA_U16 },
+	[IPVS_SVC_ATTR_FWMARK] = { .type = NLA_U32 },
+	[IPVS_SVC_ATTR_SCHED_NAME] = { .type = NLA_NUL_STRING, .len = IP_VS_SCHEDNAME_MAXLEN - 1 },
+	[IPVS_SVC_ATTR_PE_NAME] = { .type = NLA_NUL_STRING, .len = IP_VS_PENAME_MAXLEN },
+	[IPVS_SVC_ATTR_FLAGS] = { .type = NLA_BINARY, .len = sizeof(struct ip_vs_flags) },
+	[IPVS_SVC_ATTR_TIMEOUT] = { .type = NLA_U32 },
+	[IPVS_SVC_ATTR_NETMASK] = { .type = NLA_U32 },
+	[IPVS_SVC_ATTR_STATS] = { .type = NLA_NESTED },
+};
+
+/* ip_vs_ctl.c ip_vs_dest_policy. */
+static const struct nla_policy rvs_dest_policy[IPVS_DEST_ATTR_MAX + 1] = {
+	[IPVS_DEST_ATTR_ADDR] = { .type = NLA_BINARY, .len = sizeof(union nf_inet_addr) },
+	[IPVS_DEST_ATTR_PORT] = { .type = NLA_U16 },
+	[IPVS_DEST_ATTR_FWD_METHOD] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_WEIGHT] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_U_THRESH] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_L_THRESH] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_ACTIVE_CONNS] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_INACT_CONNS] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_PERSIST_CONNS] = { .type = NLA_U32 },
+	[IPVS_DEST_ATTR_STATS] = { .type = NLA_NESTED },
+	[IPVS_DEST_ATTR_ADDR_FAMILY] = { .type = NLA_U16 },
+	[IPVS_DEST_ATTR_TUN_TYPE] = { .type = NLA_U8 },
+	[IPVS_DEST_ATTR_TUN_PORT] = { .type = NLA_U16 },
+	[IPVS_DEST_ATTR_TUN_FLAGS] = { .type = NLA_U16 },
+};
+
+int rvs_parse_svc(struct nlattr **tb, const struct nlattr *nla)
+{ return nla_parse_nested_deprecated(tb, IPVS_SVC_ATTR_MAX, nla, rvs_svc_policy, NULL); }
+int rvs_parse_dest(struct nlattr **tb, const struct nlattr *nla)
+{ return nla_parse_nested_deprecated(tb, IPVS_DEST_ATTR_MAX, nla, rvs_dest_policy, NULL); }
+int rvs_parse_daemon(struct nlattr **tb, const struct nlattr *nla)
+{ return nla_parse_nested_deprecated(tb, IPVS_DAEMON_ATTR_MAX, nla, rvs_daemon_policy, NULL); }
+int rvs_parse_dump_request(struct nlattr **tb, struct netlink_callback *cb)
+{ return nlmsg_parse_deprecated(cb->nlh, GENL_HDRLEN, tb, IPVS_CMD_ATTR_MAX, rvs_cmd_policy, cb->extack); }
+
 /*
  * ip_vs_ctl.c ip_vs_genl_ops: every command, legacy (non-strict) validation, GENL_ADMIN_PERM.
  * All commands go to one Rust dispatcher each for doit and dumpit.
@@ -102,6 +156,8 @@ int rvs_genl_register(void) { return genl_register_family(&rvs_genl_family); }
 void rvs_genl_unregister(void) { genl_unregister_family(&rvs_genl_family); }
 
 struct net *rvs_genl_info_net(const struct genl_info *info) { return genl_info_net(info); }
+struct net *rvs_genl_dump_net(struct netlink_callback *cb) { return sock_net(cb->skb->sk); }
+long *rvs_genl_dump_args(struct netlink_callback *cb) { return cb->args; }
 u8 rvs_genl_dump_cmd(struct netlink_callback *cb) { return genl_dumpit_info(cb)->op.cmd; }
 struct sk_buff *rvs_genlmsg_new(void) { return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL); }
 void rvs_nlmsg_free(struct sk_buff *skb) { nlmsg_free(skb); }
@@ -115,5 +171,13 @@ int rvs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info) { return genl
 struct nlattr *rvs_nla_nest_start(struct sk_buff *skb, int attrtype) { return nla_nest_start_noflag(skb, attrtype); }
 void rvs_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
 void rvs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start) { nla_nest_cancel(skb, start); }
+int rvs_nla_put_u64(struct sk_buff *skb, int attrtype, u64 value, int padattr)
+{ return nla_put_u64_64bit(skb, attrtype, value, padattr); }
 int rvs_nla_len(const struct nlattr *nla) { return nla_len(nla); }
 void *rvs_nla_data(const struct nlattr *nla) { return nla_data(nla); }
+
+int rvs_ipv6_addr_type(const struct in6_addr *addr) { return ipv6_addr_type(addr); }
+struct proc_dir_entry *rvs_net_proc_dir(struct net *net) { return net->proc_net; }
+struct net *rvs_seq_file_net(struct seq_file *seq) { return seq_file_single_net(seq); }
+void rvs_rcu_read_lock(void) { rcu_read_lock(); }
+void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }

@@ -17,6 +17,14 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netlink.h>
+#include <net/sock.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/sysctl.h>
+#include <linux/inetdevice.h>
+#include <net/addrconf.h>
+#include <net/route.h>
+#include <net/ipv6.h>
 #include <uapi/linux/ip_vs.h>
 
 /* Entry points implemented in Rust (rust/ffi/), referenced by the tables in rvs_shim.c. */
@@ -42,7 +50,15 @@ int rvs_nf_register(struct net *net);
 void rvs_nf_unregister(struct net *net);
 void **rvs_net_slot(struct net *net);
 
+/* Generic netlink: parsing nested attributes with IPVS's policies (legacy validation). */
+int rvs_parse_svc(struct nlattr **tb, const struct nlattr *nla);
+int rvs_parse_dest(struct nlattr **tb, const struct nlattr *nla);
+int rvs_parse_daemon(struct nlattr **tb, const struct nlattr *nla);
+int rvs_parse_dump_request(struct nlattr **tb, struct netlink_callback *cb);
+
 /* Generic netlink messages. */
+struct net *rvs_genl_dump_net(struct netlink_callback *cb);
+long *rvs_genl_dump_args(struct netlink_callback *cb);
 struct net *rvs_genl_info_net(const struct genl_info *info);
 u8 rvs_genl_dump_cmd(struct netlink_callback *cb);
 struct sk_buff *rvs_genlmsg_new(void);
@@ -55,7 +71,15 @@ int rvs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
 struct nlattr *rvs_nla_nest_start(struct sk_buff *skb, int attrtype);
 void rvs_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 void rvs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
+int rvs_nla_put_u64(struct sk_buff *skb, int attrtype, u64 value, int padattr);
 int rvs_nla_len(const struct nlattr *nla);
 void *rvs_nla_data(const struct nlattr *nla);
+
+/* Addresses, /proc and sysctl. */
+int rvs_ipv6_addr_type(const struct in6_addr *addr);
+struct proc_dir_entry *rvs_net_proc_dir(struct net *net);
+struct net *rvs_seq_file_net(struct seq_file *seq);
+void rvs_rcu_read_lock(void);
+void rvs_rcu_read_unlock(void);
 
 #endif /* RVS_SHIM_H */

@@ -53,16 +53,10 @@ module_loaded() { grep -q "^$(module_name) " /proc/modules; }
 module_load() {
 	if [ "$MODULE" = ipvs ]; then modprobe ip_vs "$@"; else insmod "$RVS_KO" "$@"; fi
 }
-module_unload() {
-	if [ "$MODULE" = ipvs ]; then
-		modprobe -r ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs 2>/dev/null || rmmod ip_vs
-	else
-		rmmod rvs
-	fi
-}
+module_unload() { $(module_unload_cmd); }
 # The shell commands for the above, for helpers that run them (genl.py).
 module_load_cmd() { [ "$MODULE" = ipvs ] && echo "modprobe ip_vs" || echo "insmod $RVS_KO"; }
-module_unload_cmd() { [ "$MODULE" = ipvs ] && echo "rmmod ip_vs" || echo "rmmod rvs"; }
+module_unload_cmd() { [ "$MODULE" = ipvs ] && echo "$RVS_ROOT/selftests/lib/unload-ipvs.sh" || echo "rmmod rvs"; }
 
 # netns_new NAME: a fresh namespace with lo up, deleted at exit.
 netns_new() {

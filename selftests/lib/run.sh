@@ -6,7 +6,6 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 export RVS_ROOT=${RVS_ROOT:-$(cd "$here/.." && pwd)}
 
-splat_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|kernel BUG|possible circular locking|inconsistent lock state|suspicious RCU usage|ODEBUG|refcount_t:|list_(add|del) corruption|blocked for more than|Call Trace'
 
 if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/*.sh); fi
 passed=0 failed=0 skipped=0
@@ -17,7 +16,7 @@ for t in "${tests[@]}"; do
 	out=$(cd "$here" && timeout 900 bash "$t" 2>&1)
 	rc=$?
 	secs=$(( $(date +%s) - start ))
-	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E -A30 "$splat_re" | head -60)
+	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E -A30 -f "$RVS_ROOT/qemu/splat-patterns" | head -60)
 	if [ -n "$splat" ] && [ "$rc" != 1 ]; then
 		rc=1
 		out+=$'\n  FAIL: the kernel reported a problem during this test:\n'"$splat"

@@ -1,6 +1,7 @@
 //! The IPVS generic netlink client: what libipvs does for ipvsadm, over [`crate::netlink`].
 
-use crate::abi::{self, cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr};
+use crate::abi::{self, cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr};
+use crate::cli::{DaemonSpec, DestSpec, ServiceSpec};
 use crate::netlink::{AttrBuf, Attrs, Error, GenlSocket, NLM_F_DUMP};
 use std::net::IpAddr;
 
@@ -9,11 +10,6 @@ pub const AF_INET6: u16 = libc::AF_INET6 as u16;
 pub const IPPROTO_TCP: u16 = libc::IPPROTO_TCP as u16;
 pub const IPPROTO_UDP: u16 = libc::IPPROTO_UDP as u16;
 pub const IPPROTO_SCTP: u16 = libc::IPPROTO_SCTP as u16;
-
-/// Service flag: persistent (`IP_VS_SVC_F_PERSISTENT`).
-pub const SVC_F_PERSISTENT: u32 = 0x1;
-/// Service flag: one-packet scheduling (`IP_VS_SVC_F_ONEPACKET`).
-pub const SVC_F_ONEPACKET: u32 = 0x4;
 
 /// What `IPVS_CMD_GET_INFO` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +62,9 @@ pub struct Dest {
     pub active_conns: u32,
     pub inact_conns: u32,
     pub persist_conns: u32,
+    pub tun_type: u8,
+    pub tun_port: u16,
+    pub tun_flags: u16,
     pub stats: Stats,
 }
 
@@ -205,6 +204,20 @@ pub fn parse_dest(msg: &[u8], svc_af: u16) -> Result<Dest, Error> {
         active_conns: u32_of(dest_attr::ACTIVE_CONNS, "dest: ACTIVE_CONNS missing")?,
         inact_conns: u32_of(dest_attr::INACT_CONNS, "dest: INACT_CONNS missing")?,
         persist_conns: u32_of(dest_attr::PERSIST_CONNS, "dest: PERSIST_CONNS missing")?,
+        tun_type: nest
+            .get(dest_attr::TUN_TYPE)
+            .and_then(|a| a.payload.first().copied())
+            .unwrap_or(0),
+        tun_port: nest
+            .get(dest_attr::TUN_PORT)
+            .map(|a| a.be16())
+            .transpose()?
+            .unwrap_or(0),
+        tun_flags: nest
+            .get(dest_attr::TUN_FLAGS)
+            .map(|a| a.u16())
+            .transpose()?
+            .unwrap_or(0),
         stats: parse_entity_stats(&nest, dest_attr::STATS64, dest_attr::STATS)?,
     })
 }
@@ -220,6 +233,45 @@ pub fn service_identity(svc: &Service) -> AttrBuf {
         nest.put(svc_attr::ADDR, &svc.addr);
         nest.put_be16(svc_attr::PORT, svc.port);
     }
+    nest
+}
+
+/// The full service nest libipvs sends (`ipvs_nl_fill_service_attr`).
+pub fn service_nest(svc: &ServiceSpec) -> AttrBuf {
+    let mut nest = AttrBuf::new();
+    nest.put_u16(svc_attr::AF, svc.af);
+    if svc.fwmark != 0 {
+        nest.put_u32(svc_attr::FWMARK, svc.fwmark);
+    } else {
+        nest.put_u16(svc_attr::PROTOCOL, svc.protocol);
+        nest.put(svc_attr::ADDR, &svc.addr);
+        nest.put_be16(svc_attr::PORT, svc.port);
+    }
+    nest.put_str(svc_attr::SCHED_NAME, &svc.sched_name);
+    if !svc.pe_name.is_empty() {
+        nest.put_str(svc_attr::PE_NAME, &svc.pe_name);
+    }
+    let mut flags = [0xffu8; 8];
+    flags[..4].copy_from_slice(&svc.flags.to_ne_bytes());
+    nest.put(svc_attr::FLAGS, &flags);
+    nest.put_u32(svc_attr::TIMEOUT, svc.timeout);
+    nest.put_u32(svc_attr::NETMASK, svc.netmask);
+    nest
+}
+
+/// The dest nest libipvs sends (`ipvs_nl_fill_dest_attr`).
+pub fn dest_nest(dest: &DestSpec) -> AttrBuf {
+    let mut nest = AttrBuf::new();
+    nest.put_u16(dest_attr::ADDR_FAMILY, dest.af);
+    nest.put(dest_attr::ADDR, &dest.addr);
+    nest.put_be16(dest_attr::PORT, dest.port);
+    nest.put_u32(dest_attr::FWD_METHOD, dest.conn_flags);
+    nest.put_u32(dest_attr::WEIGHT, dest.weight);
+    nest.put(dest_attr::TUN_TYPE, &[dest.tun_type]);
+    nest.put_be16(dest_attr::TUN_PORT, dest.tun_port);
+    nest.put_u16(dest_attr::TUN_FLAGS, dest.tun_flags);
+    nest.put_u32(dest_attr::U_THRESH, dest.u_threshold);
+    nest.put_u32(dest_attr::L_THRESH, dest.l_threshold);
     nest
 }
 
@@ -270,6 +322,17 @@ impl Ipvs {
             .collect()
     }
 
+    /// One service (`GET_SERVICE` doit).
+    pub fn service(&mut self, svc: &ServiceSpec) -> Result<Service, Error> {
+        let mut attrs = AttrBuf::new();
+        attrs.put_nested(cmd_attr::SERVICE, &service_nest(svc));
+        let replies = self.doit(cmd::GET_SERVICE, &attrs)?;
+        let (_, bytes) = replies
+            .first()
+            .ok_or(Error::Protocol("GET_SERVICE: no reply"))?;
+        parse_service(bytes)
+    }
+
     pub fn dests(&mut self, svc: &Service) -> Result<Vec<Dest>, Error> {
         let mut attrs = AttrBuf::new();
         attrs.put_nested(cmd_attr::SERVICE, &service_identity(svc));
@@ -277,6 +340,56 @@ impl Ipvs {
             .iter()
             .map(|(_, m)| parse_dest(m, svc.af))
             .collect()
+    }
+
+    /// A command carrying a service nest and, optionally, a dest nest.
+    pub fn service_cmd(
+        &mut self,
+        command: u8,
+        svc: &ServiceSpec,
+        dest: Option<&DestSpec>,
+    ) -> Result<(), Error> {
+        let mut attrs = AttrBuf::new();
+        attrs.put_nested(cmd_attr::SERVICE, &service_nest(svc));
+        if let Some(d) = dest {
+            attrs.put_nested(cmd_attr::DEST, &dest_nest(d));
+        }
+        self.doit(command, &attrs).map(drop)
+    }
+
+    /// `FLUSH`, or `ZERO` of everything: no attributes.
+    pub fn bare_cmd(&mut self, command: u8) -> Result<(), Error> {
+        self.doit(command, &AttrBuf::new()).map(drop)
+    }
+
+    pub fn daemon_cmd(&mut self, command: u8, d: &DaemonSpec) -> Result<(), Error> {
+        let mut nest = AttrBuf::new();
+        nest.put_u32(daemon_attr::STATE, d.state);
+        nest.put_str(daemon_attr::MCAST_IFN, &d.mcast_ifn);
+        nest.put_u32(daemon_attr::SYNC_ID, d.syncid);
+        let mut attrs = AttrBuf::new();
+        attrs.put_nested(cmd_attr::DAEMON, &nest);
+        self.doit(command, &attrs).map(drop)
+    }
+
+    /// The running sync daemons: `(state, interface, syncid)`.
+    pub fn daemons(&mut self) -> Result<Vec<(u32, String, u32)>, Error> {
+        let mut out = Vec::new();
+        for (_, msg) in self.dump(cmd::GET_DAEMON, &AttrBuf::new())? {
+            let top = Attrs::parse(&msg)?;
+            let nest = top
+                .require(cmd_attr::DAEMON, "daemon nest missing")?
+                .nested()?;
+            out.push((
+                nest.require(daemon_attr::STATE, "daemon: STATE missing")?
+                    .u32()?,
+                nest.require(daemon_attr::MCAST_IFN, "daemon: MCAST_IFN missing")?
+                    .string()?,
+                nest.require(daemon_attr::SYNC_ID, "daemon: SYNC_ID missing")?
+                    .u32()?,
+            ));
+        }
+        Ok(out)
     }
 
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {

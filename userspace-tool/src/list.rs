@@ -1,20 +1,17 @@
-//! Listings in ipvsadm's exact text formats (ipvsadm.c `list_all`, `print_title`,
-//! `print_service_entry`), so that `rvsadm -Ln` and `ipvsadm -Ln` print the same bytes.
+//! Listings in ipvsadm 1.31's exact text formats (`list_all`, `print_title`,
+//! `print_service_entry`, `print_conn`), so that `rvsadm -Ln` and `ipvsadm -Ln` print the same
+//! bytes, `rvsadm -S` prints rules that `-R` reads back, and `--json` for programs.
 
+use crate::cli::{
+    Format, SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3,
+};
 use crate::ipvs::{
-    ip_of, Dest, Info, Service, Timeouts, AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP,
-    IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
+    ip_of, Dest, Info, Service, Stats, Timeouts, AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP,
+    IPPROTO_UDP,
 };
 use std::cmp::Ordering;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
-
-/// How addresses and ports are shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Format {
-    /// `-n`: numeric addresses and ports.
-    pub numeric: bool,
-}
 
 /// `IP_VS_CONN_F_FWD_MASK` names (`fwd_name`).
 pub fn fwd_name(conn_flags: u32) -> &'static str {
@@ -23,7 +20,15 @@ pub fn fwd_name(conn_flags: u32) -> &'static str {
         1 => "Local",
         2 => "Tunnel",
         3 => "Route",
-        _ => "",
+        _ => "Bypass",
+    }
+}
+
+fn fwd_switch(conn_flags: u32) -> &'static str {
+    match conn_flags & 0x7 {
+        0 => "-m",
+        2 => "-i",
+        _ => "-g",
     }
 }
 
@@ -36,10 +41,19 @@ fn proto_name(protocol: u16) -> &'static str {
     }
 }
 
-/// `address:port` as `addrport_to_anyname` prints it (`[v6]:port`).
-pub fn addr_port(af: u16, addr: &[u8; 16], port: u16, protocol: u16, format: Format) -> String {
+fn proto_switch(protocol: u16) -> &'static str {
+    match protocol {
+        IPPROTO_TCP => "-t",
+        IPPROTO_UDP => "-u",
+        IPPROTO_SCTP => "--sctp-service",
+        _ => "?",
+    }
+}
+
+/// `address:port` as `addrport_to_anyname` prints it (`[v6]:port`; names unless numeric).
+pub fn addr_port(af: u16, addr: &[u8; 16], port: u16, protocol: u16, numeric: bool) -> String {
     let ip = ip_of(af, addr);
-    let host = if format.numeric {
+    let host = if numeric {
         None
     } else {
         crate::names::host_name(ip)
@@ -51,7 +65,7 @@ pub fn addr_port(af: u16, addr: &[u8; 16], port: u16, protocol: u16, format: For
             ip.to_string()
         }
     });
-    let service = if format.numeric {
+    let service = if numeric {
         None
     } else {
         crate::names::service_name(port, protocol)
@@ -87,27 +101,109 @@ fn cmp_addr(af: u16, a: &[u8; 16], b: &[u8; 16]) -> Ordering {
     Ordering::Equal
 }
 
-/// The listing of `-L`: header, title and every service with its dests.
-pub fn render_all(info: &Info, services: &[(Service, Vec<Dest>)], format: Format) -> String {
-    let mut out = String::new();
-    let (major, minor, patch) = (
-        info.version >> 16 & 0xff,
-        info.version >> 8 & 0xff,
-        info.version & 0xff,
-    );
-    let _ = writeln!(
-        out,
-        "IP Virtual Server version {major}.{minor}.{patch} (size={})",
-        info.conn_tab_size
-    );
-    out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
-    out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
-    let mut sorted: Vec<&(Service, Vec<Dest>)> = services.iter().collect();
-    sorted.sort_by(|a, b| cmp_services(&a.0, &b.0));
-    for (svc, dests) in sorted {
-        render_service(&mut out, svc, dests, format);
+/// `print_largenum`: 9 columns, scaled with K/M/G/T unless `--exact`.
+fn largenum(out: &mut String, n: u64, exact: bool) {
+    if exact {
+        let digits = n.to_string();
+        let width = if digits.len() <= 8 {
+            9
+        } else {
+            digits.len() + 1
+        };
+        let _ = write!(out, "{n:>width$}");
+    } else if n < 100_000_000 {
+        let _ = write!(out, "{n:>9}");
+    } else if n < 1_000_000_000 {
+        let _ = write!(out, "{:>8}K", n / 1000);
+    } else if n < 100_000_000_000 {
+        let _ = write!(out, "{:>8}M", n / 1_000_000);
+    } else if n < 100_000_000_000_000 {
+        let _ = write!(out, "{:>8}G", n / 1_000_000_000);
+    } else {
+        let _ = write!(out, "{:>8}T", n / 1_000_000_000_000);
     }
-    out
+}
+
+fn title(out: &mut String, f: &Format) {
+    let _ = if f.stats {
+        writeln!(
+            out,
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        )
+    } else if f.rate {
+        writeln!(
+            out,
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+        )
+    } else if f.thresholds {
+        writeln!(
+            out,
+            "{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        )
+    } else if f.persistent_conn {
+        writeln!(
+            out,
+            "{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Weight", "PersistConn", "ActiveConn", "InActConn"
+        )
+    } else if f.tun_info {
+        writeln!(out, "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn")
+    } else if !f.rule {
+        writeln!(out, "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn")
+    } else {
+        Ok(())
+    };
+}
+
+/// ipvsadm's `print_sched_flags`: the names the scheduler gives its flags.
+fn sched_flags(svc: &Service) -> String {
+    let names: [&str; 3] = match svc.sched_name.as_str() {
+        "sh" => ["sh-fallback", "sh-port", "flag-3"],
+        "mh" => ["mh-fallback", "mh-port", "flag-3"],
+        _ => ["flag-1", "flag-2", "flag-3"],
+    };
+    [SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3]
+        .iter()
+        .zip(names)
+        .filter(|(bit, _)| svc.flags & **bit != 0)
+        .map(|(_, n)| n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn tunnel_info(d: &Dest) -> String {
+    if d.conn_flags & 0x7 != 2 {
+        return "n/a".into();
+    }
+    let csum = match d.tun_flags {
+        1 => "+c",
+        2 => "+r",
+        _ => "-c",
+    };
+    match d.tun_type {
+        1 => format!("gue:{}:{}", d.tun_port, csum),
+        2 => format!("gre:{csum}"),
+        _ => "ipip".into(),
+    }
+}
+
+fn tunnel_rule(d: &Dest) -> String {
+    if d.conn_flags & 0x7 != 2 {
+        return String::new();
+    }
+    let csum = match d.tun_flags {
+        1 => " --tun-csum",
+        2 => " --tun-remcsum",
+        _ => " --tun-nocsum",
+    };
+    match d.tun_type {
+        0 => " --tun-type ipip".into(),
+        1 => format!(" --tun-type gue --tun-port {}{}", d.tun_port, csum),
+        _ => format!(" --tun-type gre{csum}"),
+    }
 }
 
 fn truncate(mut s: String, len: usize) -> String {
@@ -117,53 +213,190 @@ fn truncate(mut s: String, len: usize) -> String {
     s
 }
 
-fn render_service(out: &mut String, svc: &Service, dests: &[Dest], format: Format) {
+/// One service and its dests (`print_service_entry`).
+pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format) {
     let name = if svc.fwmark != 0 {
-        if svc.af == AF_INET6 {
-            format!("FWM  {} IPv6", svc.fwmark)
-        } else {
-            format!("FWM  {}", svc.fwmark)
+        match (f.rule, svc.af == AF_INET6) {
+            (true, true) => format!("-f {} -6", svc.fwmark),
+            (true, false) => format!("-f {}", svc.fwmark),
+            (false, true) => format!("FWM  {} IPv6", svc.fwmark),
+            (false, false) => format!("FWM  {}", svc.fwmark),
         }
     } else {
-        let vname = addr_port(svc.af, &svc.addr, svc.port, svc.protocol, format);
-        let name = format!("{}  {}", proto_name(svc.protocol), vname);
-        if svc.af != AF_INET6 {
-            truncate(name, 33)
+        let vname = addr_port(svc.af, &svc.addr, svc.port, svc.protocol, f.numeric);
+        if f.rule {
+            format!("{} {}", proto_switch(svc.protocol), vname)
         } else {
-            name
+            let name = format!("{:<4} {}", proto_name(svc.protocol), vname);
+            if svc.af != AF_INET6 {
+                truncate(name, 33)
+            } else {
+                name
+            }
         }
     };
-    let _ = write!(out, "{} {}", name, svc.sched_name);
-    if svc.flags & SVC_F_PERSISTENT != 0 {
-        let _ = write!(out, " persistent {}", svc.timeout);
+    let mask = || -> Option<String> {
         if svc.af == AF_INET && svc.netmask != 0xffff_ffff {
-            let _ = write!(out, " mask {}", Ipv4Addr::from(svc.netmask.to_ne_bytes()));
+            Some(Ipv4Addr::from(svc.netmask.to_ne_bytes()).to_string())
+        } else if svc.af == AF_INET6 && svc.netmask != 128 {
+            Some(svc.netmask.to_string())
+        } else {
+            None
         }
-        if svc.af == AF_INET6 && svc.netmask != 128 {
-            let _ = write!(out, " mask {}", svc.netmask);
+    };
+    let flags = sched_flags(svc);
+    if f.rule {
+        let _ = write!(out, "-A {} -s {}", name, svc.sched_name);
+        if svc.flags & SVC_F_PERSISTENT != 0 {
+            let _ = write!(out, " -p {}", svc.timeout);
+            if let Some(m) = mask() {
+                let _ = write!(out, " -M {m}");
+            }
+        }
+        if svc.flags & SVC_F_ONEPACKET != 0 {
+            out.push_str(" -o");
+        }
+        if !svc.pe_name.is_empty() {
+            let _ = write!(out, " --pe {}", svc.pe_name);
+        }
+        if !flags.is_empty() {
+            let _ = write!(out, " -b {flags}");
+        }
+    } else if f.stats || f.rate {
+        let _ = write!(out, "{name:<33}");
+        let s = &svc.stats;
+        let values = if f.stats {
+            [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes]
+        } else {
+            [s.cps, s.inpps, s.outpps, s.inbps, s.outbps]
+        };
+        for v in values {
+            largenum(out, v, f.exact);
+        }
+    } else {
+        let _ = write!(out, "{} {}", name, svc.sched_name);
+        if !flags.is_empty() {
+            let _ = write!(out, " ({flags})");
+        }
+        if svc.flags & SVC_F_PERSISTENT != 0 {
+            let _ = write!(out, " persistent {}", svc.timeout);
+            if let Some(m) = mask() {
+                let _ = write!(out, " mask {m}");
+            }
+        }
+        if !svc.pe_name.is_empty() {
+            let _ = write!(out, " pe {}", svc.pe_name);
         }
         if svc.flags & SVC_F_ONEPACKET != 0 {
             out.push_str(" ops");
         }
     }
     out.push('\n');
+
     let mut dests: Vec<&Dest> = dests.iter().collect();
-    dests.sort_by(|a, b| cmp_dests(a, b));
+    if !f.nosort {
+        dests.sort_by(|a, b| cmp_dests(a, b));
+    }
     for d in dests {
-        let mut dname = addr_port(d.af, &d.addr, d.port, svc.protocol, format);
-        if svc.af != AF_INET6 {
+        let mut dname = addr_port(d.af, &d.addr, d.port, svc.protocol, f.numeric);
+        if !f.rule && svc.af != AF_INET6 {
             dname = truncate(dname, 28);
         }
+        let s = &d.stats;
+        let _ = if f.rule {
+            writeln!(
+                out,
+                "-a {} -r {} {} -w {}{}",
+                name,
+                dname,
+                fwd_switch(d.conn_flags),
+                d.weight as i32,
+                tunnel_rule(d)
+            )
+        } else if f.stats {
+            let _ = write!(out, "  -> {dname:<28}");
+            for v in [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes] {
+                largenum(out, v, f.exact);
+            }
+            writeln!(out)
+        } else if f.rate {
+            let _ = write!(
+                out,
+                "  -> {:<28} {:>8} {:>8} {:>8}",
+                dname, s.cps as u32, s.inpps as u32, s.outpps as u32
+            );
+            largenum(out, s.inbps, f.exact);
+            largenum(out, s.outbps, f.exact);
+            writeln!(out)
+        } else if f.thresholds {
+            writeln!(
+                out,
+                "  -> {:<28} {:<10} {:<10} {:<10} {:<10}",
+                dname, d.u_threshold, d.l_threshold, d.active_conns, d.inact_conns
+            )
+        } else if f.persistent_conn {
+            writeln!(
+                out,
+                "  -> {:<28} {:<9} {:<11} {:<10} {:<10}",
+                dname, d.weight, d.persist_conns, d.active_conns, d.inact_conns
+            )
+        } else if f.tun_info {
+            writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",
+                dname,
+                fwd_name(d.conn_flags),
+                tunnel_info(d),
+                d.weight as i32,
+                d.active_conns,
+                d.inact_conns
+            )
+        } else {
+            writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                dname,
+                fwd_name(d.conn_flags),
+                d.weight as i32,
+                d.active_conns,
+                d.inact_conns
+            )
+        };
+    }
+}
+
+/// `-L` / `-S`: the header (not for rules), the title and every service with its dests.
+pub fn render_all(info: &Info, services: &[(Service, Vec<Dest>)], f: &Format) -> String {
+    let mut out = String::new();
+    if !f.rule {
+        let (major, minor, patch) = (
+            info.version >> 16 & 0xff,
+            info.version >> 8 & 0xff,
+            info.version & 0xff,
+        );
         let _ = writeln!(
             out,
-            "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
-            dname,
-            fwd_name(d.conn_flags),
-            d.weight as i32,
-            d.active_conns,
-            d.inact_conns
+            "IP Virtual Server version {major}.{minor}.{patch} (size={})",
+            info.conn_tab_size
         );
     }
+    title(&mut out, f);
+    let mut sorted: Vec<&(Service, Vec<Dest>)> = services.iter().collect();
+    if !f.nosort {
+        sorted.sort_by(|a, b| cmp_services(&a.0, &b.0));
+    }
+    for (svc, dests) in sorted {
+        service_entry(&mut out, svc, dests, f);
+    }
+    out
+}
+
+/// `-L -t service`: the title and one service.
+pub fn render_one(svc: &Service, dests: &[Dest], f: &Format) -> String {
+    let mut out = String::new();
+    title(&mut out, f);
+    service_entry(&mut out, svc, dests, f);
+    out
 }
 
 /// `-L --timeout`.
@@ -174,10 +407,145 @@ pub fn render_timeouts(t: &Timeouts) -> String {
     )
 }
 
+/// `-L -c`: `/proc/net/ip_vs_conn` reformatted (`list_conn`, `print_conn`).
+pub fn render_conns(proc_text: &str, numeric: bool) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    let _ = writeln!(
+        out,
+        "pro expire {:<11} {:<18} {:<18} destination",
+        "state", "source", "virtual"
+    );
+    for line in proc_text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 9 {
+            continue;
+        }
+        let proto = match f[0] {
+            "TCP" => IPPROTO_TCP,
+            "UDP" => IPPROTO_UDP,
+            _ => 0,
+        };
+        let addr = |text: &str| -> (u16, [u8; 16]) {
+            let mut a = [0u8; 16];
+            if let Ok(v6) = text.parse::<std::net::Ipv6Addr>() {
+                return (AF_INET6, v6.octets());
+            }
+            let v4 = u32::from_str_radix(text, 16).unwrap_or(0);
+            a[..4].copy_from_slice(&v4.to_be_bytes());
+            (AF_INET, a)
+        };
+        let port = |text: &str| u16::from_str_radix(text, 16).unwrap_or(0);
+        let name = |(af, a): (u16, [u8; 16]), p| addr_port(af, &a, p, proto, numeric);
+        let expires: u32 = f[8].parse().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
+            f[0],
+            format!("{:02}:{:02}", expires / 60, expires % 60),
+            f[7],
+            name(addr(f[1]), port(f[2])),
+            name(addr(f[3]), port(f[4])),
+            name(addr(f[5]), port(f[6]))
+        );
+    }
+    out
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_stats(s: &Stats) -> String {
+    format!(
+        "{{\"conns\":{},\"inpkts\":{},\"outpkts\":{},\"inbytes\":{},\"outbytes\":{},\"cps\":{},\"inpps\":{},\"outpps\":{},\"inbps\":{},\"outbps\":{}}}",
+        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes, s.cps, s.inpps, s.outpps, s.inbps, s.outbps
+    )
+}
+
+/// `-L --json`: the whole table as one JSON object.
+pub fn render_json(info: &Info, services: &[(Service, Vec<Dest>)]) -> String {
+    let mut out = String::new();
+    let (major, minor, patch) = (
+        info.version >> 16 & 0xff,
+        info.version >> 8 & 0xff,
+        info.version & 0xff,
+    );
+    let _ = write!(
+        out,
+        "{{\"version\":\"{major}.{minor}.{patch}\",\"conn_tab_size\":{},\"services\":[",
+        info.conn_tab_size
+    );
+    let mut sorted: Vec<&(Service, Vec<Dest>)> = services.iter().collect();
+    sorted.sort_by(|a, b| cmp_services(&a.0, &b.0));
+    for (i, (svc, dests)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        if svc.fwmark != 0 {
+            let _ = write!(out, "\"fwmark\":{},", svc.fwmark);
+        } else {
+            let _ = write!(
+                out,
+                "\"protocol\":{},\"address\":{},\"port\":{},",
+                json_str(&proto_name(svc.protocol).to_lowercase()),
+                json_str(&ip_of(svc.af, &svc.addr).to_string()),
+                svc.port
+            );
+        }
+        let _ = write!(
+            out,
+            "\"family\":{},\"scheduler\":{},\"flags\":{},\"persistent\":{},\"timeout\":{},\"netmask\":{},\"stats\":{},\"dests\":[",
+            json_str(if svc.af == AF_INET6 { "inet6" } else { "inet" }),
+            json_str(&svc.sched_name),
+            svc.flags,
+            svc.flags & SVC_F_PERSISTENT != 0,
+            svc.timeout,
+            json_str(&if svc.af == AF_INET { Ipv4Addr::from(svc.netmask.to_ne_bytes()).to_string() } else { svc.netmask.to_string() }),
+            json_stats(&svc.stats)
+        );
+        let mut dests: Vec<&Dest> = dests.iter().collect();
+        dests.sort_by(|a, b| cmp_dests(a, b));
+        for (j, d) in dests.into_iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let _ = write!(
+                out,
+                "{{\"address\":{},\"port\":{},\"forward\":{},\"weight\":{},\"u_threshold\":{},\"l_threshold\":{},\"active_conns\":{},\"inactive_conns\":{},\"persistent_conns\":{},\"stats\":{}}}",
+                json_str(&ip_of(d.af, &d.addr).to_string()),
+                d.port,
+                json_str(&fwd_name(d.conn_flags).to_lowercase()),
+                d.weight as i32,
+                d.u_threshold,
+                d.l_threshold,
+                d.active_conns,
+                d.inact_conns,
+                d.persist_conns,
+                json_stats(&d.stats)
+            );
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::Stats;
 
     fn v4(a: [u8; 4]) -> [u8; 16] {
         let mut x = [0; 16];
@@ -194,25 +562,28 @@ mod tests {
             fwmark,
             sched_name: "rr".into(),
             pe_name: String::new(),
-            flags: 0,
+            flags: 2,
             timeout: 0,
             netmask: 0xffff_ffff,
             stats: Stats::default(),
         }
     }
 
-    fn dest(addr: [u8; 4], port: u16, weight: u32) -> Dest {
+    fn dest(addr: [u8; 4], port: u16, weight: u32, conn_flags: u32) -> Dest {
         Dest {
             af: AF_INET,
             addr: v4(addr),
             port,
-            conn_flags: 0,
+            conn_flags,
             weight,
             u_threshold: 0,
             l_threshold: 0,
             active_conns: 3,
             inact_conns: 12,
             persist_conns: 0,
+            tun_type: 0,
+            tun_port: 0,
+            tun_flags: 0,
             stats: Stats::default(),
         }
     }
@@ -221,48 +592,163 @@ mod tests {
         Prot LocalAddress:Port Scheduler Flags\n  \
         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
 
-    #[test]
-    fn empty_listing_is_the_ipvsadm_header() {
-        let info = Info {
+    fn info() -> Info {
+        Info {
             version: 0x010201,
             conn_tab_size: 4096,
-        };
-        assert_eq!(render_all(&info, &[], Format { numeric: true }), HEADER);
+        }
+    }
+
+    fn numeric() -> Format {
+        Format {
+            numeric: true,
+            ..Format::default()
+        }
     }
 
     #[test]
-    fn services_and_dests_are_sorted_and_aligned() {
-        let info = Info {
-            version: 0x010201,
-            conn_tab_size: 4096,
-        };
+    fn empty_listing_is_the_ipvsadm_header() {
+        assert_eq!(render_all(&info(), &[], &numeric()), HEADER);
+    }
+
+    /// Byte for byte what ipvsadm 1.31 printed for the same table against in-tree ip_vs.
+    #[test]
+    fn services_and_dests_match_ipvsadm() {
         let mut persistent = svc([10, 0, 0, 1], 443, IPPROTO_TCP, 0);
-        persistent.flags = SVC_F_PERSISTENT;
+        persistent.flags |= SVC_F_PERSISTENT;
         persistent.timeout = 300;
+        persistent.sched_name = "wrr".into();
         persistent.netmask = u32::from_ne_bytes([255, 255, 255, 0]);
+        let mut ops = svc([10, 0, 0, 1], 53, IPPROTO_UDP, 0);
+        ops.flags |= SVC_F_ONEPACKET;
+        ops.sched_name = "wlc".into();
+        let mut sctp = svc([10, 0, 0, 4], 3868, IPPROTO_SCTP, 0);
+        sctp.sched_name = "rr".into();
         let services = vec![
-            (svc([10, 0, 0, 1], 80, IPPROTO_UDP, 0), vec![]),
-            (svc([0; 4], 0, 0, 5), vec![]),
-            (persistent, vec![]),
+            (ops, vec![]),
+            (
+                svc([0; 4], 0, IPPROTO_TCP, 5),
+                vec![dest([192, 168, 1, 8], 8000, 2, 0)],
+            ),
+            (persistent, vec![dest([192, 168, 1, 2], 443, 70000, 3)]),
+            (sctp, vec![]),
             (
                 svc([10, 0, 0, 1], 80, IPPROTO_TCP, 0),
                 vec![
-                    dest([192, 168, 1, 20], 8080, 2),
-                    dest([192, 168, 1, 3], 80, 1),
+                    dest([192, 168, 1, 3], 80, 0, 3),
+                    dest([192, 168, 1, 2], 8080, 3, 0),
                 ],
             ),
         ];
-        let text = render_all(&info, &services, Format { numeric: true });
+        let text = render_all(&info(), &services, &numeric());
         let expected = format!(
-            "{HEADER}TCP  10.0.0.1:80 rr\n\
-             {}\n{}\n\
-             TCP  10.0.0.1:443 rr persistent 300 mask 255.255.255.0\n\
-             UDP  10.0.0.1:80 rr\n\
-             FWM  5 rr\n",
-            "  -> 192.168.1.3:80               Masq    1      3          12        ",
-            "  -> 192.168.1.20:8080            Masq    2      3          12        ",
+            "{HEADER}\
+TCP  10.0.0.1:80 rr
+  -> 192.168.1.2:8080             Masq    3      3          12        
+  -> 192.168.1.3:80               Route   0      3          12        
+TCP  10.0.0.1:443 wrr persistent 300 mask 255.255.255.0
+  -> 192.168.1.2:443              Route   70000  3          12        
+UDP  10.0.0.1:53 wlc ops
+SCTP 10.0.0.4:3868 rr
+FWM  5 rr
+  -> 192.168.1.8:8000             Masq    2      3          12        
+"
         );
         assert_eq!(text, expected);
+        let rules = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                rule: true,
+                ..Format::default()
+            },
+        );
+        assert_eq!(
+            rules,
+            "-A -t 10.0.0.1:80 -s rr
+-a -t 10.0.0.1:80 -r 192.168.1.2:8080 -m -w 3
+-a -t 10.0.0.1:80 -r 192.168.1.3:80 -g -w 0
+-A -t 10.0.0.1:443 -s wrr -p 300 -M 255.255.255.0
+-a -t 10.0.0.1:443 -r 192.168.1.2:443 -g -w 70000
+-A -u 10.0.0.1:53 -s wlc -o
+-A --sctp-service 10.0.0.4:3868 -s rr
+-A -f 5 -s rr
+-a -f 5 -r 192.168.1.8:8000 -m -w 2
+"
+        );
+    }
+
+    #[test]
+    fn stats_thresholds_and_tunnels() {
+        let mut d = dest([192, 168, 1, 4], 80, 1, 2);
+        d.tun_type = 1;
+        d.tun_port = 6080;
+        d.tun_flags = 1;
+        d.stats.inbytes = 123_456_789_012;
+        let services = vec![(svc([10, 0, 0, 1], 80, IPPROTO_TCP, 0), vec![d])];
+        let stats = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                stats: true,
+                ..Format::default()
+            },
+        );
+        assert!(stats.contains(
+            "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
+        ));
+        let row = |bytes: &str| {
+            format!(
+                "  -> {:<28}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
+                "192.168.1.4:80", 0, 0, 0, bytes, 0
+            )
+        };
+        assert!(stats.contains(&row("123G")), "{stats}");
+        let exact = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                stats: true,
+                exact: true,
+                ..Format::default()
+            },
+        );
+        assert!(exact.contains(&row(" 123456789012")), "{exact}");
+        let tun = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                tun_info: true,
+                ..Format::default()
+            },
+        );
+        assert!(tun.contains("  -> 192.168.1.4:80               Tunnel  gue:6080:+c   1      3          12        \n"));
+        let rules = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                rule: true,
+                ..Format::default()
+            },
+        );
+        assert!(rules.contains("-a -t 10.0.0.1:80 -r 192.168.1.4:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n"));
+        let thr = render_all(
+            &info(),
+            &services,
+            &Format {
+                numeric: true,
+                thresholds: true,
+                ..Format::default()
+            },
+        );
+        assert!(thr.contains(
+            "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn \n"
+        ));
     }
 
     #[test]
@@ -276,7 +762,7 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_line() {
+    fn connections_and_timeouts() {
         assert_eq!(
             render_timeouts(&Timeouts {
                 tcp: 900,
@@ -285,5 +771,25 @@ mod tests {
             }),
             "Timeout (tcp tcpfin udp): 900 120 300\n"
         );
+        let proc =
+            "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n\
+                    TCP 0A000002 D431 0A000001 0050 C0A80102 1F90 ESTABLISHED     899\n";
+        assert_eq!(
+            render_conns(proc, true),
+            "IPVS connection entries\npro expire state       source             virtual            destination\n\
+             TCP 14:59  ESTABLISHED 10.0.0.2:54321     10.0.0.1:80        192.168.1.2:8080\n"
+        );
+    }
+
+    #[test]
+    fn json_is_well_formed() {
+        let services = vec![(
+            svc([10, 0, 0, 1], 80, IPPROTO_TCP, 0),
+            vec![dest([192, 168, 1, 2], 80, 1, 0)],
+        )];
+        let j = render_json(&info(), &services);
+        assert!(j.starts_with("{\"version\":\"1.2.1\",\"conn_tab_size\":4096,\"services\":[{\"protocol\":\"tcp\",\"address\":\"10.0.0.1\",\"port\":80,"));
+        assert!(j.contains("\"dests\":[{\"address\":\"192.168.1.2\",\"port\":80,\"forward\":\"masq\",\"weight\":1,"));
+        assert_eq!(j.matches('{').count(), j.matches('}').count());
     }
 }

@@ -1,4 +1,4 @@
-//! rvsadm: the administration tool of rvs, command-line compatible with ipvsadm.
+//! rvsadm: the administration tool of rvs, command-line compatible with ipvsadm 1.31.
 
 #[path = "../../rust/abi.rs"]
 mod abi;
@@ -8,24 +8,25 @@ mod list;
 mod names;
 mod netlink;
 
-use cli::Command;
+use abi::cmd;
+use cli::{Cmd, Invocation, Opt, Parsed};
 use ipvs::Ipvs;
 use netlink::Error;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-/// The message for a failed kernel call, with ipvsadm's wording where it has one.
-fn describe(err: &Error) -> String {
-    match err {
-        Error::NoFamily(_) => "the IPVS generic netlink family is not registered: \
-            load the module (insmod rvs.ko) and try again"
-            .to_string(),
-        Error::Kernel(errno) if *errno == libc::EPERM => {
-            "Permission denied (you must be root): IPVS needs CAP_NET_ADMIN (EPERM)".to_string()
+/// A failed command: what to print and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl From<cli::UsageError> for Failure {
+    fn from(e: cli::UsageError) -> Self {
+        Failure {
+            message: e.message,
+            code: e.code,
         }
-        Error::Kernel(errno) => {
-            format!("{} ({})", err, errno_name(*errno))
-        }
-        other => other.to_string(),
     }
 }
 
@@ -36,6 +37,7 @@ fn errno_name(errno: i32) -> &'static str {
         libc::ESRCH => "ESRCH",
         libc::ENOMEM => "ENOMEM",
         libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
         libc::EINVAL => "EINVAL",
         libc::ERANGE => "ERANGE",
         libc::ENOPROTOOPT => "ENOPROTOOPT",
@@ -46,61 +48,197 @@ fn errno_name(errno: i32) -> &'static str {
     }
 }
 
-fn run(command: Command) -> Result<(), Error> {
-    match command {
-        Command::Help => print!("{}", cli::HELP),
-        Command::Version => {
-            let (major, minor, patch) = abi::VERSION;
-            println!(
-                "rvsadm v{} (IPVS netlink ABI v{major}.{minor}.{patch})",
-                env!("CARGO_PKG_VERSION")
-            );
+/// libipvs `ipvs_strerror`: the message ipvsadm prints for an errno after a given command.
+fn ipvs_message(command: Cmd, errno: i32) -> String {
+    let specific = match (command, errno) {
+        (Cmd::Add, libc::EEXIST) => Some("Service already exists"),
+        (Cmd::Add | Cmd::Edit, libc::ENOENT) => Some("Scheduler or persistence engine not found"),
+        (Cmd::Edit | Cmd::Del | Cmd::Zero | Cmd::List | Cmd::Save, libc::ESRCH) => {
+            Some("No such service")
         }
-        Command::List { numeric, timeout } => {
-            let mut ipvs = Ipvs::connect()?;
-            let info = ipvs.info()?;
-            if timeout {
-                print!("{}", list::render_timeouts(&ipvs.timeouts()?));
-                return Ok(());
+        (Cmd::AddDest | Cmd::EditDest | Cmd::DelDest, libc::ESRCH) => Some("Service not defined"),
+        (Cmd::AddDest, libc::EEXIST) => Some("Destination already exists"),
+        (Cmd::EditDest | Cmd::DelDest, libc::ENOENT) => Some("No such destination"),
+        (Cmd::StartDaemon, libc::EEXIST) => Some("Daemon has already run"),
+        (Cmd::StopDaemon, libc::ESRCH) => Some("No daemon is running"),
+        (_, libc::EPERM) => Some("Permission denied (you must be root): IPVS needs CAP_NET_ADMIN"),
+        (_, libc::EINVAL) => {
+            Some("Invalid operation.  Possibly wrong module version, address not unicast, ...")
+        }
+        (_, libc::ENOPROTOOPT) => Some("Protocol not available"),
+        (_, libc::ENOMEM) => Some("Memory allocation problem"),
+        (_, libc::EOPNOTSUPP) => Some("Operation not supported"),
+        (_, libc::EAFNOSUPPORT) => Some("Operation not supported with specified address family"),
+        (_, libc::EMSGSIZE) => Some("Module is wrong version"),
+        _ => None,
+    };
+    let text = specific
+        .map(String::from)
+        .unwrap_or_else(|| std::io::Error::from_raw_os_error(errno).to_string());
+    format!("{text} ({})", errno_name(errno))
+}
+
+fn kernel_failure(command: Cmd, err: Error) -> Failure {
+    match err {
+        Error::NoFamily(_) => Failure {
+            message: "the IPVS generic netlink family is not registered: load the module (insmod rvs.ko) and try again"
+                .into(),
+            code: 2,
+        },
+        Error::Kernel(errno) => Failure { message: ipvs_message(command, errno), code: 1 },
+        Error::Io(e) => Failure { message: format!("netlink socket: {e}"), code: 2 },
+        other => Failure { message: other.to_string(), code: 1 },
+    }
+}
+
+fn table(ipvs: &mut Ipvs) -> Result<Vec<(ipvs::Service, Vec<ipvs::Dest>)>, Error> {
+    let mut table = Vec::new();
+    for svc in ipvs.services()? {
+        let dests = ipvs.dests(&svc)?;
+        table.push((svc, dests));
+    }
+    Ok(table)
+}
+
+fn run(inv: &Invocation, ipvs: &mut Ipvs, out: &mut String) -> Result<(), Failure> {
+    let fail = |e| kernel_failure(inv.cmd, e);
+    match inv.cmd {
+        Cmd::List if inv.has(Opt::Connection) => {
+            let text = std::fs::read_to_string("/proc/net/ip_vs_conn").map_err(|_| Failure {
+                message: "cannot open file /proc/net/ip_vs_conn".into(),
+                code: 1,
+            })?;
+            out.push_str(&list::render_conns(&text, inv.format.numeric));
+        }
+        Cmd::List if inv.has(Opt::Service) => {
+            let svc = ipvs.service(&inv.svc).map_err(fail)?;
+            let dests = ipvs.dests(&svc).map_err(fail)?;
+            out.push_str(&list::render_one(&svc, &dests, &inv.format));
+        }
+        Cmd::List if inv.has(Opt::Timeout) => {
+            out.push_str(&list::render_timeouts(&ipvs.timeouts().map_err(fail)?))
+        }
+        Cmd::List if inv.has(Opt::Daemon) => {
+            for (state, ifn, syncid) in ipvs.daemons().map_err(fail)? {
+                let role = if state & 1 != 0 { "master" } else { "backup" };
+                out.push_str(&format!(
+                    "{role} sync daemon (mcast={ifn}, syncid={syncid})\n"
+                ));
             }
-            let mut table = Vec::new();
-            for svc in ipvs.services()? {
-                let dests = ipvs.dests(&svc)?;
-                table.push((svc, dests));
+        }
+        Cmd::List | Cmd::Save => {
+            let info = ipvs.info().map_err(fail)?;
+            let table = table(ipvs).map_err(fail)?;
+            if inv.format.json {
+                out.push_str(&list::render_json(&info, &table));
+            } else {
+                out.push_str(&list::render_all(&info, &table, &inv.format));
             }
-            print!(
-                "{}",
-                list::render_all(&info, &table, list::Format { numeric })
-            );
         }
-        Command::SetTimeouts { tcp, tcp_fin, udp } => {
-            let mut ipvs = Ipvs::connect()?;
-            ipvs.info()?;
-            ipvs.set_timeouts(ipvs::Timeouts { tcp, tcp_fin, udp })?;
+        Cmd::Flush => ipvs.bare_cmd(cmd::FLUSH).map_err(fail)?,
+        Cmd::Zero if !inv.has(Opt::Service) => ipvs.bare_cmd(cmd::ZERO).map_err(fail)?,
+        Cmd::Zero => ipvs.service_cmd(cmd::ZERO, &inv.svc, None).map_err(fail)?,
+        Cmd::Add => ipvs
+            .service_cmd(cmd::NEW_SERVICE, &inv.svc, None)
+            .map_err(fail)?,
+        Cmd::Edit => ipvs
+            .service_cmd(cmd::SET_SERVICE, &inv.svc, None)
+            .map_err(fail)?,
+        Cmd::Del => ipvs
+            .service_cmd(cmd::DEL_SERVICE, &inv.svc, None)
+            .map_err(fail)?,
+        Cmd::AddDest => ipvs
+            .service_cmd(cmd::NEW_DEST, &inv.svc, Some(&inv.dest))
+            .map_err(fail)?,
+        Cmd::EditDest => ipvs
+            .service_cmd(cmd::SET_DEST, &inv.svc, Some(&inv.dest))
+            .map_err(fail)?,
+        Cmd::DelDest => ipvs
+            .service_cmd(cmd::DEL_DEST, &inv.svc, Some(&inv.dest))
+            .map_err(fail)?,
+        Cmd::Timeout => {
+            let [tcp, tcp_fin, udp] = inv.timeouts;
+            ipvs.set_timeouts(ipvs::Timeouts { tcp, tcp_fin, udp })
+                .map_err(fail)?
         }
+        Cmd::StartDaemon => ipvs
+            .daemon_cmd(cmd::NEW_DAEMON, &inv.daemon)
+            .map_err(fail)?,
+        Cmd::StopDaemon => ipvs
+            .daemon_cmd(cmd::DEL_DAEMON, &inv.daemon)
+            .map_err(fail)?,
+        Cmd::Restore => unreachable!("handled by restore()"),
+    }
+    Ok(())
+}
+
+/// `-R`: every line of standard input as a command line; stops at the first failure, naming the
+/// line.
+fn restore(ipvs: &mut Ipvs) -> Result<(), Failure> {
+    let stdin = std::io::stdin();
+    for (n, line) in stdin.lock().lines().enumerate() {
+        let line = line.map_err(|e| Failure {
+            message: format!("reading standard input: {e}"),
+            code: 1,
+        })?;
+        let args = cli::split_line(&line);
+        if args.is_empty() {
+            continue;
+        }
+        let at = |f: Failure| Failure {
+            message: format!("line {}: {}: {}", n + 1, line.trim(), f.message),
+            code: f.code,
+        };
+        let inv = match cli::parse(&args).map_err(|e| at(e.into()))? {
+            Parsed::Run(inv) if inv.cmd != Cmd::Restore => inv,
+            _ => {
+                return Err(at(Failure {
+                    message: "not a command that -R can run".into(),
+                    code: 2,
+                }))
+            }
+        };
+        let mut out = String::new();
+        run(&inv, ipvs, &mut out).map_err(at)?;
+        print!("{out}");
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match cli::parse(&args) {
-        Ok(command) => command,
-        Err(err) => {
-            eprintln!("rvsadm: {err}");
-            return ExitCode::from(2);
+    let outcome = (|| -> Result<(), Failure> {
+        let inv = match cli::parse(&args)? {
+            Parsed::Help => {
+                print!("{}", cli::HELP);
+                return Ok(());
+            }
+            Parsed::Version => {
+                let (major, minor, patch) = abi::VERSION;
+                println!(
+                    "rvsadm v{} (IPVS netlink ABI v{major}.{minor}.{patch})",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return Ok(());
+            }
+            Parsed::Run(inv) => inv,
+        };
+        let mut ipvs = Ipvs::connect().map_err(|e| kernel_failure(inv.cmd, e))?;
+        ipvs.info().map_err(|e| kernel_failure(inv.cmd, e))?;
+        if inv.cmd == Cmd::Restore {
+            return restore(&mut ipvs);
         }
-    };
-    match run(command) {
+        let mut out = String::new();
+        run(&inv, &mut ipvs, &mut out)?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(out.as_bytes());
+        Ok(())
+    })();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("rvsadm: {}", describe(&err));
-            // ipvsadm exits 2 when it cannot reach IPVS at all, 1 when a command fails.
-            ExitCode::from(if matches!(err, Error::NoFamily(_) | Error::Io(_)) {
-                2
-            } else {
-                1
-            })
+        Err(f) => {
+            eprintln!("rvsadm: {}", f.message);
+            ExitCode::from(f.code)
         }
     }
 }

@@ -53,6 +53,19 @@ pub fn service_name(port: u16, protocol: u16) -> Option<String> {
     )
 }
 
+/// The port of a named service in the services database (`getservbyname`).
+pub fn port_of_service(name: &str, proto: &str) -> Option<u16> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let proto = std::ffi::CString::new(proto).ok()?;
+    // SAFETY: both strings are NUL-terminated; the entry is only read before the next call.
+    let entry = unsafe { libc::getservbyname(name.as_ptr(), proto.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null entry is valid; `s_port` is in network byte order.
+    Some(u16::from_be(unsafe { (*entry).s_port } as u16))
+}
+
 /// Encodes a socket address as the `sockaddr_storage` and length that libc expects.
 fn socket2_raw(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: `sockaddr_storage` is plain old data for which all-zero bytes are valid.

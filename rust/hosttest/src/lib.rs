@@ -9,6 +9,10 @@
 pub mod abi;
 #[path = "../../conn_table.rs"]
 pub mod conn_table;
+#[path = "../../rules.rs"]
+pub mod rules;
+#[path = "../../sched/mod.rs"]
+pub mod sched;
 #[path = "../../timeouts.rs"]
 pub mod timeouts;
 

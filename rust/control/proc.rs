@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The text of `/proc/net/ip_vs`, `/proc/net/ip_vs_stats` and `/proc/net/ip_vs_conn`, byte for byte
+//! as IPVS prints them (`ip_vs_info_seq_show`, `ip_vs_stats_show`, `ip_vs_conn_seq_show`).
+
+#![deny(unsafe_code)]
+
+use crate::{
+    abi, conn_table,
+    ffi::{params, pernet::Net, procfs::SeqWriter, rcu},
+    rules::{self, Ipv6Full, AF_INET6},
+    service::ServiceKey,
+};
+use core::fmt::{self, Write};
+
+/// `/proc/net/ip_vs`: the header, then every service with its destinations, in hex.
+pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
+    let (major, minor, patch) = abi::VERSION;
+    let size = conn_table::size_for(conn_table::bits_for(params::conn_tab_bits()));
+    writeln!(
+        out,
+        "IP Virtual Server version {major}.{minor}.{patch} (size={size})"
+    )?;
+    out.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
+    out.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")?;
+    let guard = rcu::Guard::new();
+    // IPVS lists address services before fwmark services.
+    let table = net.state().services.get(&guard);
+    let tuples = table
+        .services
+        .iter()
+        .filter(|s| matches!(s.key, ServiceKey::Tuple { .. }));
+    let marks = table
+        .services
+        .iter()
+        .filter(|s| matches!(s.key, ServiceKey::Fwmark { .. }));
+    for svc in tuples.chain(marks) {
+        let sched = svc.params.scheduler.map_or("none", |s| s.name());
+        let ops = if svc.params.flags & rules::SVC_F_ONEPACKET != 0 {
+            "ops "
+        } else {
+            ""
+        };
+        match svc.key {
+            ServiceKey::Tuple {
+                af: AF_INET6,
+                protocol,
+                addr,
+                port,
+            } => write!(
+                out,
+                "{}  [{}]:{:04X} {} ",
+                rules::proto_name(protocol),
+                Ipv6Full(&addr),
+                port,
+                sched
+            )?,
+            ServiceKey::Tuple {
+                protocol,
+                addr,
+                port,
+                ..
+            } => {
+                let ip = u32::from_be_bytes([addr[0], addr[1], addr[2], addr[3]]);
+                write!(
+                    out,
+                    "{}  {:08X}:{:04X} {} {} ",
+                    rules::proto_name(protocol),
+                    ip,
+                    port,
+                    sched,
+                    ops
+                )?
+            }
+            ServiceKey::Fwmark { mark, .. } => write!(out, "FWM  {mark:08X} {sched} {ops}")?,
+        }
+        if svc.persistent() {
+            let mask = u32::from_be(svc.params.netmask);
+            writeln!(
+                out,
+                "persistent {} {:08X}",
+                svc.params.timeout_ticks as i32, mask
+            )?;
+        } else {
+            out.write_char('\n')?;
+        }
+        for d in svc.dests.iter() {
+            if d.key.af == AF_INET6 {
+                write!(out, "  -> [{}]:{:04X}", Ipv6Full(&d.key.addr), d.key.port)?;
+            } else {
+                let a = &d.key.addr;
+                write!(
+                    out,
+                    "  -> {:08X}:{:04X}",
+                    u32::from_be_bytes([a[0], a[1], a[2], a[3]]),
+                    d.key.port
+                )?;
+            }
+            writeln!(
+                out,
+                "      {:<7} {:<6} {:<10} {:<10}",
+                rules::fwd_name(d.params.fwd),
+                d.params.weight,
+                d.active_conns() as i32,
+                d.inactive_conns() as i32
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `/proc/net/ip_vs_stats`: the namespace's totals and rates, in hex.
+pub(crate) fn stats(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
+    let s = net.state().stats.snapshot();
+    out.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
+    out.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
+    writeln!(
+        out,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+    )?;
+    out.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
+    writeln!(
+        out,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}",
+        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
+    )
+}
+
+/// `/proc/net/ip_vs_conn`: the connection entries (none until the data plane exists).
+pub(crate) fn conns(_net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
+    out.write_str(
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
+    )
+}

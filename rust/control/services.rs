@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The service and destination commands (`ip_vs_genl_set_cmd` and what it calls in
+//! `ip_vs_ctl.c`), with IPVS's parsing, checks, order of checks and errnos.
+
+#![deny(unsafe_code)]
+
+use super::fill;
+use crate::{
+    abi::{cmd, cmd_attr, dest_attr, svc_attr},
+    ffi::{
+        errno,
+        genl::{Attr, Dump, Nest, Request},
+        params,
+        pernet::{self, AddrType, Net},
+        rcu,
+    },
+    netns::NetState,
+    rules::{self, Refusal, AF_INET, AF_INET6},
+    sched,
+    service::{
+        Dest, DestCounters, DestKey, DestParams, Service, ServiceKey, ServiceParams, ServiceTable,
+    },
+};
+use kernel::{prelude::*, sync::Arc};
+
+const IPPROTO_TCP: u16 = 6;
+
+fn refusal(r: Refusal) -> Error {
+    match r {
+        Refusal::Invalid => EINVAL,
+        Refusal::OutOfRange => ERANGE,
+    }
+}
+
+/// The "full entry" part of a service nest (`NEW_SERVICE`, `SET_SERVICE`).
+struct FullService<'a> {
+    sched_name: &'a [u8],
+    pe_name: Option<&'a [u8]>,
+    flags: u32,
+    mask: u32,
+    timeout: u32,
+    netmask: u32,
+}
+
+/// A parsed service nest (`ip_vs_genl_parse_service`).
+struct ServiceRequest<'a> {
+    key: ServiceKey,
+    full: Option<FullService<'a>>,
+}
+
+fn af_valid(af: u16) -> bool {
+    af == AF_INET || (af == AF_INET6 && params::ipv6_enabled())
+}
+
+fn parse_service(attr: Option<Attr<'_>>, full: bool) -> Result<ServiceRequest<'_>> {
+    let nest = attr.ok_or(EINVAL)?.nested(Nest::Service)?;
+    let af = nest.get(svc_attr::AF);
+    let fwmark = nest.get(svc_attr::FWMARK);
+    let protocol = nest.get(svc_attr::PROTOCOL);
+    let addr = nest.get(svc_attr::ADDR);
+    let port = nest.get(svc_attr::PORT);
+    let (Some(af), true) = (
+        af,
+        fwmark.is_some() || (port.is_some() && protocol.is_some() && addr.is_some()),
+    ) else {
+        return Err(EINVAL);
+    };
+    let af = af.u16()?;
+    if !af_valid(af) {
+        return Err(errno::eafnosupport());
+    }
+    let key = match (fwmark, protocol, addr, port) {
+        (Some(mark), ..) => match mark.u32()? {
+            // A zero mark leaves a TCP service on address 0, port 0, as in IPVS.
+            0 => ServiceKey::Tuple {
+                af,
+                protocol: IPPROTO_TCP,
+                addr: [0; 16],
+                port: 0,
+            },
+            mark => ServiceKey::Fwmark { af, mark },
+        },
+        (None, Some(protocol), Some(addr), Some(port)) => ServiceKey::Tuple {
+            af,
+            protocol: protocol.u16()?,
+            addr: rules::normalize_addr(af, addr.padded()),
+            port: port.be16()?,
+        },
+        _ => return Err(EINVAL),
+    };
+    let full = if full {
+        let (Some(sched), Some(flags), Some(timeout), Some(netmask)) = (
+            nest.get(svc_attr::SCHED_NAME),
+            nest.get(svc_attr::FLAGS),
+            nest.get(svc_attr::TIMEOUT),
+            nest.get(svc_attr::NETMASK),
+        ) else {
+            return Err(EINVAL);
+        };
+        let flags: [u8; 8] = flags.padded();
+        Some(FullService {
+            sched_name: sched.c_str(),
+            pe_name: nest.get(svc_attr::PE_NAME).map(|a| a.c_str()),
+            flags: u32::from_ne_bytes([flags[0], flags[1], flags[2], flags[3]]),
+            mask: u32::from_ne_bytes([flags[4], flags[5], flags[6], flags[7]]),
+            timeout: timeout.u32()?,
+            netmask: netmask.u32()?,
+        })
+    } else {
+        None
+    };
+    Ok(ServiceRequest { key, full })
+}
+
+/// A parsed destination nest (`ip_vs_genl_parse_dest`); `af` 0 means "the service's".
+struct DestRequest {
+    af: u16,
+    addr: [u8; 16],
+    port: u16,
+    fwd: u32,
+    weight: u32,
+    u_threshold: u32,
+    l_threshold: u32,
+    tun_type: u8,
+    tun_port: u16,
+    tun_flags: u16,
+}
+
+fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
+    let nest = attr.ok_or(EINVAL)?.nested(Nest::Dest)?;
+    let (Some(addr), Some(port)) = (nest.get(dest_attr::ADDR), nest.get(dest_attr::PORT)) else {
+        return Err(EINVAL);
+    };
+    let mut req = DestRequest {
+        af: nest
+            .get(dest_attr::ADDR_FAMILY)
+            .map(|a| a.u16())
+            .transpose()?
+            .unwrap_or(0),
+        addr: addr.padded(),
+        port: port.be16()?,
+        fwd: 0,
+        weight: 0,
+        u_threshold: 0,
+        l_threshold: 0,
+        tun_type: 0,
+        tun_port: 0,
+        tun_flags: 0,
+    };
+    if full {
+        let (Some(fwd), Some(weight), Some(u), Some(l)) = (
+            nest.get(dest_attr::FWD_METHOD),
+            nest.get(dest_attr::WEIGHT),
+            nest.get(dest_attr::U_THRESH),
+            nest.get(dest_attr::L_THRESH),
+        ) else {
+            return Err(EINVAL);
+        };
+        req.fwd = fwd.u32()? & rules::FWD_MASK;
+        req.weight = weight.u32()?;
+        req.u_threshold = u.u32()?;
+        req.l_threshold = l.u32()?;
+        if let Some(a) = nest.get(dest_attr::TUN_TYPE) {
+            req.tun_type = a.u8()?;
+        }
+        if let Some(a) = nest.get(dest_attr::TUN_PORT) {
+            req.tun_port = a.be16()?;
+        }
+        if let Some(a) = nest.get(dest_attr::TUN_FLAGS) {
+            req.tun_flags = a.u16()?;
+        }
+    }
+    Ok(req)
+}
+
+/// The service, destination, `FLUSH` and `ZERO` commands.
+pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
+    let net = request.net();
+    let state = net.state();
+    let command = request.cmd();
+    if command == cmd::FLUSH {
+        state.services.replace(ServiceTable::new()?);
+        return Ok(());
+    }
+    let svc_attr = request.attr(cmd_attr::SERVICE);
+    if command == cmd::ZERO && svc_attr.is_none() {
+        zero_all(state);
+        return Ok(());
+    }
+    let svc_req = parse_service(
+        svc_attr,
+        command == cmd::NEW_SERVICE || command == cmd::SET_SERVICE,
+    )?;
+
+    // Commands are serialised (genetlink mutex), so the snapshot taken here is the table to
+    // change. Building the next table allocates (sleeps): a snapshot, not an RCU read section.
+    let table = state.services.snapshot();
+    let found = table.find(&svc_req.key);
+    let existing = found.map(|(_, svc)| svc.params.flags).unwrap_or(0);
+    let Some((index, svc)) = found else {
+        return match command {
+            cmd::NEW_SERVICE => add_service(state, svc_req),
+            _ => Err(ESRCH),
+        };
+    };
+
+    let dest_req = match command {
+        cmd::NEW_DEST | cmd::SET_DEST | cmd::DEL_DEST => {
+            let mut d = parse_dest(request.attr(cmd_attr::DEST), command != cmd::DEL_DEST)?;
+            if d.af == 0 {
+                d.af = svc.key.af();
+            }
+            if !af_valid(d.af) {
+                return Err(errno::eafnosupport());
+            }
+            // Only tunnelling can reach a real server of another address family.
+            if d.af != svc.key.af() && command != cmd::DEL_DEST && d.fwd != rules::FWD_TUNNEL {
+                return Err(EINVAL);
+            }
+            Some(d)
+        }
+        _ => None,
+    };
+
+    let next = match (command, dest_req) {
+        (cmd::NEW_SERVICE, _) => return Err(EEXIST),
+        (cmd::SET_SERVICE, _) => {
+            let full = svc_req.full.ok_or(EINVAL)?;
+            let params = service_params(svc_req.key.af(), &full, existing)?;
+            table.with_replaced(index, svc.with_params(params)?)?
+        }
+        (cmd::DEL_SERVICE, _) => table.with_removed(index)?,
+        (cmd::ZERO, _) => {
+            svc.zero_stats();
+            return Ok(());
+        }
+        (cmd::NEW_DEST, Some(d)) => table.with_replaced(index, add_dest(net, svc, &d)?)?,
+        (cmd::SET_DEST, Some(d)) => table.with_replaced(index, edit_dest(svc, &d)?)?,
+        (cmd::DEL_DEST, Some(d)) => {
+            let key = DestKey {
+                af: d.af,
+                addr: rules::normalize_addr(d.af, d.addr),
+                port: d.port,
+            };
+            let (di, _) = svc.find_dest(&key).ok_or(ENOENT)?;
+            table.with_replaced(index, svc.with_dest_removed(di)?)?
+        }
+        _ => return Err(EINVAL),
+    };
+    state.services.replace(next);
+    Ok(())
+}
+
+/// The parameters of a new or edited service (`ip_vs_add_service`, `ip_vs_edit_service`), whose
+/// current flags are `old_flags`: the scheduler (`-ENOENT` if unknown), then the persistence
+/// engine (`-ENOENT`: rvs has none), then the IPv6 prefix length (`-EINVAL`).
+fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<ServiceParams> {
+    let scheduler = sched::lookup(full.sched_name).map_err(|()| ENOENT)?;
+    if full.pe_name.is_some_and(|name| !name.is_empty()) {
+        return Err(ENOENT);
+    }
+    if !rules::netmask_valid(af, full.netmask) {
+        return Err(EINVAL);
+    }
+    Ok(ServiceParams {
+        flags: rules::merge_flags(old_flags, full.flags, full.mask),
+        scheduler,
+        timeout_ticks: rules::timeout_ticks(full.timeout, params::hz()),
+        netmask: full.netmask,
+    })
+}
+
+fn add_service(state: &NetState, req: ServiceRequest<'_>) -> Result {
+    let full = req.full.ok_or(EINVAL)?;
+    let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
+    let next = state.services.snapshot().with_added(service)?;
+    state.services.replace(next);
+    Ok(())
+}
+
+fn dest_params(d: &DestRequest, last_weight: i32) -> Result<DestParams> {
+    rules::check_dest(
+        d.weight,
+        d.u_threshold,
+        d.l_threshold,
+        d.tun_type,
+        d.tun_port,
+    )
+    .map_err(refusal)?;
+    let weight = d.weight as i32;
+    Ok(DestParams {
+        fwd: d.fwd,
+        weight,
+        last_weight: if weight != 0 { weight } else { last_weight },
+        u_threshold: d.u_threshold,
+        l_threshold: d.l_threshold,
+        tun_type: d.tun_type,
+        tun_port: d.tun_port,
+        tun_flags: d.tun_flags,
+    })
+}
+
+/// `ip_vs_add_dest` + `ip_vs_new_dest`: the service with a new destination.
+fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
+    let params = dest_params(d, d.weight as i32)?;
+    let key = DestKey {
+        af: d.af,
+        addr: rules::normalize_addr(d.af, d.addr),
+        port: d.port,
+    };
+    if svc.find_dest(&key).is_some() {
+        return Err(EEXIST);
+    }
+    let address_ok = if d.af == AF_INET6 {
+        pernet::ipv6_unicast_not_link_local(&key.addr)
+    } else {
+        let v4 = [key.addr[0], key.addr[1], key.addr[2], key.addr[3]];
+        matches!(net.ipv4_addr_type(v4), AddrType::Local | AddrType::Unicast)
+    };
+    if !address_ok {
+        return Err(EINVAL);
+    }
+    let counters = Arc::new(DestCounters::default(), GFP_KERNEL)?;
+    svc.with_dest_added(Dest {
+        key,
+        params,
+        counters,
+    })
+}
+
+/// `ip_vs_edit_dest`: the service with a destination's parameters changed.
+fn edit_dest(svc: &Service, d: &DestRequest) -> Result<Service> {
+    rules::check_dest(
+        d.weight,
+        d.u_threshold,
+        d.l_threshold,
+        d.tun_type,
+        d.tun_port,
+    )
+    .map_err(refusal)?;
+    let key = DestKey {
+        af: d.af,
+        addr: rules::normalize_addr(d.af, d.addr),
+        port: d.port,
+    };
+    let (index, old) = svc.find_dest(&key).ok_or(ENOENT)?;
+    let params = dest_params(d, old.params.last_weight)?;
+    svc.with_dest_replaced(
+        index,
+        Dest {
+            key,
+            params,
+            counters: old.counters.clone(),
+        },
+    )
+}
+
+/// `ZERO` without a service: every service, every destination and the namespace's totals.
+fn zero_all(state: &NetState) {
+    let guard = rcu::Guard::new();
+    for svc in state.services.get(&guard).services.iter() {
+        svc.zero_stats();
+    }
+    state.stats.zero();
+}
+
+/// `GET_SERVICE` (doit): one service, in a `NEW_SERVICE` reply.
+pub(crate) fn get_service(request: &Request<'_>) -> Result {
+    let req = parse_service(request.attr(cmd_attr::SERVICE), false)?;
+    let table = request.net().state().services.snapshot();
+    let (_, svc) = table.find(&req.key).ok_or(ESRCH)?;
+    // The reply is allocated (may sleep): the snapshot keeps the service alive meanwhile.
+    let mut reply = request.reply(cmd::NEW_SERVICE)?;
+    fill::service(&mut reply.attrs(), svc, params::hz())?;
+    reply.send()
+}
+
+/// `GET_SERVICE` (dump): every service of the namespace, one `NEW_SERVICE` message each.
+pub(crate) fn dump_services(dump: &mut Dump<'_>) -> Result {
+    let state = dump.net().state();
+    let hz = params::hz();
+    let guard = rcu::Guard::new();
+    let table = state.services.get(&guard);
+    let mut sent = dump.position();
+    for svc in table.services.iter().skip(sent) {
+        if !dump.add(cmd::NEW_SERVICE, |w| fill::service(w, svc, hz))? {
+            break;
+        }
+        sent += 1;
+    }
+    dump.set_position(sent);
+    Ok(())
+}
+
+/// `GET_DEST` (dump): the destinations of the service the request names, one `NEW_DEST` message
+/// each. A missing or malformed service gives an empty dump, as in IPVS.
+pub(crate) fn dump_dests(dump: &mut Dump<'_>) -> Result {
+    let Ok(attrs) = dump.request_attrs() else {
+        return Ok(());
+    };
+    let Ok(req) = parse_service(attrs.get(cmd_attr::SERVICE), false) else {
+        return Ok(());
+    };
+    let state = dump.net().state();
+    let guard = rcu::Guard::new();
+    let table = state.services.get(&guard);
+    let Some((_, svc)) = table.find(&req.key) else {
+        return Ok(());
+    };
+    let mut sent = dump.position();
+    for dest in svc.dests.iter().skip(sent) {
+        if !dump.add(cmd::NEW_DEST, |w| fill::dest(w, dest))? {
+            break;
+        }
+        sent += 1;
+    }
+    dump.set_position(sent);
+    Ok(())
+}

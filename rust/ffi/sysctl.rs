@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-namespace integer sysctls (`register_net_sysctl_sz`).
+//!
+//! C header: [`include/linux/sysctl.h`](srctree/include/linux/sysctl.h)
+
+use super::sys;
+use core::{ptr::NonNull, sync::atomic::AtomicI32};
+use kernel::{ffi::c_void, prelude::*, str::CStr};
+
+/// One integer sysctl: its name, its storage and its accepted range (if any).
+pub(crate) struct IntSysctl<'a> {
+    /// File name under the table's directory.
+    pub(crate) name: &'static CStr,
+    /// The value; the kernel's `proc_dointvec*` handlers read and write it as an `int`.
+    pub(crate) value: &'a AtomicI32,
+    /// Inclusive range that writes must respect (`-EINVAL` otherwise), or none.
+    pub(crate) range: Option<(&'static i32, &'static i32)>,
+}
+
+/// A registered sysctl table of one namespace, unregistered on drop.
+///
+/// # Invariants
+///
+/// `header` is the registration of `table`, whose `data` pointers stay valid while this object
+/// exists.
+pub(crate) struct SysctlTable {
+    header: NonNull<sys::ctl_table_header>,
+    _table: KVec<sys::ctl_table>,
+}
+
+impl SysctlTable {
+    /// Registers `entries` under `path` (for example `net/ipv4/vs`) in `net`.
+    ///
+    /// # Safety
+    ///
+    /// `net` must be a live namespace, and every `entries[i].value` must outlive the returned
+    /// object (which is dropped from the namespace's pernet `exit`).
+    pub(crate) unsafe fn new(
+        net: *mut sys::net,
+        path: &'static CStr,
+        entries: &[IntSysctl<'_>],
+    ) -> Result<Self> {
+        let mut table = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        for entry in entries {
+            let (handler, extra1, extra2): (sys::proc_handler, *mut c_void, *mut c_void) =
+                match entry.range {
+                    Some((min, max)) => (
+                        Some(sys::proc_dointvec_minmax),
+                        core::ptr::from_ref(min).cast_mut().cast(),
+                        core::ptr::from_ref(max).cast_mut().cast(),
+                    ),
+                    None => (
+                        Some(sys::proc_dointvec),
+                        core::ptr::null_mut(),
+                        core::ptr::null_mut(),
+                    ),
+                };
+            table.push(
+                sys::ctl_table {
+                    procname: entry.name.as_char_ptr(),
+                    data: entry.value.as_ptr().cast(),
+                    maxlen: core::mem::size_of::<i32>() as i32,
+                    mode: 0o644,
+                    proc_handler: handler,
+                    poll: core::ptr::null_mut(),
+                    extra1,
+                    extra2,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `net` is live; `table` holds `len` valid entries whose data pointers outlive
+        // the registration (caller's guarantee) and which `Self` keeps alive; the range limits
+        // are statics the handlers only read.
+        let header = unsafe {
+            sys::register_net_sysctl_sz(net, path.as_char_ptr(), table.as_mut_ptr(), table.len())
+        };
+        let header = NonNull::new(header).ok_or(ENOMEM)?;
+        // INVARIANT: registered just above; the table moves with `Self` (its heap buffer does
+        // not move).
+        Ok(Self {
+            header,
+            _table: table,
+        })
+    }
+}
+
+impl Drop for SysctlTable {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant `header` is a live registration; unregistering waits for
+        // readers and writers of the files.
+        unsafe { sys::unregister_net_sysctl_table(self.header.as_ptr()) };
+    }
+}
