@@ -114,6 +114,32 @@ fn clone_all<T>(items: &[Arc<T>], extra: usize) -> Result<KVec<Arc<T>>> {
     Ok(out)
 }
 
+/// A copy of `items` with entry `index` replaced by `new`.
+fn replaced<T>(items: &[Arc<T>], index: usize, new: T) -> Result<KVec<Arc<T>>> {
+    let mut out = KVec::with_capacity(items.len(), GFP_KERNEL)?;
+    let mut new = Some(Arc::new(new, GFP_KERNEL)?);
+    for (i, item) in items.iter().enumerate() {
+        let item = if i == index {
+            new.take().ok_or(EINVAL)?
+        } else {
+            item.clone()
+        };
+        out.push(item, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// A copy of `items` without entry `index`.
+fn removed<T>(items: &[Arc<T>], index: usize) -> Result<KVec<Arc<T>>> {
+    let mut out = KVec::with_capacity(items.len(), GFP_KERNEL)?;
+    for (i, item) in items.iter().enumerate() {
+        if i != index {
+            out.push(item.clone(), GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
+}
+
 impl ServiceTable {
     /// An empty table.
     pub(crate) fn new() -> Result<Arc<Self>> {
@@ -142,28 +168,13 @@ impl ServiceTable {
 
     /// The next table: this one with service `index` replaced.
     pub(crate) fn with_replaced(&self, index: usize, service: Service) -> Result<Arc<Self>> {
-        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
-        let replacement = Arc::new(service, GFP_KERNEL)?;
-        let mut replacement = Some(replacement);
-        for (i, s) in self.services.iter().enumerate() {
-            let item = if i == index {
-                replacement.take().ok_or(EINVAL)?
-            } else {
-                s.clone()
-            };
-            services.push(item, GFP_KERNEL)?;
-        }
+        let services = replaced(&self.services, index, service)?;
         Ok(Arc::new(Self { services }, GFP_KERNEL)?)
     }
 
     /// The next table: this one without service `index`.
     pub(crate) fn with_removed(&self, index: usize) -> Result<Arc<Self>> {
-        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
-        for (i, s) in self.services.iter().enumerate() {
-            if i != index {
-                services.push(s.clone(), GFP_KERNEL)?;
-            }
-        }
+        let services = removed(&self.services, index)?;
         Ok(Arc::new(Self { services }, GFP_KERNEL)?)
     }
 }
@@ -201,42 +212,20 @@ impl Service {
         for d in self.dests.iter() {
             dests.push(d.clone(), GFP_KERNEL)?;
         }
-        Ok(Self {
-            key: self.key,
-            params: self.params,
-            dests,
-            stats: self.stats.clone(),
-        })
+        self.with_dests(dests)
     }
 
     /// The same service with destination `index` replaced by `dest`.
     pub(crate) fn with_dest_replaced(&self, index: usize, dest: Dest) -> Result<Self> {
-        let mut dests = KVec::with_capacity(self.dests.len(), GFP_KERNEL)?;
-        let mut replacement = Some(Arc::new(dest, GFP_KERNEL)?);
-        for (i, d) in self.dests.iter().enumerate() {
-            let item = if i == index {
-                replacement.take().ok_or(EINVAL)?
-            } else {
-                d.clone()
-            };
-            dests.push(item, GFP_KERNEL)?;
-        }
-        Ok(Self {
-            key: self.key,
-            params: self.params,
-            dests,
-            stats: self.stats.clone(),
-        })
+        self.with_dests(replaced(&self.dests, index, dest)?)
     }
 
     /// The same service without destination `index`.
     pub(crate) fn with_dest_removed(&self, index: usize) -> Result<Self> {
-        let mut dests = KVec::with_capacity(self.dests.len(), GFP_KERNEL)?;
-        for (i, d) in self.dests.iter().enumerate() {
-            if i != index {
-                dests.push(d.clone(), GFP_KERNEL)?;
-            }
-        }
+        self.with_dests(removed(&self.dests, index)?)
+    }
+
+    fn with_dests(&self, dests: KVec<Arc<Dest>>) -> Result<Self> {
         Ok(Self {
             key: self.key,
             params: self.params,

@@ -64,27 +64,19 @@ assert_eq $'1.2.1 4096 8 6\nrr [(\'192.168.3.2\', 8080, \'masq\', 3), (\'192.168
 	"$summary" "rvsadm --json has every service and dest"
 
 # Kernel refusals: same errno as ipvsadm's, with ipvsadm's words, and exit code 1.
-expect() { # CODE REGEX WHAT -- CMD
-	local code=$1 re=$2 what=$3 out rc
-	shift 4
-	out=$("$@" 2>&1)
-	rc=$?
-	assert_eq "$code" "$rc" "$what: exit code"
-	assert_match "$re" "$out" "$what: message"
-}
-expect 1 'Service already exists \(EEXIST\)' "add an existing service" -- "$RVSADM" -A -t 10.0.0.1:80 -s rr
-expect 1 'Scheduler or persistence engine not found \(ENOENT\)' "unknown scheduler" -- "$RVSADM" -A -t 10.0.0.9:80 -s nosuch
-expect 1 'No such service \(ESRCH\)' "delete a missing service" -- "$RVSADM" -D -t 10.0.0.9:80
-expect 1 'Service not defined \(ESRCH\)' "add a dest to a missing service" -- "$RVSADM" -a -t 10.0.0.9:80 -r 192.168.3.2
-expect 1 'Destination already exists \(EEXIST\)' "add an existing dest" -- "$RVSADM" -a -t 10.0.0.1:80 -r 192.168.3.2:8080 -m
-expect 1 'No such destination \(ENOENT\)' "edit a missing dest" -- "$RVSADM" -e -t 10.0.0.1:80 -r 192.168.3.99
-expect 1 'address not unicast.*\(EINVAL\)' "multicast real server" -- "$RVSADM" -a -t 10.0.0.1:80 -r 224.0.0.1 -m
+expect_exit 1 'Service already exists \(EEXIST\)' "add an existing service" -- "$RVSADM" -A -t 10.0.0.1:80 -s rr
+expect_exit 1 'Scheduler or persistence engine not found \(ENOENT\)' "unknown scheduler" -- "$RVSADM" -A -t 10.0.0.9:80 -s nosuch
+expect_exit 1 'No such service \(ESRCH\)' "delete a missing service" -- "$RVSADM" -D -t 10.0.0.9:80
+expect_exit 1 'Service not defined \(ESRCH\)' "add a dest to a missing service" -- "$RVSADM" -a -t 10.0.0.9:80 -r 192.168.3.2
+expect_exit 1 'Destination already exists \(EEXIST\)' "add an existing dest" -- "$RVSADM" -a -t 10.0.0.1:80 -r 192.168.3.2:8080 -m
+expect_exit 1 'No such destination \(ENOENT\)' "edit a missing dest" -- "$RVSADM" -e -t 10.0.0.1:80 -r 192.168.3.99
+expect_exit 1 'address not unicast.*\(EINVAL\)' "multicast real server" -- "$RVSADM" -a -t 10.0.0.1:80 -r 224.0.0.1 -m
 # Input errors, found before any kernel call: exit code 2, ipvsadm's words.
-expect 2 'Zero port specified for non-persistent service' "port 0 without -p" -- "$RVSADM" -A -t 10.0.0.9:0 -s rr
-expect 2 'illegal virtual server address\[:port\] specified' "bad address" -- "$RVSADM" -A -t 10.0.0.300:80
-expect 2 "You need to supply the 'real-server' option for the 'add-server' command" "missing -r" -- "$RVSADM" -a -t 10.0.0.1:80
-expect 2 "Illegal 'weight' option with the 'add-service' command" "option of another command" -- "$RVSADM" -A -t 10.0.0.9:80 -w 3
-expect 2 'illegal weight specified' "weight out of range" -- "$RVSADM" -a -t 10.0.0.1:80 -r 192.168.3.2 -w 2147483648
-expect 2 'One-Packet Scheduling is only for UDP virtual services' "-o on TCP" -- "$RVSADM" -A -t 10.0.0.9:80 -o
-expect 2 "line 2: -a -t 10.2.0.1:80 -r 999.1.1.1: illegal real server" "-R names the bad line" -- \
+expect_exit 2 'Zero port specified for non-persistent service' "port 0 without -p" -- "$RVSADM" -A -t 10.0.0.9:0 -s rr
+expect_exit 2 'illegal virtual server address\[:port\] specified' "bad address" -- "$RVSADM" -A -t 10.0.0.300:80
+expect_exit 2 "You need to supply the 'real-server' option for the 'add-server' command" "missing -r" -- "$RVSADM" -a -t 10.0.0.1:80
+expect_exit 2 "Illegal 'weight' option with the 'add-service' command" "option of another command" -- "$RVSADM" -A -t 10.0.0.9:80 -w 3
+expect_exit 2 'illegal weight specified' "weight out of range" -- "$RVSADM" -a -t 10.0.0.1:80 -r 192.168.3.2 -w 2147483648
+expect_exit 2 'One-Packet Scheduling is only for UDP virtual services' "-o on TCP" -- "$RVSADM" -A -t 10.0.0.9:80 -o
+expect_exit 2 "line 2: -a -t 10.2.0.1:80 -r 999.1.1.1: illegal real server" "-R names the bad line" -- \
 	bash -c "printf -- '-A -t 10.2.0.1:80 -s rr\n-a -t 10.2.0.1:80 -r 999.1.1.1\n' | $RVSADM -R"

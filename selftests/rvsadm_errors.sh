@@ -4,24 +4,16 @@
 # ipvsadm when it cannot reach IPVS).
 . "$(dirname "$0")/lib/lib.sh"
 
-expect_fail() { # EXIT_CODE REGEX WHAT -- CMD...
-	local code=$1 re=$2 what=$3 out rc
-	shift 4
-	out=$("$@" 2>&1)
-	rc=$?
-	assert_eq "$code" "$rc" "$what: exit code"
-	assert_match "$re" "$out" "$what: message"
-}
 
-expect_fail 255 "--bogus: unknown option" "unknown option" -- "$RVSADM" --bogus
-expect_fail 255 "the first option must be a command" "option without command" -- "$RVSADM" -n
-expect_fail 2 "invalid timeout value \`x' specified" "bad --set value" -- "$RVSADM" --set 1 x 3
-expect_fail 2 "invalid option \`-C'" "two commands" -- "$RVSADM" -L -C
+expect_exit 255 "--bogus: unknown option" "unknown option" -- "$RVSADM" --bogus
+expect_exit 255 "the first option must be a command" "option without command" -- "$RVSADM" -n
+expect_exit 2 "invalid timeout value \`x' specified" "bad --set value" -- "$RVSADM" --set 1 x 3
+expect_exit 2 "invalid option \`-C'" "two commands" -- "$RVSADM" -L -C
 assert_match '^rvsadm v[0-9.]+ \(IPVS netlink ABI v1\.2\.1\)$' "$("$RVSADM" --version)" "rvsadm --version"
 
 if [ "$MODULE" = rvs ]; then
 	module_unload || fail "unload"
-	expect_fail 2 'IPVS generic netlink family is not registered: load the module' "module not loaded" -- \
+	expect_exit 2 'IPVS generic netlink family is not registered: load the module' "module not loaded" -- \
 		"$RVSADM" -Ln
 	module_load || fail "load"
 else

@@ -238,12 +238,7 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         (cmd::NEW_DEST, Some(d)) => table.with_replaced(index, add_dest(net, svc, &d)?)?,
         (cmd::SET_DEST, Some(d)) => table.with_replaced(index, edit_dest(svc, &d)?)?,
         (cmd::DEL_DEST, Some(d)) => {
-            let key = DestKey {
-                af: d.af,
-                addr: rules::normalize_addr(d.af, d.addr),
-                port: d.port,
-            };
-            let (di, _) = svc.find_dest(&key).ok_or(ENOENT)?;
+            let (di, _) = svc.find_dest(&dest_key(&d)).ok_or(ENOENT)?;
             table.with_replaced(index, svc.with_dest_removed(di)?)?
         }
         _ => return Err(EINVAL),
@@ -279,17 +274,10 @@ fn add_service(state: &NetState, req: ServiceRequest<'_>) -> Result {
     Ok(())
 }
 
-fn dest_params(d: &DestRequest, last_weight: i32) -> Result<DestParams> {
-    rules::check_dest(
-        d.weight,
-        d.u_threshold,
-        d.l_threshold,
-        d.tun_type,
-        d.tun_port,
-    )
-    .map_err(refusal)?;
+/// The parameters of a destination, checked beforehand with [`check_dest`].
+fn dest_params(d: &DestRequest, last_weight: i32) -> DestParams {
     let weight = d.weight as i32;
-    Ok(DestParams {
+    DestParams {
         fwd: d.fwd,
         weight,
         last_weight: if weight != 0 { weight } else { last_weight },
@@ -298,17 +286,33 @@ fn dest_params(d: &DestRequest, last_weight: i32) -> Result<DestParams> {
         tun_type: d.tun_type,
         tun_port: d.tun_port,
         tun_flags: d.tun_flags,
-    })
+    }
+}
+
+/// IPVS's checks of a destination's numbers, made before it looks the destination up.
+fn check_dest(d: &DestRequest) -> Result {
+    rules::check_dest(
+        d.weight,
+        d.u_threshold,
+        d.l_threshold,
+        d.tun_type,
+        d.tun_port,
+    )
+    .map_err(refusal)
+}
+
+fn dest_key(d: &DestRequest) -> DestKey {
+    DestKey {
+        af: d.af,
+        addr: rules::normalize_addr(d.af, d.addr),
+        port: d.port,
+    }
 }
 
 /// `ip_vs_add_dest` + `ip_vs_new_dest`: the service with a new destination.
 fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
-    let params = dest_params(d, d.weight as i32)?;
-    let key = DestKey {
-        af: d.af,
-        addr: rules::normalize_addr(d.af, d.addr),
-        port: d.port,
-    };
+    check_dest(d)?;
+    let key = dest_key(d);
     if svc.find_dest(&key).is_some() {
         return Err(EEXIST);
     }
@@ -322,6 +326,7 @@ fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
         return Err(EINVAL);
     }
     let counters = Arc::new(DestCounters::default(), GFP_KERNEL)?;
+    let params = dest_params(d, d.weight as i32);
     svc.with_dest_added(Dest {
         key,
         params,
@@ -331,21 +336,10 @@ fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
 
 /// `ip_vs_edit_dest`: the service with a destination's parameters changed.
 fn edit_dest(svc: &Service, d: &DestRequest) -> Result<Service> {
-    rules::check_dest(
-        d.weight,
-        d.u_threshold,
-        d.l_threshold,
-        d.tun_type,
-        d.tun_port,
-    )
-    .map_err(refusal)?;
-    let key = DestKey {
-        af: d.af,
-        addr: rules::normalize_addr(d.af, d.addr),
-        port: d.port,
-    };
+    check_dest(d)?;
+    let key = dest_key(d);
     let (index, old) = svc.find_dest(&key).ok_or(ENOENT)?;
-    let params = dest_params(d, old.params.last_weight)?;
+    let params = dest_params(d, old.params.last_weight);
     svc.with_dest_replaced(
         index,
         Dest {

@@ -47,6 +47,16 @@ assert_match() {
 	log "ok: $3"
 }
 
+# expect_exit CODE REGEX WHAT -- CMD...: CMD exits with CODE and prints something matching REGEX.
+expect_exit() {
+	local code=$1 re=$2 what=$3 out rc
+	shift 4
+	out=$("$@" 2>&1)
+	rc=$?
+	assert_eq "$code" "$rc" "$what: exit code"
+	assert_match "$re" "$out" "$what: message"
+}
+
 # The implementation under test, loaded and unloaded the same way for rvs and ip_vs.
 module_name() { [ "$MODULE" = ipvs ] && echo ip_vs || echo rvs; }
 module_loaded() { grep -q "^$(module_name) " /proc/modules; }
