@@ -52,14 +52,15 @@ fi
 # The command goes through a file, not the kernel command line, so that any quoting survives.
 printf '%s\n' "$*" >"$run/cmd"
 
-mem=1G
-[ "$kernel" = debug ] && mem=2G
+mem=1G smp=2
+# The debug kernel has no ACPI (see qemu/config/debug.config), hence one vCPU.
+[ "$kernel" = debug ] && mem=2G smp=1
 accel=tcg,thread=multi
 [ "${RVS_KVM:-0}" = 1 ] && accel=kvm
 echo "vm: booting the $kernel kernel ($accel), module $module" >&2
 set +e
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
-	-accel "$accel" -cpu max -smp 2 -m "$mem" \
+	-accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-chardev stdio,id=console,signal=off -serial chardev:console \
 	-kernel "$kdir/arch/x86/boot/bzImage" \
