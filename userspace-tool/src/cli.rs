@@ -42,9 +42,21 @@ const CMD_NAMES: [&str; 14] = [
     "zero",
 ];
 
-/// ipvsadm's options, in the order of its `optnames` table (bit `1 << index`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opt {
+/// Declares [`Opt`] and [`ALL_OPTS`] from one list, so that the two cannot disagree.
+macro_rules! options {
+    ($($name:ident),* $(,)?) => {
+        /// ipvsadm's options, in the order of its `optnames` table (bit `1 << index`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Opt {
+            $($name),*
+        }
+
+        /// Every option, in declaration (bit) order.
+        const ALL_OPTS: &[Opt] = &[$(Opt::$name),*];
+    };
+}
+
+options! {
     Numeric,
     Connection,
     Service,
@@ -173,47 +185,6 @@ fn rule(cmd: Cmd, opt: Opt) -> u8 {
         b'x'
     }
 }
-
-const ALL_OPTS: [Opt; 35] = {
-    use Opt::*;
-    [
-        Numeric,
-        Connection,
-        Service,
-        Scheduler,
-        Persistent,
-        Netmask,
-        Server,
-        Forward,
-        Weight,
-        UThreshold,
-        LThreshold,
-        Mcast,
-        Timeout,
-        Daemon,
-        Stats,
-        Rate,
-        Thresholds,
-        PersistentConn,
-        NoSort,
-        SyncId,
-        Exact,
-        OnePacket,
-        SchedFlags,
-        McastGroup,
-        McastPort,
-        McastTtl,
-        SyncMaxlen,
-        PersistenceEngine,
-        TunInfo,
-        TunType,
-        TunPort,
-        TunNoCsum,
-        TunCsum,
-        TunRemCsum,
-        Json,
-    ]
-};
 
 /// A command line that cannot be run: ipvsadm's message and exit code.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -222,31 +222,28 @@ pub fn parse_dest(msg: &[u8], svc_af: u16) -> Result<Dest, Error> {
     })
 }
 
-/// The identity part of a service nest, as libipvs sends it to select a service.
-pub fn service_identity(svc: &Service) -> AttrBuf {
+/// The attributes that select a service: AF, then FWMARK or PROTOCOL + ADDR + PORT.
+fn identity_nest(af: u16, fwmark: u32, protocol: u16, addr: &[u8; 16], port: u16) -> AttrBuf {
     let mut nest = AttrBuf::new();
-    nest.put_u16(svc_attr::AF, svc.af);
-    if svc.fwmark != 0 {
-        nest.put_u32(svc_attr::FWMARK, svc.fwmark);
+    nest.put_u16(svc_attr::AF, af);
+    if fwmark != 0 {
+        nest.put_u32(svc_attr::FWMARK, fwmark);
     } else {
-        nest.put_u16(svc_attr::PROTOCOL, svc.protocol);
-        nest.put(svc_attr::ADDR, &svc.addr);
-        nest.put_be16(svc_attr::PORT, svc.port);
+        nest.put_u16(svc_attr::PROTOCOL, protocol);
+        nest.put(svc_attr::ADDR, addr);
+        nest.put_be16(svc_attr::PORT, port);
     }
     nest
 }
 
+/// The identity part of a service nest, as libipvs sends it to select a service.
+pub fn service_identity(svc: &Service) -> AttrBuf {
+    identity_nest(svc.af, svc.fwmark, svc.protocol, &svc.addr, svc.port)
+}
+
 /// The full service nest libipvs sends (`ipvs_nl_fill_service_attr`).
 pub fn service_nest(svc: &ServiceSpec) -> AttrBuf {
-    let mut nest = AttrBuf::new();
-    nest.put_u16(svc_attr::AF, svc.af);
-    if svc.fwmark != 0 {
-        nest.put_u32(svc_attr::FWMARK, svc.fwmark);
-    } else {
-        nest.put_u16(svc_attr::PROTOCOL, svc.protocol);
-        nest.put(svc_attr::ADDR, &svc.addr);
-        nest.put_be16(svc_attr::PORT, svc.port);
-    }
+    let mut nest = identity_nest(svc.af, svc.fwmark, svc.protocol, &svc.addr, svc.port);
     nest.put_str(svc_attr::SCHED_NAME, &svc.sched_name);
     if !svc.pe_name.is_empty() {
         nest.put_str(svc_attr::PE_NAME, &svc.pe_name);
