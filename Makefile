@@ -4,6 +4,7 @@
 #
 #   make demo                      the main job: boot the VM and show rvs at work
 #   make check                     every test: host unit tests, then the selftests in the VM
+#   make bench                     NAT throughput, packet and connection rates: rvs vs ip_vs vs plain forwarding
 #   make vm CMD='ipvsadm -Ln'      run a command in the VM   [MODULE=rvs|ipvs|none] [KERNEL=release|debug]
 #   make module [KDIR=...]         build rvs.ko (default KDIR: the cached release test kernel)
 #   make rvsadm                    build target/release/rvsadm
@@ -18,7 +19,7 @@ KMAKE_VARS = LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr
 	BINDGEN=$(HOME)/.cargo/bin/bindgen $(KMAKE_EXTRA)
 CARGO ?= $(HOME)/.cargo/bin/cargo
 
-.PHONY: all module rvsadm deps kernel vm demo check host-test lint clean
+.PHONY: all module rvsadm deps kernel vm demo bench check host-test lint clean
 
 all: module rvsadm
 
@@ -46,6 +47,9 @@ vm:
 
 demo: deps
 	@qemu/run-vm.sh --kernel release --module rvs -- qemu/demo.sh
+
+bench: deps
+	@qemu/run-vm.sh --kernel release --module none -- bench/nat.sh
 
 host-test:
 	@selftests/lib/host-test.sh

@@ -31,7 +31,9 @@ case "$module" in rvs|ipvs|none) ;; *) echo "run-vm: MODULE must be rvs, ipvs or
 
 # RVS_KDIR uses a given kernel build directory instead of the cached one of the flavour.
 kdir=${RVS_KDIR:-$("$RVS_ROOT/qemu/kernel.sh" "$kernel")}
-if [ "$module" = rvs ]; then
+# rvs.ko is also at hand without a module loaded (MODULE=none), for scripts that load it
+# themselves (the benchmark).
+if [ "$module" != ipvs ]; then
 	make -s -C "$RVS_ROOT" module KDIR="$kdir" >&2
 fi
 make -s -C "$RVS_ROOT" rvsadm >&2
@@ -39,7 +41,7 @@ make -s -C "$RVS_ROOT" rvsadm >&2
 run=$(mktemp -d "${TMPDIR:-/tmp}/rvs-run.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 chmod 755 "$run"
-if [ "$module" = rvs ]; then
+if [ "$module" != ipvs ]; then
 	# The guest loads a copy, so that a rebuild on the host during the run cannot change it.
 	cp "$RVS_ROOT/rvs.ko" "$run/rvs.ko"
 fi

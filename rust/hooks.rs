@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The packet path entered from the netfilter hooks.
+//! The packet path entered from the netfilter hooks (IPVS's `ip_vs_core.c`).
 //!
-//! The hooks sit where IPVS's sit (see the `nf_hook_ops` table in the C shim). Until the data plane
-//! exists every packet is accepted unchanged.
+//! Requests (client to virtual service) arrive on `LOCAL_IN` (and `LOCAL_OUT` for local
+//! clients): they find or create a connection and are forwarded to its real server. NAT replies
+//! (real server to client) are routed through the director and met on `FORWARD`, where their
+//! source becomes the virtual service again. ICMP errors about a connection are translated the
+//! same way. Everything else is accepted unchanged.
 
 #![deny(unsafe_code)]
 
-/// Where a packet met rvs.
+use crate::{
+    conn::{Conn, Lookup, Tuple},
+    ffi::{
+        pernet::Net,
+        rcu::Guard,
+        skb::{Packet, Verdict},
+    },
+    netns::NetState,
+    packet::{self, Ipv4},
+    proto, rules,
+};
+use core::sync::atomic::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+/// Which of IPVS's hook functions a hook stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HookPoint {
     /// Client to virtual service (`LOCAL_IN` and `LOCAL_OUT`, IPVS's `ip_vs_in_hook`).
@@ -18,16 +35,539 @@ pub(crate) enum HookPoint {
     ForwardIcmp,
 }
 
-/// What happens to a packet.
+/// The netfilter hook a packet met rvs at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Let the packet continue through the stack.
-    Accept,
+pub(crate) enum Hook {
+    LocalIn,
+    LocalOut,
+    Forward,
 }
 
-/// Decides the fate of a packet seen at `point`.
-pub(crate) fn on_packet(point: HookPoint) -> Verdict {
-    match point {
-        HookPoint::Request | HookPoint::Reply | HookPoint::ForwardIcmp => Verdict::Accept,
+/// Decides the fate of a packet seen at `point` on hook `at` in namespace `net`.
+pub(crate) fn on_packet(point: HookPoint, at: Hook, net: &Net, pkt: Packet<'_>) -> Verdict {
+    if pkt.ipvs_property() {
+        return Verdict::Accept;
     }
+    let Some(ip) = pkt
+        .read::<{ packet::IPV4_MIN_LEN }>(0)
+        .and_then(|b| packet::parse_ipv4(&b))
+    else {
+        return Verdict::Accept;
+    };
+    match point {
+        HookPoint::Request => {
+            // Only packets for this host, and only routed ones (`ip_vs_in_hook`).
+            if at == Hook::LocalIn && (!pkt.is_for_host() || !pkt.has_dst()) {
+                return Verdict::Accept;
+            }
+            if ip.protocol == packet::PROTO_ICMP {
+                request_icmp(net, pkt, &ip)
+            } else {
+                request(net, pkt, &ip)
+            }
+        }
+        HookPoint::Reply => {
+            if ip.protocol == packet::PROTO_ICMP {
+                reply_icmp(at, net, pkt, &ip)
+            } else {
+                reply(at, net, pkt, &ip)
+            }
+        }
+        // Translating errors for non-local destinations only matters for fwmark services whose
+        // virtual addresses are not local (transparent caches); rvs does not support them yet.
+        HookPoint::ForwardIcmp => Verdict::Accept,
+    }
+}
+
+/// The ports of a TCP or UDP header at `offset`, and the TCP flags byte (0 for UDP).
+fn ports(pkt: &Packet<'_>, protocol: u8, offset: usize) -> Option<(packet::Ports, u8)> {
+    packet::l4_rewrite_len(protocol)?;
+    let p = pkt.read::<4>(offset)?;
+    let flags = if protocol == packet::PROTO_TCP {
+        pkt.read::<1>(offset + packet::TCP_FLAGS)?[0]
+    } else {
+        0
+    };
+    Some((
+        packet::Ports {
+            sport: [p[0], p[1]],
+            dport: [p[2], p[3]],
+        },
+        flags,
+    ))
+}
+
+/// A request from a client (`ip_vs_in_hook`).
+fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    if ip.later_fragment {
+        return Verdict::Accept;
+    }
+    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
+        return Verdict::Accept;
+    };
+    let state = net.state();
+    let key = Lookup::Request {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+    };
+    let mut conn = state.conns.find(&key);
+
+    // A new connection that reuses the ports of an old one (`conn_reuse_mode`).
+    let is_tcp = ip.protocol == packet::PROTO_TCP;
+    let syn = is_tcp && proto::tcp_is_new_conn(proto::tcp_flags_from_byte(tcp_flags));
+    let reuse_mode = state.sysctl.conn_reuse_mode.load(Ordering::Relaxed);
+    let expire_nodest = state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0;
+    if let Some(c) = conn.as_ref().filter(|_| reuse_mode != 0 && syn) {
+        let reschedule = (expire_nodest && c.dest.weight() == 0)
+            || proto::TcpState::from_u8(c.state())
+                .is_some_and(|s| proto::tcp_new_conn_expected(s, c.no_output(), reuse_mode));
+        if reschedule {
+            state.conns.expire_now(c);
+            conn = None;
+        }
+    }
+
+    // The real server of the connection is gone.
+    if let Some(c) = conn.as_ref().filter(|c| !c.dest.available()) {
+        if !expire_nodest {
+            return Verdict::Drop;
+        }
+        state.conns.expire_now(c);
+        conn = None;
+    }
+
+    let conn = match conn {
+        Some(c) => c,
+        None => match schedule(state, &pkt, ip, ports, tcp_flags) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Verdict::Accept,
+            Err(verdict) => return verdict,
+        },
+    };
+
+    if conn.dest.available() {
+        let len = pkt.len();
+        conn.dest.stats.count_in(len);
+        conn.svc_stats.count_in(len);
+        state.stats.count_in(len);
+    }
+    let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
+    conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
+    transmit(net, pkt, ip, &conn)
+}
+
+/// Creates a connection for a packet that has none, if it is for a virtual service
+/// (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`). `Ok(None)`: not for rvs.
+fn schedule(
+    state: &NetState,
+    pkt: &Packet<'_>,
+    ip: &Ipv4,
+    ports: packet::Ports,
+    tcp_flags: u8,
+) -> Result<Option<Arc<Conn>>, Verdict> {
+    if ip.protocol == packet::PROTO_TCP {
+        let sloppy = state.sysctl.sloppy_tcp.load(Ordering::Relaxed) != 0;
+        if !proto::tcp_should_schedule(proto::tcp_flags_from_byte(tcp_flags), sloppy) {
+            return Ok(None);
+        }
+    }
+    let guard = Guard::new();
+    let table = state.services.get(&guard);
+    let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, pkt.mark()) else {
+        return Ok(None);
+    };
+    let Some(dest) = svc.schedule() else {
+        // `ip_vs_leave`: no real server can take it; tell the client.
+        pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+        return Err(Verdict::Drop);
+    };
+    let mut daddr = [0u8; 4];
+    daddr.copy_from_slice(&dest.key.addr[..4]);
+    // A real server without a port (DR, tunnel) keeps the virtual port.
+    let dport = if dest.key.port == 0 {
+        ports.dport
+    } else {
+        dest.key.port.to_be_bytes()
+    };
+    let tuple = Tuple {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+        daddr,
+        dport,
+    };
+    let fwd = dest.params.fwd & rules::FWD_MASK;
+    let conn =
+        Conn::new(tuple, fwd, dest.shared.clone(), svc.stats.clone()).map_err(|_| Verdict::Drop)?;
+    drop(guard);
+    conn.dest.stats.count_conn();
+    conn.svc_stats.count_conn();
+    state.stats.count_conn();
+    state.conns.insert(conn.clone());
+    Ok(Some(conn))
+}
+
+/// Sends a request on to the connection's real server (`cp->packet_xmit`).
+fn transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    match conn.fwd {
+        rules::FWD_MASQ => nat_transmit(net, pkt, ip, conn),
+        // Direct routing and tunnelling come with the next part of the data plane.
+        _ => Verdict::Drop,
+    }
+}
+
+/// Rewrites the address at `addr_offset` and the port at `port_offset` (within `w`) and updates
+/// the transport checksum at `sum_offset`; UDP packets without a checksum keep none.
+struct Rewrite {
+    protocol: u8,
+    addr_offset: usize,
+    new_addr: [u8; 4],
+    port_offset: usize,
+    new_port: [u8; 2],
+    sum_offset: usize,
+    /// Whether the checksum covers the address (a pseudo-header field of this very packet).
+    addr_in_sum: bool,
+}
+
+fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
+    let partial = pkt.checksum_partial();
+    let mut w = pkt.writable(len)?;
+    let bytes = w.bytes();
+    let get4 = |b: &[u8], o: usize| -> Option<[u8; 4]> { b.get(o..o + 4)?.try_into().ok() };
+    let get2 = |b: &[u8], o: usize| -> Option<[u8; 2]> { b.get(o..o + 2)?.try_into().ok() };
+    let old_addr = get4(bytes, r.addr_offset).ok_or(EINVAL)?;
+    let old_port = get2(bytes, r.port_offset).ok_or(EINVAL)?;
+    let old_sum = get2(bytes, r.sum_offset).ok_or(EINVAL)?;
+    bytes[r.addr_offset..r.addr_offset + 4].copy_from_slice(&r.new_addr);
+    bytes[r.port_offset..r.port_offset + 2].copy_from_slice(&r.new_port);
+    let udp = r.protocol == packet::PROTO_UDP;
+    if udp && !partial && packet::udp_sum_absent(old_sum) {
+        return Ok(());
+    }
+    if r.addr_in_sum {
+        w.replace_sum4(r.sum_offset, old_addr, r.new_addr, true)?;
+    }
+    w.replace_sum2(r.sum_offset, old_port, r.new_port)?;
+    if udp && !partial {
+        let sum = &mut w.bytes()[r.sum_offset..r.sum_offset + 2];
+        if sum == [0, 0] {
+            // CSUM_MANGLED_0: a computed 0 is sent as 0xffff, 0 meaning "no checksum".
+            sum.copy_from_slice(&[0xff, 0xff]);
+        }
+    }
+    Ok(())
+}
+
+/// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
+fn nat_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    let l4 = ip.header_len;
+    let Some(l4_len) = packet::l4_rewrite_len(ip.protocol) else {
+        return Verdict::Drop;
+    };
+    let Some(sum) = packet::l4_sum_offset(ip.protocol) else {
+        return Verdict::Drop;
+    };
+    let t = &conn.tuple;
+    // Route to the real server first, with only the destination address changed, so that an
+    // ICMP "fragmentation needed" can still quote the packet as the client sent it.
+    let set_daddr = |pkt: &mut Packet<'_>, addr: [u8; 4]| -> Result {
+        let mut w = pkt.writable(l4 + l4_len)?;
+        w.bytes()[packet::IPV4_DADDR..packet::IPV4_DADDR + 4].copy_from_slice(&addr);
+        w.ipv4_send_check(0)
+    };
+    if set_daddr(&mut pkt, t.daddr).is_err() || pkt.reroute(net, false).is_err() {
+        return Verdict::Drop;
+    }
+    if pkt.route_is_local() {
+        // A real server on the director itself is the "local node" case (next part).
+        return Verdict::Drop;
+    }
+    let mtu = pkt.route_mtu();
+    if ip.dont_fragment && pkt.len() > mtu && !pkt.is_gso() {
+        if set_daddr(&mut pkt, ip.daddr).is_ok() {
+            pkt.icmp_send(
+                packet::ICMP_DEST_UNREACH,
+                packet::ICMP_FRAG_NEEDED,
+                mtu.to_be(),
+            );
+        }
+        return Verdict::Drop;
+    }
+    // The address is already in place; fold its change into the transport checksum together
+    // with the port's.
+    let r = Rewrite {
+        protocol: ip.protocol,
+        addr_offset: packet::IPV4_DADDR,
+        new_addr: t.daddr,
+        port_offset: l4 + 2,
+        new_port: t.dport,
+        sum_offset: l4 + sum,
+        addr_in_sum: false,
+    };
+    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+        return Verdict::Drop;
+    }
+    if fold_addr_change(
+        &mut pkt,
+        l4 + l4_len,
+        l4 + sum,
+        ip.daddr,
+        t.daddr,
+        ip.protocol,
+    )
+    .is_err()
+    {
+        return Verdict::Drop;
+    }
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.local_out(net)
+}
+
+/// Updates the transport checksum at `sum_offset` for an address change already written.
+fn fold_addr_change(
+    pkt: &mut Packet<'_>,
+    len: usize,
+    sum_offset: usize,
+    from: [u8; 4],
+    to: [u8; 4],
+    protocol: u8,
+) -> Result {
+    let partial = pkt.checksum_partial();
+    let mut w = pkt.writable(len)?;
+    let old = w
+        .bytes()
+        .get(sum_offset..sum_offset + 2)
+        .map(|s| [s[0], s[1]])
+        .ok_or(EINVAL)?;
+    if protocol == packet::PROTO_UDP && !partial && packet::udp_sum_absent(old) {
+        return Ok(());
+    }
+    w.replace_sum4(sum_offset, from, to, true)?;
+    if protocol == packet::PROTO_UDP && !partial {
+        let sum = &mut w.bytes()[sum_offset..sum_offset + 2];
+        if sum == [0, 0] {
+            sum.copy_from_slice(&[0xff, 0xff]);
+        }
+    }
+    Ok(())
+}
+
+/// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`).
+fn reply(at: Hook, net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    if ip.fragment {
+        // IPVS reassembles here; rvs lets fragments of replies through untranslated.
+        return Verdict::Accept;
+    }
+    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
+        return Verdict::Accept;
+    };
+    let state = net.state();
+    let key = Lookup::Reply {
+        protocol: ip.protocol,
+        daddr: ip.saddr,
+        dport: ports.sport,
+        caddr: ip.daddr,
+        cport: ports.dport,
+    };
+    let Some(conn) = state.conns.find(&key) else {
+        return Verdict::Accept;
+    };
+    let l4 = ip.header_len;
+    let (Some(l4_len), Some(sum)) = (
+        packet::l4_rewrite_len(ip.protocol),
+        packet::l4_sum_offset(ip.protocol),
+    ) else {
+        return Verdict::Accept;
+    };
+    let r = Rewrite {
+        protocol: ip.protocol,
+        addr_offset: packet::IPV4_SADDR,
+        new_addr: conn.tuple.vaddr,
+        port_offset: l4,
+        new_port: conn.tuple.vport,
+        sum_offset: l4 + sum,
+        addr_in_sum: true,
+    };
+    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+        return Verdict::Drop;
+    }
+    if pkt
+        .writable(l4 + l4_len)
+        .and_then(|mut w| w.ipv4_send_check(0))
+        .is_err()
+    {
+        return Verdict::Drop;
+    }
+    finish_reply(at, net, state, pkt, &conn, tcp_flags)
+}
+
+/// The end of a translated reply: reroute from the virtual address, count, update the state
+/// (`handle_response`, `ip_vs_route_me_harder`).
+fn finish_reply(
+    at: Hook,
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    conn: &Conn,
+    tcp_flags: u8,
+) -> Verdict {
+    let reroute = state.sysctl.snat_reroute.load(Ordering::Relaxed) != 0
+        && at != Hook::LocalIn
+        && !pkt.route_is_loopback();
+    if reroute && pkt.reroute(net, true).is_err() {
+        return Verdict::Drop;
+    }
+    if conn.dest.available() {
+        let len = pkt.len();
+        conn.dest.stats.count_out(len);
+        conn.svc_stats.count_out(len);
+        state.stats.count_out(len);
+    }
+    let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
+    conn.on_packet(tcp_flags, true, secure_tcp, &state.timeout_table());
+    pkt.set_ipvs_property();
+    pkt.notrack();
+    Verdict::Accept
+}
+
+/// The packet quoted by an ICMP error: its IPv4 header and ports.
+struct Quoted {
+    /// Offset of the quoted IPv4 header from the outer one.
+    offset: usize,
+    ip: Ipv4,
+    ports: packet::Ports,
+}
+
+/// Reads the ICMP error in `pkt`; `None` if it is not an error quoting a TCP or UDP packet.
+fn quoted(pkt: &Packet<'_>, ip: &Ipv4) -> Option<Quoted> {
+    if ip.fragment {
+        return None;
+    }
+    let icmp = pkt.read::<2>(ip.header_len)?;
+    if !packet::icmp_is_error(icmp[0]) {
+        return None;
+    }
+    let offset = ip.header_len + packet::ICMP_HEADER_LEN;
+    let inner = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(offset)?)?;
+    if inner.later_fragment {
+        return None;
+    }
+    packet::l4_rewrite_len(inner.protocol)?;
+    let p = pkt.read::<4>(offset + inner.header_len)?;
+    Some(Quoted {
+        offset,
+        ip: inner,
+        ports: packet::Ports {
+            sport: [p[0], p[1]],
+            dport: [p[2], p[3]],
+        },
+    })
+}
+
+/// The translation of an ICMP error: `addr` goes to the outer header at `outer_offset` and to
+/// the quoted one at `inner_addr_offset`, `port` to the quoted transport header at
+/// `inner_port_offset` (all offsets from the outer header).
+struct IcmpRewrite {
+    outer_offset: usize,
+    inner_addr_offset: usize,
+    inner_port_offset: usize,
+    addr: [u8; 4],
+    port: [u8; 2],
+}
+
+/// Applies `r` to the ICMP error in `pkt`, then recomputes the checksums of the quoted header, of
+/// the ICMP message and of the outer header (`ip_vs_nat_icmp`).
+fn rewrite_icmp(pkt: &mut Packet<'_>, ip: &Ipv4, q: &Quoted, r: &IcmpRewrite) -> Result {
+    let mut w = pkt.writable(q.offset + q.ip.header_len + 4)?;
+    let b = w.bytes();
+    b[r.outer_offset..r.outer_offset + 4].copy_from_slice(&r.addr);
+    b[r.inner_addr_offset..r.inner_addr_offset + 4].copy_from_slice(&r.addr);
+    b[r.inner_port_offset..r.inner_port_offset + 2].copy_from_slice(&r.port);
+    w.ipv4_send_check(q.offset)?;
+    w.icmp_checksum(ip.header_len)?;
+    w.ipv4_send_check(0)
+}
+
+/// An ICMP error from the real server's side about a request (`ip_vs_out_icmp`): it goes back to
+/// the client as if it came from the virtual service.
+fn reply_icmp(at: Hook, net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    let Some(q) = quoted(&pkt, ip) else {
+        return Verdict::Accept;
+    };
+    let state = net.state();
+    // The quoted packet is a request as the real server got it: client to real server.
+    let key = Lookup::Reply {
+        protocol: q.ip.protocol,
+        daddr: q.ip.daddr,
+        dport: q.ports.dport,
+        caddr: q.ip.saddr,
+        cport: q.ports.sport,
+    };
+    let Some(conn) = state.conns.find(&key) else {
+        return Verdict::Accept;
+    };
+    let t = conn.tuple;
+    let inner_l4 = q.offset + q.ip.header_len;
+    let r = IcmpRewrite {
+        outer_offset: packet::IPV4_SADDR,
+        inner_addr_offset: q.offset + packet::IPV4_DADDR,
+        inner_port_offset: inner_l4 + 2,
+        addr: t.vaddr,
+        port: t.vport,
+    };
+    if rewrite_icmp(&mut pkt, ip, &q, &r).is_err() {
+        return Verdict::Drop;
+    }
+    finish_reply(at, net, state, pkt, &conn, 0)
+}
+
+/// An ICMP error from the client's side about a reply (`ip_vs_in_icmp`): for NAT it goes on to
+/// the real server as if the real server had sent the reply itself.
+fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    let Some(q) = quoted(&pkt, ip) else {
+        return Verdict::Accept;
+    };
+    let state = net.state();
+    // The quoted packet is a reply as the client got it: virtual service to client.
+    let key = Lookup::Request {
+        protocol: q.ip.protocol,
+        caddr: q.ip.daddr,
+        cport: q.ports.dport,
+        vaddr: q.ip.saddr,
+        vport: q.ports.sport,
+    };
+    let Some(conn) = state.conns.find(&key) else {
+        return Verdict::Accept;
+    };
+    if conn.fwd != rules::FWD_MASQ || !conn.dest.available() {
+        return Verdict::Drop;
+    }
+    let t = conn.tuple;
+    let inner_l4 = q.offset + q.ip.header_len;
+    let r = IcmpRewrite {
+        outer_offset: packet::IPV4_DADDR,
+        inner_addr_offset: q.offset + packet::IPV4_SADDR,
+        inner_port_offset: inner_l4,
+        addr: t.daddr,
+        port: t.dport,
+    };
+    if rewrite_icmp(&mut pkt, ip, &q, &r).is_err() {
+        return Verdict::Drop;
+    }
+    let len = pkt.len();
+    conn.dest.stats.count_in(len);
+    conn.svc_stats.count_in(len);
+    state.stats.count_in(len);
+    if pkt.reroute(net, false).is_err() || pkt.route_is_local() {
+        return Verdict::Drop;
+    }
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.local_out(net)
 }

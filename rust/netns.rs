@@ -12,7 +12,13 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    ffi::{rcu::RcuArc, sysctl::IntSysctl},
+    conn::{ConnTable, TimeoutTable, SWEEPS_PER_ROUND},
+    ffi::{
+        netfilter::HookSwitch,
+        rcu::{Guard, RcuArc},
+        sysctl::IntSysctl,
+        timer::{self, OnTimer, Timer},
+    },
     service::ServiceTable,
     stats::Stats,
     timeouts::{self, Timeouts},
@@ -32,19 +38,78 @@ pub(crate) struct NetState {
     pub(crate) stats: Stats,
     /// `/proc/sys/net/ipv4/vs/*`.
     pub(crate) sysctl: Sysctls,
+    /// The connections.
+    pub(crate) conns: ConnTable,
+    /// The netfilter hooks, registered while there are services.
+    pub(crate) hooks: HookSwitch,
+    /// Counts the timer's ticks, to run the estimator every [`ESTIMATOR_TICKS`].
+    ticks: AtomicU32,
 }
 
+/// Ticks of the namespace's timer per second: each sweeps `1/SWEEPS_PER_ROUND` of the connection
+/// table.
+const TICKS_PER_SECOND: u32 = SWEEPS_PER_ROUND;
+/// The estimator runs every 2 s, as IPVS's.
+const ESTIMATOR_TICKS: u32 = 2 * TICKS_PER_SECOND;
+
 impl NetState {
-    /// Creates the state of a new namespace.
-    pub(crate) fn new() -> Result<Self> {
+    /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets.
+    pub(crate) fn new(conn_bits: u32, seed: u32) -> Result<Self> {
         Ok(Self {
             timeout_tcp: AtomicU32::new(timeouts::DEFAULT.tcp),
             timeout_tcp_fin: AtomicU32::new(timeouts::DEFAULT.tcp_fin),
             timeout_udp: AtomicU32::new(timeouts::DEFAULT.udp),
             services: RcuArc::new(ServiceTable::new()?),
-            stats: Stats::default(),
+            stats: Stats::new()?,
             sysctl: Sysctls::default(),
+            conns: ConnTable::new(conn_bits, seed)?,
+            hooks: HookSwitch::new(),
+            ticks: AtomicU32::new(0),
         })
+    }
+
+    /// The connection timeouts of the namespace.
+    pub(crate) fn timeout_table(&self) -> TimeoutTable {
+        let t = self.timeouts();
+        TimeoutTable {
+            tcp_established: t.tcp,
+            tcp_fin_wait: t.tcp_fin,
+            udp: t.udp,
+        }
+    }
+
+    /// Arms the first tick of the namespace's timer.
+    pub(crate) fn start_timer(&self, timer: &Timer<Self>) {
+        timer.fire_in(Self::tick_interval());
+    }
+
+    fn tick_interval() -> u64 {
+        u64::from((timer::hz() / TICKS_PER_SECOND).max(1))
+    }
+
+    /// Whether the `drop_entry` defense is on: always at 3, under memory pressure at 1 and 2
+    /// (`update_defense_level`: fewer free pages than `amemthresh`).
+    fn drop_entry_active(&self) -> bool {
+        match self.sysctl.drop_entry.load(Ordering::Relaxed) {
+            3 => true,
+            1 | 2 => {
+                let threshold = self.sysctl.amemthresh.load(Ordering::Relaxed);
+                crate::ffi::mem_available_pages() < i64::from(threshold)
+            }
+            _ => false,
+        }
+    }
+
+    /// Feeds the rate estimators of the namespace, its services and their destinations.
+    fn estimate(&self) {
+        let guard = Guard::new();
+        for svc in self.services.get(&guard).services.iter() {
+            svc.stats.estimate();
+            for dest in svc.dests.iter() {
+                dest.shared.stats.estimate();
+            }
+        }
+        self.stats.estimate();
     }
 
     /// Returns the current timeouts.
@@ -61,6 +126,17 @@ impl NetState {
         self.timeout_tcp.store(new.tcp, Ordering::Relaxed);
         self.timeout_tcp_fin.store(new.tcp_fin, Ordering::Relaxed);
         self.timeout_udp.store(new.udp, Ordering::Relaxed);
+    }
+}
+
+impl OnTimer for NetState {
+    fn on_timer(&self, timer: &Timer<Self>) {
+        self.conns.sweep(self.drop_entry_active());
+        let ticks = self.ticks.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if ticks % ESTIMATOR_TICKS == 0 && self.sysctl.run_estimation.load(Ordering::Relaxed) != 0 {
+            self.estimate();
+        }
+        timer.fire_in(Self::tick_interval());
     }
 }
 

@@ -20,6 +20,8 @@ pub(crate) const SVC_F_ONEPACKET: u32 = 0x4;
 pub(crate) const FWD_MASK: u32 = 0x7;
 /// Forwarding method: IP tunnelling (`IP_VS_CONN_F_TUNNEL`).
 pub(crate) const FWD_TUNNEL: u32 = 0x2;
+/// Forwarding method: masquerading, NAT (`IP_VS_CONN_F_MASQ`).
+pub(crate) const FWD_MASQ: u32 = 0x0;
 /// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.
 pub(crate) const TUNNEL_TYPE_GUE: u8 = 1;
 

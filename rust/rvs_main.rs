@@ -13,11 +13,16 @@
 use kernel::prelude::*;
 
 mod abi;
+mod conn;
 mod conn_table;
 mod control;
+mod estimator;
 mod ffi;
 mod hooks;
+mod jhash;
 mod netns;
+mod packet;
+mod proto;
 mod rules;
 mod sched;
 mod service;

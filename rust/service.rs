@@ -9,8 +9,13 @@
 
 #![deny(unsafe_code)]
 
-use crate::{rules, sched::Scheduler, stats::Stats};
-use core::sync::atomic::AtomicU32;
+use crate::{
+    ffi::sync::{BhSpinLock, LockClass},
+    rules,
+    sched::{Candidate, SchedState, Scheduler},
+    stats::Stats,
+};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// What identifies a service: its address tuple, or its firewall mark.
@@ -57,6 +62,9 @@ pub(crate) struct Service {
     /// Destinations, the most recently added first (IPVS adds at the head of its list).
     pub(crate) dests: KVec<Arc<Dest>>,
     pub(crate) stats: Arc<Stats>,
+    /// The scheduler's state (IPVS's `sched_data` under `sched_lock`), shared by the versions of
+    /// the service that have the same scheduler.
+    pub(crate) sched: Arc<BhSpinLock<SchedState>>,
 }
 
 /// What identifies a destination within its service.
@@ -84,20 +92,167 @@ pub(crate) struct DestParams {
     pub(crate) tun_flags: u16,
 }
 
-/// Connection counts of a destination, shared by every version of it.
-#[derive(Default)]
-pub(crate) struct DestCounters {
-    pub(crate) active: AtomicU32,
-    pub(crate) inactive: AtomicU32,
-    pub(crate) persistent: AtomicU32,
+/// The part of a destination that the packet path updates and every version of the destination
+/// shares: connection counts, statistics, availability and overload (IPVS keeps these in the one
+/// mutable `struct ip_vs_dest`).
+pub(crate) struct DestShared {
+    /// Identity for the schedulers, unique for the life of the module.
+    pub(crate) id: u64,
+    weight: AtomicI32,
+    active: AtomicI32,
+    total: AtomicI32,
+    persistent: AtomicI32,
     pub(crate) stats: Stats,
+    /// Cleared when the destination is removed from its service (`IP_VS_DEST_CF_AVAILABLE`).
+    available: AtomicBool,
+    overloaded: AtomicBool,
+    u_threshold: AtomicU32,
+    /// The lower threshold in use: `l_threshold`, or 3/4 of `u_threshold` when that is 0.
+    l_threshold: AtomicU32,
+}
+
+static NEXT_DEST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// `__ip_vs_dest_update_overload`: the overload flag after a change of the connection count to
+/// `conns`; `mode` > 0 when a connection was bound at the upper threshold, < 0 when one was
+/// unbound at the lower threshold, 0 when the thresholds changed.
+pub(crate) fn overload_after(current: bool, conns: i32, upper: u32, lower: u32, mode: i32) -> bool {
+    if upper == 0 {
+        return false;
+    }
+    let conns = i64::from(conns);
+    let set_at = if mode > 0 { lower } else { upper };
+    if conns >= i64::from(set_at) {
+        return true;
+    }
+    let keep_at = if mode < 0 { upper } else { lower };
+    if conns >= i64::from(keep_at) {
+        return current;
+    }
+    false
+}
+
+impl DestShared {
+    /// The shared part of a new destination. Sleeps.
+    pub(crate) fn new(weight: i32, u_threshold: u32, l_threshold: u32) -> Result<Self> {
+        let shared = Self {
+            id: NEXT_DEST_ID.fetch_add(1, Ordering::Relaxed),
+            weight: AtomicI32::new(weight),
+            active: AtomicI32::new(0),
+            total: AtomicI32::new(0),
+            persistent: AtomicI32::new(0),
+            stats: Stats::new()?,
+            available: AtomicBool::new(true),
+            overloaded: AtomicBool::new(false),
+            u_threshold: AtomicU32::new(0),
+            l_threshold: AtomicU32::new(0),
+        };
+        shared.set_thresholds(u_threshold, l_threshold);
+        Ok(shared)
+    }
+
+    /// The current weight (connections look at it, `expire_nodest_conn` on reuse).
+    pub(crate) fn weight(&self) -> i32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Takes a new weight and new thresholds (`__ip_vs_update_dest`).
+    pub(crate) fn update(&self, weight: i32, upper: u32, lower: u32) {
+        self.weight.store(weight, Ordering::Relaxed);
+        self.set_thresholds(upper, lower);
+    }
+
+    /// Sets the connection thresholds (`-x`, `-y`).
+    fn set_thresholds(&self, upper: u32, lower: u32) {
+        let lower = if lower != 0 {
+            lower
+        } else {
+            upper - (upper >> 2)
+        };
+        self.u_threshold.store(upper, Ordering::Relaxed);
+        self.l_threshold.store(lower, Ordering::Relaxed);
+        self.update_overload(0);
+    }
+
+    fn update_overload(&self, mode: i32) {
+        let new = overload_after(
+            self.overloaded.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+            self.u_threshold.load(Ordering::Relaxed),
+            self.l_threshold.load(Ordering::Relaxed),
+            mode,
+        );
+        self.overloaded.store(new, Ordering::Relaxed);
+    }
+
+    /// Whether the destination still belongs to its service.
+    pub(crate) fn available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+
+    /// The destination left its service: its connections stop forwarding.
+    pub(crate) fn set_unavailable(&self) {
+        self.available.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the upper connection threshold is reached (`IP_VS_DEST_F_OVERLOAD`).
+    pub(crate) fn overloaded(&self) -> bool {
+        self.overloaded.load(Ordering::Relaxed)
+    }
+
+    /// A new (inactive) connection is bound (`ip_vs_bind_dest`).
+    pub(crate) fn bind_conn(&self) {
+        let total = self.total.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if total as u32 == self.u_threshold.load(Ordering::Relaxed) {
+            self.update_overload(1);
+        }
+    }
+
+    /// A connection is unbound (`ip_vs_unbind_dest`); `active` if it counted as active.
+    pub(crate) fn unbind_conn(&self, active: bool) {
+        if active {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+        }
+        let before = self.total.fetch_sub(1, Ordering::Relaxed);
+        if before as u32 == self.l_threshold.load(Ordering::Relaxed) {
+            self.update_overload(-1);
+        }
+    }
+
+    /// A connection became active.
+    pub(crate) fn activate(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection became inactive.
+    pub(crate) fn deactivate(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Active connections (`activeconns`).
+    pub(crate) fn active_conns(&self) -> u32 {
+        self.active.load(Ordering::Relaxed).max(0) as u32
+    }
+
+    /// Inactive connections as IPVS reports them: `totalconns - activeconns`, at least 0
+    /// (`ip_vs_dest_inactconns`).
+    pub(crate) fn inactive_conns(&self) -> u32 {
+        let total = self.total.load(Ordering::Relaxed);
+        let active = self.active.load(Ordering::Relaxed);
+        total.saturating_sub(active).max(0) as u32
+    }
+
+    /// Persistence templates (`persistconns`).
+    pub(crate) fn persistent_conns(&self) -> u32 {
+        self.persistent.load(Ordering::Relaxed).max(0) as u32
+    }
 }
 
 /// A destination (real server).
 pub(crate) struct Dest {
     pub(crate) key: DestKey,
     pub(crate) params: DestParams,
-    pub(crate) counters: Arc<DestCounters>,
+    pub(crate) shared: Arc<DestShared>,
 }
 
 /// The services of a namespace, in the order they were added.
@@ -159,6 +314,35 @@ impl ServiceTable {
             .find(|(_, s)| s.key == *key)
     }
 
+    /// The service an IPv4 packet for `daddr:dport` (wire bytes) with firewall mark `mark` is
+    /// for (`ip_vs_service_find`): a fwmark service first, then the exact address and port, then
+    /// a persistent port-0 service of the address.
+    pub(crate) fn find_ipv4(
+        &self,
+        protocol: u8,
+        daddr: [u8; 4],
+        dport: [u8; 2],
+        mark: u32,
+    ) -> Option<&Arc<Service>> {
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&daddr);
+        let af = rules::AF_INET;
+        let tuple = |port| ServiceKey::Tuple {
+            af,
+            protocol: u16::from(protocol),
+            addr,
+            port,
+        };
+        let by_key = |key: ServiceKey| self.services.iter().find(|s| s.key == key);
+        if mark != 0 {
+            if let Some(svc) = by_key(ServiceKey::Fwmark { af, mark }) {
+                return Some(svc);
+            }
+        }
+        by_key(tuple(u16::from_be_bytes(dport)))
+            .or_else(|| by_key(tuple(0)).filter(|s| s.persistent()))
+    }
+
     /// The next table: this one plus `service`.
     pub(crate) fn with_added(&self, service: Service) -> Result<Arc<Self>> {
         let mut services = clone_all(&self.services, 1)?;
@@ -186,17 +370,25 @@ impl Service {
             key,
             params,
             dests: KVec::new(),
-            stats: Arc::new(Stats::default(), GFP_KERNEL)?,
+            stats: Arc::new(Stats::new()?, GFP_KERNEL)?,
+            sched: new_sched_state(params.scheduler, &[])?,
         })
     }
 
-    /// The same service (same statistics and destinations) with other parameters.
+    /// The same service (same statistics and destinations) with other parameters; a new
+    /// scheduler starts from its initial state (`ip_vs_edit_service` binds it afresh).
     pub(crate) fn with_params(&self, params: ServiceParams) -> Result<Self> {
+        let sched = if params.scheduler == self.params.scheduler {
+            self.sched.clone()
+        } else {
+            new_sched_state(params.scheduler, &self.dests)?
+        };
         Ok(Self {
             key: self.key,
             params,
             dests: clone_all(&self.dests, 0)?,
             stats: self.stats.clone(),
+            sched,
         })
     }
 
@@ -225,12 +417,16 @@ impl Service {
         self.with_dests(removed(&self.dests, index)?)
     }
 
+    /// The same service with other destinations; tells the scheduler (IPVS's `add_dest`,
+    /// `del_dest` and `upd_dest` callbacks).
     fn with_dests(&self, dests: KVec<Arc<Dest>>) -> Result<Self> {
+        self.sched.lock().dests_changed(&dests);
         Ok(Self {
             key: self.key,
             params: self.params,
             dests,
             stats: self.stats.clone(),
+            sched: self.sched.clone(),
         })
     }
 
@@ -238,8 +434,16 @@ impl Service {
     pub(crate) fn zero_stats(&self) {
         self.stats.zero();
         for d in self.dests.iter() {
-            d.counters.stats.zero();
+            d.shared.stats.zero();
         }
+    }
+
+    /// Picks a destination for a new connection (`ip_vs_schedule`); `None` without scheduler or
+    /// when every destination is quiesced or overloaded.
+    pub(crate) fn schedule(&self) -> Option<&Arc<Dest>> {
+        self.params.scheduler?;
+        let index = self.sched.lock().schedule(&self.dests)?;
+        self.dests.get(index)
     }
 
     /// The persistence timeout in seconds, as reported (`svc->timeout / HZ`).
@@ -253,25 +457,46 @@ impl Service {
     }
 }
 
+/// The scheduler state of a service with `scheduler` over `dests`.
+fn new_sched_state(
+    scheduler: Option<Scheduler>,
+    dests: &[Arc<Dest>],
+) -> Result<Arc<BhSpinLock<SchedState>>> {
+    let state = scheduler.unwrap_or(Scheduler::RoundRobin).new_state(dests);
+    Arc::pin_init(BhSpinLock::new(state, LockClass::Scheduler), GFP_KERNEL)
+}
+
+impl Candidate for Arc<Dest> {
+    fn id(&self) -> u64 {
+        self.shared.id
+    }
+    fn weight(&self) -> i32 {
+        self.params.weight
+    }
+    fn active_conns(&self) -> u32 {
+        self.shared.active_conns()
+    }
+    fn inactive_conns(&self) -> u32 {
+        self.shared.inactive_conns()
+    }
+    fn overloaded(&self) -> bool {
+        self.shared.overloaded()
+    }
+}
+
 impl Dest {
     /// The inactive connection count IPVS reports (`ip_vs_dest_inactconns`).
     pub(crate) fn inactive_conns(&self) -> u32 {
-        self.counters
-            .inactive
-            .load(core::sync::atomic::Ordering::Relaxed)
+        self.shared.inactive_conns()
     }
 
     /// The active connection count.
     pub(crate) fn active_conns(&self) -> u32 {
-        self.counters
-            .active
-            .load(core::sync::atomic::Ordering::Relaxed)
+        self.shared.active_conns()
     }
 
     /// The persistence template count.
     pub(crate) fn persistent_conns(&self) -> u32 {
-        self.counters
-            .persistent
-            .load(core::sync::atomic::Ordering::Relaxed)
+        self.shared.persistent_conns()
     }
 }

@@ -95,7 +95,7 @@ pub(crate) fn dest(w: &mut AttrWriter<'_>, dest: &Dest) -> Result {
             w,
             dest_attr::STATS,
             dest_attr::STATS64,
-            &dest.counters.stats.snapshot(),
+            &dest.shared.stats.snapshot(),
         )
     })
 }

@@ -7,7 +7,8 @@
 
 use crate::{
     abi, conn_table,
-    ffi::{params, pernet::Net, procfs::SeqWriter, rcu},
+    ffi::{params, pernet::Net, procfs::SeqWriter, rcu, timer},
+    packet,
     rules::{self, Ipv6Full, AF_INET6},
     service::ServiceKey,
 };
@@ -127,9 +128,32 @@ pub(crate) fn stats(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
     )
 }
 
-/// `/proc/net/ip_vs_conn`: the connection entries (none until the data plane exists).
-pub(crate) fn conns(_net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
+/// `/proc/net/ip_vs_conn`: the connection entries (`ip_vs_conn_seq_show`), which `ipvsadm -Lc`
+/// parses.
+pub(crate) fn conns(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
     out.write_str(
         "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
-    )
+    )?;
+    let now = timer::jiffies();
+    net.state().conns.for_each(|c| {
+        let t = &c.tuple;
+        let name = if t.protocol == packet::PROTO_UDP {
+            "UDP"
+        } else {
+            "TCP"
+        };
+        writeln!(
+            out,
+            "{:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X} {:<11} {:7}",
+            name,
+            u32::from_be_bytes(t.caddr),
+            u16::from_be_bytes(t.cport),
+            u32::from_be_bytes(t.vaddr),
+            u16::from_be_bytes(t.vport),
+            u32::from_be_bytes(t.daddr),
+            u16::from_be_bytes(t.dport),
+            c.state_name(),
+            c.expires_in_secs(now),
+        )
+    })
 }

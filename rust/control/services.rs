@@ -19,9 +19,10 @@ use crate::{
     rules::{self, Refusal, AF_INET, AF_INET6},
     sched,
     service::{
-        Dest, DestCounters, DestKey, DestParams, Service, ServiceKey, ServiceParams, ServiceTable,
+        Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams, ServiceTable,
     },
 };
+use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
 const IPPROTO_TCP: u16 = 6;
@@ -180,8 +181,7 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     let state = net.state();
     let command = request.cmd();
     if command == cmd::FLUSH {
-        state.services.replace(ServiceTable::new()?);
-        return Ok(());
+        return publish(net, ServiceTable::new()?);
     }
     let svc_attr = request.attr(cmd_attr::SERVICE);
     if command == cmd::ZERO && svc_attr.is_none() {
@@ -200,7 +200,7 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     let existing = found.map(|(_, svc)| svc.params.flags).unwrap_or(0);
     let Some((index, svc)) = found else {
         return match command {
-            cmd::NEW_SERVICE => add_service(state, svc_req),
+            cmd::NEW_SERVICE => add_service(net, svc_req),
             _ => Err(ESRCH),
         };
     };
@@ -243,7 +243,40 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         }
         _ => return Err(EINVAL),
     };
-    state.services.replace(next);
+    publish(net, next)
+}
+
+/// Publishes the next service table of `net`, then retires the destinations it no longer has
+/// (their connections stop forwarding, or are flushed with `expire_nodest_conn`), and hooks
+/// netfilter while there are services (`ip_vs_register_hooks`, `ip_vs_unregister_hooks`).
+fn publish(net: &Net, next: Arc<ServiceTable>) -> Result {
+    let state = net.state();
+    let previous = state.services.snapshot();
+    let hooks_wanted = !next.services.is_empty();
+    if hooks_wanted {
+        // Before the services exist, so that their first packets are seen.
+        state.hooks.set(net, true)?;
+    }
+    state.services.replace(next.clone());
+    let mut retired = false;
+    for svc in previous.services.iter() {
+        for dest in svc.dests.iter() {
+            let kept = next
+                .services
+                .iter()
+                .any(|s| s.dests.iter().any(|d| Arc::ptr_eq(&d.shared, &dest.shared)));
+            if !kept {
+                dest.shared.set_unavailable();
+                retired = true;
+            }
+        }
+    }
+    if retired && state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0 {
+        state.conns.flush(true);
+    }
+    if !hooks_wanted {
+        state.hooks.set(net, false)?;
+    }
     Ok(())
 }
 
@@ -266,12 +299,12 @@ fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<Ser
     })
 }
 
-fn add_service(state: &NetState, req: ServiceRequest<'_>) -> Result {
+fn add_service(net: &Net, req: ServiceRequest<'_>) -> Result {
+    let state = net.state();
     let full = req.full.ok_or(EINVAL)?;
     let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
     let next = state.services.snapshot().with_added(service)?;
-    state.services.replace(next);
-    Ok(())
+    publish(net, next)
 }
 
 /// The parameters of a destination, checked beforehand with [`check_dest`].
@@ -325,12 +358,12 @@ fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
     if !address_ok {
         return Err(EINVAL);
     }
-    let counters = Arc::new(DestCounters::default(), GFP_KERNEL)?;
     let params = dest_params(d, d.weight as i32);
+    let shared = DestShared::new(params.weight, params.u_threshold, params.l_threshold)?;
     svc.with_dest_added(Dest {
         key,
         params,
-        counters,
+        shared: Arc::new(shared, GFP_KERNEL)?,
     })
 }
 
@@ -340,12 +373,14 @@ fn edit_dest(svc: &Service, d: &DestRequest) -> Result<Service> {
     let key = dest_key(d);
     let (index, old) = svc.find_dest(&key).ok_or(ENOENT)?;
     let params = dest_params(d, old.params.last_weight);
+    old.shared
+        .update(params.weight, params.u_threshold, params.l_threshold);
     svc.with_dest_replaced(
         index,
         Dest {
             key,
             params,
-            counters: old.counters.clone(),
+            shared: old.shared.clone(),
         },
     )
 }

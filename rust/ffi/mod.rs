@@ -10,11 +10,16 @@
 pub(crate) mod genl;
 pub(crate) mod netfilter;
 pub(crate) mod params;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod procfs;
 pub(crate) mod rcu;
+pub(crate) mod rculist;
+pub(crate) mod skb;
+pub(crate) mod sync;
 pub(crate) mod sys;
 pub(crate) mod sysctl;
+pub(crate) mod timer;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{ffi::c_int, prelude::*};
@@ -32,6 +37,18 @@ pub(crate) fn register_static(registered: &AtomicBool, register: impl FnOnce() -
         return Err(Error::from_errno(ret));
     }
     Ok(())
+}
+
+/// Free memory in pages, as `si_mem_available` estimates it.
+pub(crate) fn mem_available_pages() -> i64 {
+    // SAFETY: no preconditions; reads global counters.
+    unsafe { sys::si_mem_available() as i64 }
+}
+
+/// A random 32-bit value (`get_random_u32`), for hash seeds.
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { sys::get_random_u32() }
 }
 
 /// Errno values that `kernel::error::code` of 6.12 does not name.

@@ -7,7 +7,7 @@
 //! The C shim declares a `pernet_operations` whose `net_generic` slot holds one pointer. Between
 //! `rvs_rs_net_init` and `rvs_rs_net_exit` that pointer owns the namespace's `KBox<PerNet>`.
 
-use super::{netfilter::HookRegistration, procfs, procfs::ProcFiles, sys, sysctl::SysctlTable};
+use super::{procfs, procfs::ProcFiles, sys, sysctl::SysctlTable, timer::Timer};
 use crate::netns::NetState;
 use crate::netns::Sysctls;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -87,13 +87,13 @@ pub(crate) fn ipv6_unicast_not_link_local(addr: &[u8; 16]) -> bool {
 
 /// What rvs keeps in each namespace.
 ///
-/// The registrations come first so that they are dropped first: once the hooks are unregistered
-/// (which waits for running hooks) and the files removed (which waits for their readers), nothing
-/// can see `state` any more.
+/// The registrations come first so that they are dropped first: once the files are removed (which
+/// waits for their readers), the timer is shut down (which waits for a running tick) and the hooks
+/// are unregistered (in `exit`, which waits for running hooks), nothing can see `state` any more.
 struct PerNet {
-    _hooks: Option<HookRegistration>,
     _proc_files: Option<ProcFiles>,
     _sysctl: Option<SysctlTable>,
+    timer: Timer<NetState>,
     state: NetState,
 }
 
@@ -122,6 +122,10 @@ impl Drop for PernetRegistration {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the subsystem is registered.
         unsafe { sys::rvs_pernet_unregister() };
+        // The namespaces' connections are released by RCU callbacks, which are module code:
+        // wait for them before the module can go.
+        // SAFETY: no preconditions beyond being allowed to sleep (module exit).
+        unsafe { sys::rcu_barrier() };
         PERNET_REGISTERED.store(false, Ordering::Release);
     }
 }
@@ -134,12 +138,13 @@ impl Drop for PernetRegistration {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
     from_result(|| {
+        let bits = crate::conn_table::bits_for(super::params::conn_tab_bits());
         let mut per_net = KBox::new(
             PerNet {
-                _hooks: None,
                 _proc_files: None,
                 _sysctl: None,
-                state: NetState::new()?,
+                timer: Timer::new(),
+                state: NetState::new(bits, super::random_u32())?,
             },
             GFP_KERNEL,
         )?;
@@ -152,8 +157,10 @@ pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
         // SAFETY: the files are dropped from `exit` before the state they show.
         per_net_ref._proc_files =
             Some(unsafe { ProcFiles::new(net, procfs::NAMES, procfs::SHOWS)? });
-        // SAFETY: the registration is dropped from `exit`, while the namespace is alive.
-        per_net_ref._hooks = Some(unsafe { HookRegistration::new(net)? });
+        // SAFETY: the timer and its owner live in the same heap object, which does not move and
+        // is dropped from `exit` (`PerNet` shuts the timer down before it drops the state).
+        unsafe { per_net_ref.timer.init(&per_net_ref.state) };
+        per_net_ref.state.start_timer(&per_net_ref.timer);
         // SAFETY: `net` is live and rvs's pernet id is registered (this is its `init`).
         let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
         // SAFETY: the slot is valid, zeroed and ours; it becomes the owner of the box.
@@ -171,11 +178,23 @@ pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
 pub(crate) unsafe extern "C" fn rvs_rs_net_exit(net: *mut sys::net) {
     // SAFETY: `net` is live while its pernet `exit` runs and rvs's pernet id is registered.
     let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
-    // SAFETY: the slot is valid; `init` stored a pointer from `KBox::into_raw` in it.
-    let per_net = unsafe { core::ptr::replace(slot, core::ptr::null_mut()) };
-    if !per_net.is_null() {
-        // SAFETY: `per_net` came from `KBox::into_raw` in `init` and is dropped exactly once
-        // here, after which the slot is null.
-        drop(unsafe { KBox::from_raw(per_net) });
+    // SAFETY: the slot is valid; `init` stored a pointer from `KBox::into_raw` in it, or nothing.
+    if unsafe { (*slot).is_null() } {
+        return;
     }
+    // SAFETY: `init` succeeded for `net` (the slot is set) and `exit` has not freed it yet.
+    let net_ref = unsafe { Net::from_raw(net) };
+    let state = net_ref.state();
+    // No more packets, then no more expiry ticks, then no more connections.
+    if state.hooks.set(net_ref, false).is_err() {
+        pr_warn!("could not unregister the hooks of a namespace\n");
+    }
+    // SAFETY: as above; the timer is only reached through its `PerNet`.
+    unsafe { (**slot).timer.shutdown() };
+    state.conns.flush(false);
+    // SAFETY: the slot is valid and holds the pointer from `KBox::into_raw`.
+    let per_net = unsafe { core::ptr::replace(slot, core::ptr::null_mut()) };
+    // SAFETY: `per_net` came from `KBox::into_raw` in `init` and is dropped exactly once here,
+    // after which the slot is null.
+    drop(unsafe { KBox::from_raw(per_net) });
 }

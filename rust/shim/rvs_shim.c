@@ -181,3 +181,40 @@ struct proc_dir_entry *rvs_net_proc_dir(struct net *net) { return net->proc_net;
 struct net *rvs_seq_file_net(struct seq_file *seq) { return seq_file_single_net(seq); }
 void rvs_rcu_read_lock(void) { rcu_read_lock(); }
 void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }
+
+bool rvs_skb_ipvs_property(const struct sk_buff *skb) { return skb->ipvs_property; }
+void rvs_skb_set_ipvs_property(struct sk_buff *skb) { skb->ipvs_property = 1; }
+u8 rvs_skb_pkt_type(const struct sk_buff *skb) { return skb->pkt_type; }
+u32 rvs_skb_mark(const struct sk_buff *skb) { return skb->mark; }
+unsigned int rvs_skb_len(const struct sk_buff *skb) { return skb->len; }
+int rvs_skb_network_offset(const struct sk_buff *skb) { return skb_network_offset(skb); }
+unsigned char *rvs_skb_network_header(const struct sk_buff *skb) { return skb_network_header(skb); }
+const void *rvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer)
+{ return skb_header_pointer(skb, offset, len, buffer); }
+bool rvs_skb_is_gso(const struct sk_buff *skb) { return skb_is_gso(skb); }
+u8 rvs_skb_ip_summed(const struct sk_buff *skb) { return skb->ip_summed; }
+bool rvs_skb_has_dst(const struct sk_buff *skb) { return skb_dst(skb) != NULL; }
+unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb) { return dst_mtu(skb_dst(skb)); }
+bool rvs_skb_dst_is_local(const struct sk_buff *skb) { return skb_rtable(skb)->rt_flags & RTCF_LOCAL; }
+bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb)->dev->flags & IFF_LOOPBACK; }
+bool rvs_skb_has_dev(const struct sk_buff *skb) { return skb->dev != NULL; }
+void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
+void rvs_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
+/* ip_vs.h ip_vs_notrack: the two inline calls that detach an skb from conntrack. */
+void rvs_skb_notrack(struct sk_buff *skb) { nf_reset_ct(skb); nf_ct_set(skb, NULL, IP_CT_UNTRACKED); }
+struct sock *rvs_skb_sk(const struct sk_buff *skb) { return skb->sk; }
+void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr)
+{ inet_proto_csum_replace2(sum, skb, from, to, pseudohdr); }
+void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info) { icmp_send(skb, type, code, info); }
+
+/* Two call sites of spin_lock_init, so that lockdep sees two lock classes. */
+void rvs_conn_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
+void rvs_sched_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
+void rvs_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
+void rvs_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
+void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *)) { timer_setup(timer, func, 0); }
+unsigned long rvs_jiffies(void) { return jiffies; }
+void __percpu *rvs_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
+void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu) { return per_cpu_ptr(ptr, cpu); }
+void *rvs_raw_cpu_ptr(void __percpu *ptr) { return raw_cpu_ptr(ptr); }
+unsigned int rvs_next_possible_cpu(int cpu) { return cpumask_next(cpu, cpu_possible_mask); }

@@ -25,6 +25,15 @@
 #include <net/addrconf.h>
 #include <net/route.h>
 #include <net/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/percpu.h>
+#include <linux/random.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/checksum.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <uapi/linux/ip_vs.h>
 
 /* Entry points implemented in Rust (rust/ffi/), referenced by the tables in rvs_shim.c. */
@@ -81,5 +90,40 @@ struct proc_dir_entry *rvs_net_proc_dir(struct net *net);
 struct net *rvs_seq_file_net(struct seq_file *seq);
 void rvs_rcu_read_lock(void);
 void rvs_rcu_read_unlock(void);
+
+/* Socket buffers on the packet path. */
+bool rvs_skb_ipvs_property(const struct sk_buff *skb);
+void rvs_skb_set_ipvs_property(struct sk_buff *skb);
+u8 rvs_skb_pkt_type(const struct sk_buff *skb);
+u32 rvs_skb_mark(const struct sk_buff *skb);
+unsigned int rvs_skb_len(const struct sk_buff *skb);
+int rvs_skb_network_offset(const struct sk_buff *skb);
+unsigned char *rvs_skb_network_header(const struct sk_buff *skb);
+const void *rvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
+bool rvs_skb_is_gso(const struct sk_buff *skb);
+u8 rvs_skb_ip_summed(const struct sk_buff *skb);
+bool rvs_skb_has_dst(const struct sk_buff *skb);
+unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb);
+bool rvs_skb_dst_is_local(const struct sk_buff *skb);
+bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
+bool rvs_skb_has_dev(const struct sk_buff *skb);
+void rvs_skb_orphan(struct sk_buff *skb);
+void rvs_skb_forward_csum(struct sk_buff *skb);
+void rvs_skb_notrack(struct sk_buff *skb);
+struct sock *rvs_skb_sk(const struct sk_buff *skb);
+void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr);
+void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+
+/* Locks, timers, per-cpu memory, time, randomness. */
+void rvs_conn_lock_init(spinlock_t *lock);
+void rvs_sched_lock_init(spinlock_t *lock);
+void rvs_spin_lock_bh(spinlock_t *lock);
+void rvs_spin_unlock_bh(spinlock_t *lock);
+void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *));
+unsigned long rvs_jiffies(void);
+void __percpu *rvs_alloc_percpu(size_t size, size_t align);
+void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu);
+void *rvs_raw_cpu_ptr(void __percpu *ptr);
+unsigned int rvs_next_possible_cpu(int cpu);
 
 #endif /* RVS_SHIM_H */

@@ -9,6 +9,14 @@
 pub mod abi;
 #[path = "../../conn_table.rs"]
 pub mod conn_table;
+#[path = "../../estimator.rs"]
+pub mod estimator;
+#[path = "../../jhash.rs"]
+pub mod jhash;
+#[path = "../../packet.rs"]
+pub mod packet;
+#[path = "../../proto.rs"]
+pub mod proto;
 #[path = "../../rules.rs"]
 pub mod rules;
 #[path = "../../sched/mod.rs"]

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Connections and the per-namespace connection table (IPVS's `ip_vs_conn.c`).
+//!
+//! A connection is hashed once, by the client side `(protocol, client address, client port)`
+//! with a random seed (`ip_vs_conn_hashkey`): a request finds it by its source, a NAT reply by its
+//! destination. Readers (the packet path, `/proc/net/ip_vs_conn`) walk the chains under RCU;
+//! writers take one of 32 bucket-group locks with bottom halves disabled. The table holds one
+//! reference of each connection and drops it after a grace period once the connection is
+//! unlinked, so that a reader that found a connection can always take its own reference.
+//!
+//! Instead of one kernel timer per connection, re-armed by every packet (IPVS), a packet only
+//! stores the connection's new expiry time, and the namespace's timer sweeps a quarter of the
+//! buckets four times a second, unlinking what expired: the packet path touches no timer base.
+
+#![deny(unsafe_code)]
+
+use crate::{
+    ffi::{
+        rcu::Guard,
+        rculist::{RcuHashTable, RcuLink, RcuLinked},
+        sync::LockClass,
+        timer,
+    },
+    jhash, packet,
+    proto::{self, TcpState},
+    service::DestShared,
+    stats::Stats,
+};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::{prelude::*, sync::Arc};
+
+/// `IP_VS_CONN_F_INACTIVE`: counted in the destination's inactive connections.
+const F_INACTIVE: u32 = 1 << 8;
+/// `IP_VS_CONN_F_NOOUTPUT`: no reply seen (yet); replies bypass the director for DR/TUN.
+const F_NOOUTPUT: u32 = 1 << 9;
+/// The connection was unlinked from the table; its counters were given back.
+const F_DEAD: u32 = 1 << 10;
+const STATE_MASK: u32 = 0xff;
+
+/// The addresses and ports of a connection, as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tuple {
+    pub(crate) protocol: u8,
+    pub(crate) caddr: [u8; 4],
+    pub(crate) cport: [u8; 2],
+    pub(crate) vaddr: [u8; 4],
+    pub(crate) vport: [u8; 2],
+    pub(crate) daddr: [u8; 4],
+    pub(crate) dport: [u8; 2],
+}
+
+/// A connection between a client and a real server through a virtual service.
+pub(crate) struct Conn {
+    link: RcuLink<Conn>,
+    pub(crate) tuple: Tuple,
+    /// Forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
+    pub(crate) fwd: u32,
+    /// Protocol state in the low byte, `F_*` flags above; changed by compare-and-swap so that a
+    /// state change and the unlinking agree on the destination's counters.
+    state: AtomicU32,
+    /// When the connection expires, in jiffies.
+    expires: AtomicU64,
+    pub(crate) dest: Arc<DestShared>,
+    pub(crate) svc_stats: Arc<Stats>,
+}
+
+// The one `unsafe` item of this file: a declaration of where the link is, checked by `offset_of!`.
+// SAFETY: `LINK_OFFSET` is the offset of the field that `link` returns.
+#[allow(unsafe_code)]
+unsafe impl RcuLinked for Conn {
+    const LINK_OFFSET: usize = core::mem::offset_of!(Conn, link);
+    fn link(&self) -> &RcuLink<Self> {
+        &self.link
+    }
+}
+
+/// The connection timeouts of a namespace, in seconds.
+#[derive(Clone, Copy)]
+pub(crate) struct TimeoutTable {
+    pub(crate) tcp_established: u32,
+    pub(crate) tcp_fin_wait: u32,
+    pub(crate) udp: u32,
+}
+
+impl TimeoutTable {
+    fn seconds(&self, protocol: u8, state: u8) -> u32 {
+        if protocol == packet::PROTO_UDP {
+            return self.udp;
+        }
+        TcpState::from_u8(state)
+            .unwrap_or(TcpState::Close)
+            .timeout_secs(self.tcp_established, self.tcp_fin_wait)
+    }
+}
+
+impl Conn {
+    /// A new connection bound to `dest`, counted as inactive until its first state change
+    /// (`ip_vs_conn_new`, `ip_vs_bind_dest`).
+    pub(crate) fn new(
+        tuple: Tuple,
+        fwd: u32,
+        dest: Arc<DestShared>,
+        svc_stats: Arc<Stats>,
+    ) -> Result<Arc<Self>> {
+        let mut flags = F_INACTIVE;
+        if fwd != crate::rules::FWD_MASQ {
+            flags |= F_NOOUTPUT;
+        }
+        dest.bind_conn();
+        let conn = Arc::new(
+            Self {
+                link: RcuLink::new(),
+                tuple,
+                fwd,
+                state: AtomicU32::new(flags),
+                // A new connection lives 3 s until its first state change (`ip_vs_conn_new`).
+                expires: AtomicU64::new(timer::jiffies().wrapping_add(3 * u64::from(timer::hz()))),
+                dest: dest.clone(),
+                svc_stats,
+            },
+            GFP_ATOMIC,
+        );
+        if conn.is_err() {
+            dest.unbind_conn(false);
+        }
+        Ok(conn?)
+    }
+
+    /// The protocol state number (`cp->state`).
+    pub(crate) fn state(&self) -> u8 {
+        (self.state.load(Ordering::Relaxed) & STATE_MASK) as u8
+    }
+
+    /// Whether no reply has been seen on a connection whose replies may bypass the director.
+    pub(crate) fn no_output(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & F_NOOUTPUT != 0
+    }
+
+    /// The state's name in `/proc/net/ip_vs_conn`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        if self.tuple.protocol == packet::PROTO_UDP {
+            proto::UDP_STATE_NAME
+        } else {
+            proto::tcp_state_name(u16::from(self.state()))
+        }
+    }
+
+    /// Seconds until the connection expires.
+    pub(crate) fn expires_in_secs(&self, now: u64) -> u64 {
+        let ticks = self.expires.load(Ordering::Relaxed).saturating_sub(now);
+        ticks / u64::from(timer::hz().max(1))
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        // Signed difference: correct across a wrap of jiffies.
+        (now.wrapping_sub(self.expires.load(Ordering::Relaxed)) as i64) >= 0
+    }
+
+    /// Applies a packet to the protocol state and restarts the expiry (`ip_vs_set_state`, then
+    /// `ip_vs_conn_put`). `tcp_flags` is the flags byte of a TCP packet; `reply` says the packet
+    /// came from the real server.
+    pub(crate) fn on_packet(
+        &self,
+        tcp_flags: u8,
+        reply: bool,
+        secure_tcp: bool,
+        timeouts: &TimeoutTable,
+    ) {
+        let mut old = self.state.load(Ordering::Relaxed);
+        let new = loop {
+            if old & F_DEAD != 0 {
+                return;
+            }
+            let mut new;
+            if self.tuple.protocol == packet::PROTO_TCP {
+                let state = TcpState::from_u8((old & STATE_MASK) as u8).unwrap_or(TcpState::None);
+                let dir = proto::tcp_direction(reply, old & F_NOOUTPUT != 0);
+                let flags = proto::tcp_flags_from_byte(tcp_flags);
+                let next = proto::tcp_transition(state, dir, flags, secure_tcp);
+                let inactive = proto::tcp_inactive_after(old & F_INACTIVE != 0, state, next);
+                new = (old & !(STATE_MASK | F_INACTIVE)) | u32::from(next.as_u8());
+                if inactive {
+                    new |= F_INACTIVE;
+                }
+            } else {
+                new = (old & !STATE_MASK) | u32::from(proto::UDP_STATE_NORMAL as u8);
+            }
+            if reply {
+                new &= !F_NOOUTPUT;
+            }
+            match self
+                .state
+                .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break new,
+                Err(current) => old = current,
+            }
+        };
+        match (old & F_INACTIVE != 0, new & F_INACTIVE != 0) {
+            (true, false) => self.dest.activate(),
+            (false, true) => self.dest.deactivate(),
+            _ => {}
+        }
+        let secs = timeouts.seconds(self.tuple.protocol, (new & STATE_MASK) as u8);
+        let ticks = u64::from(secs).saturating_mul(u64::from(timer::hz()));
+        self.expires
+            .store(timer::jiffies().wrapping_add(ticks), Ordering::Relaxed);
+    }
+
+    /// Marks the connection dead and gives its counts back to the destination, once
+    /// (`ip_vs_unbind_dest`). Called by the table when it unlinks the connection.
+    fn release(&self) {
+        let old = self.state.fetch_or(F_DEAD, Ordering::AcqRel);
+        if old & F_DEAD == 0 {
+            self.dest.unbind_conn(old & F_INACTIVE == 0);
+        }
+    }
+}
+
+/// Which side of a connection a packet's addresses describe.
+#[derive(Clone, Copy)]
+pub(crate) enum Lookup {
+    /// A request: source = client, destination = virtual service (`ip_vs_conn_in_get`).
+    Request {
+        protocol: u8,
+        caddr: [u8; 4],
+        cport: [u8; 2],
+        vaddr: [u8; 4],
+        vport: [u8; 2],
+    },
+    /// A NAT reply: source = real server, destination = client (`ip_vs_conn_out_get`).
+    Reply {
+        protocol: u8,
+        daddr: [u8; 4],
+        dport: [u8; 2],
+        caddr: [u8; 4],
+        cport: [u8; 2],
+    },
+}
+
+/// The connections of a namespace.
+pub(crate) struct ConnTable {
+    chains: RcuHashTable<Conn>,
+    mask: u32,
+    seed: u32,
+    count: AtomicU32,
+    /// Next bucket the sweep looks at.
+    sweep_next: AtomicU32,
+}
+
+/// Number of sweeps per round over the whole table (one round a second at four sweeps a second).
+pub(crate) const SWEEPS_PER_ROUND: u32 = 4;
+
+impl ConnTable {
+    /// An empty table of `2^bits` buckets. Sleeps.
+    pub(crate) fn new(bits: u32, seed: u32) -> Result<Self> {
+        let size = 1usize << bits;
+        Ok(Self {
+            chains: RcuHashTable::new(size, LockClass::ConnTable)?,
+            mask: (size - 1) as u32,
+            seed,
+            count: AtomicU32::new(0),
+            sweep_next: AtomicU32::new(0),
+        })
+    }
+
+    /// `ip_vs_conn_hashkey`: the bucket of a client endpoint.
+    fn bucket(&self, protocol: u8, addr: [u8; 4], port: [u8; 2]) -> usize {
+        let hash = jhash::jhash_3words(
+            u32::from_ne_bytes(addr),
+            u32::from(u16::from_ne_bytes(port)),
+            u32::from(protocol),
+            self.seed,
+        );
+        (hash & self.mask) as usize
+    }
+
+    /// Finds the connection a packet belongs to and takes a reference to it.
+    pub(crate) fn find(&self, key: &Lookup) -> Option<Arc<Conn>> {
+        let (protocol, caddr, cport) = match *key {
+            Lookup::Request {
+                protocol,
+                caddr,
+                cport,
+                ..
+            }
+            | Lookup::Reply {
+                protocol,
+                caddr,
+                cport,
+                ..
+            } => (protocol, caddr, cport),
+        };
+        let guard = Guard::new();
+        let bucket = self.bucket(protocol, caddr, cport);
+        let found = self.chains.iter(bucket, &guard).find(|c| {
+            let t = &c.tuple;
+            t.protocol == protocol
+                && t.caddr == caddr
+                && t.cport == cport
+                && match *key {
+                    Lookup::Request { vaddr, vport, .. } => t.vaddr == vaddr && t.vport == vport,
+                    Lookup::Reply { daddr, dport, .. } => {
+                        c.fwd == crate::rules::FWD_MASQ && t.daddr == daddr && t.dport == dport
+                    }
+                }
+        });
+        found.map(|entry| entry.to_arc())
+    }
+
+    /// Adds a connection (`ip_vs_conn_hash`).
+    pub(crate) fn insert(&self, conn: Arc<Conn>) {
+        let t = conn.tuple;
+        let bucket = self.bucket(t.protocol, t.caddr, t.cport);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Err(conn) = self.chains.insert(bucket, conn) {
+            conn.release();
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Unlinks the connections of bucket `bucket` that `remove` selects, giving back their counts.
+    fn remove_in(&self, bucket: usize, mut remove: impl FnMut(&Conn) -> bool) -> usize {
+        let removed = self.chains.remove_if(bucket, |c| {
+            let gone = remove(c);
+            if gone {
+                c.release();
+            }
+            gone
+        });
+        self.count
+            .fetch_sub(removed.min(u32::MAX as usize) as u32, Ordering::Relaxed);
+        removed
+    }
+
+    /// Unlinks `conn` now (`ip_vs_conn_expire_now`); false if it was gone already.
+    pub(crate) fn expire_now(&self, conn: &Conn) -> bool {
+        let t = conn.tuple;
+        let bucket = self.bucket(t.protocol, t.caddr, t.cport);
+        self.remove_in(bucket, |c| core::ptr::eq(c, conn)) > 0
+    }
+
+    /// One sweep: unlinks the expired connections of the next `1/SWEEPS_PER_ROUND` of the
+    /// buckets. With `drop_embryonic`, also the half-open TCP connections (SYN_RECV, SYNACK),
+    /// IPVS's `drop_entry` defense under memory pressure.
+    pub(crate) fn sweep(&self, drop_embryonic: bool) -> usize {
+        let now = timer::jiffies();
+        let size = self.chains.buckets() as u32;
+        let per_sweep = size.div_ceil(SWEEPS_PER_ROUND).max(1);
+        let start = self.sweep_next.load(Ordering::Relaxed) % size;
+        let end = start.saturating_add(per_sweep).min(size);
+        self.sweep_next
+            .store(if end >= size { 0 } else { end }, Ordering::Relaxed);
+        let mut removed = 0;
+        for bucket in start..end {
+            removed += self.remove_in(bucket as usize, |c| {
+                c.expired(now)
+                    || (drop_embryonic
+                        && c.tuple.protocol == packet::PROTO_TCP
+                        && matches!(
+                            TcpState::from_u8(c.state()),
+                            Some(TcpState::SynRecv | TcpState::SynAck)
+                        ))
+            });
+        }
+        removed
+    }
+
+    /// Unlinks every connection, or those of destinations that are gone (`ip_vs_conn_flush`,
+    /// `ip_vs_expire_nodest_conn_flush`).
+    pub(crate) fn flush(&self, only_without_dest: bool) {
+        for bucket in 0..self.chains.buckets() {
+            self.remove_in(bucket, |c| !only_without_dest || !c.dest.available());
+        }
+    }
+
+    /// Calls `f` with every connection, for `/proc/net/ip_vs_conn`.
+    pub(crate) fn for_each(
+        &self,
+        mut f: impl FnMut(&Conn) -> core::fmt::Result,
+    ) -> core::fmt::Result {
+        for bucket in 0..self.chains.buckets() {
+            let guard = Guard::new();
+            for conn in self.chains.iter(bucket, &guard) {
+                f(&conn)?;
+            }
+        }
+        Ok(())
+    }
+}

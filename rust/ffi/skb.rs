@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket buffers seen by the netfilter hooks: reading headers, rewriting them in place, routing
+//! and sending.
+//!
+//! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
+//! [`include/net/ip.h`](srctree/include/net/ip.h)
+//!
+//! Offsets are counted from the network (IPv4) header. A packet is only written through
+//! [`Writable`], which exists after `skb_ensure_writable` made the bytes private and linear.
+
+use super::{pernet::Net, sys};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::prelude::*;
+
+/// What a hook tells netfilter to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Let the packet continue through the stack.
+    Accept,
+    /// Free the packet.
+    Drop,
+    /// The packet was consumed (sent by rvs); only [`Packet::local_out`] returns it.
+    Stolen,
+}
+
+impl Verdict {
+    pub(crate) fn to_nf(self) -> u32 {
+        match self {
+            Verdict::Accept => sys::NF_ACCEPT,
+            Verdict::Drop => sys::NF_DROP,
+            Verdict::Stolen => sys::NF_STOLEN,
+        }
+    }
+}
+
+/// A packet handed to a netfilter hook.
+///
+/// # Invariants
+///
+/// `skb` is a valid socket buffer owned by the hook invocation for `'a`; its network header is
+/// set (netfilter's IPv4 hooks run after `ip_rcv` or on locally built packets).
+pub(crate) struct Packet<'a> {
+    skb: NonNull<sys::sk_buff>,
+    _owner: PhantomData<&'a mut sys::sk_buff>,
+}
+
+impl<'a> Packet<'a> {
+    /// Wraps the `skb` of a hook invocation.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be the valid buffer passed to an IPv4 netfilter hook that runs for `'a`, and
+    /// the hook must return the [`Verdict`] the packet's methods lead to (`Stolen` only after
+    /// [`Packet::local_out`]).
+    pub(crate) unsafe fn from_raw(skb: *mut sys::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller's guarantee.
+        Some(Self {
+            skb: NonNull::new(skb)?,
+            _owner: PhantomData,
+        })
+    }
+
+    fn raw(&self) -> *mut sys::sk_buff {
+        self.skb.as_ptr()
+    }
+
+    /// Whether IPVS (rvs) already handled this packet (`skb->ipvs_property`).
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_ipvs_property(self.raw()) }
+    }
+
+    /// Marks the packet as handled, so that rvs's hooks let it pass from now on.
+    pub(crate) fn set_ipvs_property(&mut self) {
+        // SAFETY: `skb` is valid and ours (type invariant).
+        unsafe { sys::rvs_skb_set_ipvs_property(self.raw()) }
+    }
+
+    /// Whether the packet was addressed to this host at link level (`PACKET_HOST`).
+    pub(crate) fn is_for_host(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant).
+        u32::from(unsafe { sys::rvs_skb_pkt_type(self.raw()) }) == sys::PACKET_HOST
+    }
+
+    /// Whether the packet has a route.
+    pub(crate) fn has_dst(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_has_dst(self.raw()) }
+    }
+
+    /// The firewall mark (`skb->mark`).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_mark(self.raw()) }
+    }
+
+    /// The length from the network header on (`skb->len`), what IPVS counts as bytes.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_len(self.raw()) }
+    }
+
+    /// Whether the packet is a GSO super-packet, segmented later on output.
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_is_gso(self.raw()) }
+    }
+
+    /// Whether the transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`):
+    /// the checksum field then holds the pseudo-header sum only.
+    pub(crate) fn checksum_partial(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant).
+        u32::from(unsafe { sys::rvs_skb_ip_summed(self.raw()) }) == sys::CHECKSUM_PARTIAL
+    }
+
+    /// Copies `N` bytes at `offset` from the network header, wherever they are stored
+    /// (`skb_header_pointer`). `None` if the packet is shorter.
+    pub(crate) fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        let mut buf = [0u8; N];
+        let network = self.network_offset();
+        let start = i32::try_from(offset).ok()?.checked_add(network)?;
+        let len = i32::try_from(N).ok()?;
+        // SAFETY: `skb` is valid (type invariant); `buf` has room for `len` bytes.
+        let ptr =
+            unsafe { sys::rvs_skb_header_pointer(self.raw(), start, len, buf.as_mut_ptr().cast()) };
+        if ptr.is_null() {
+            return None;
+        }
+        if ptr.cast::<u8>() != buf.as_ptr() {
+            // SAFETY: `skb_header_pointer` returned a pointer to `len` readable bytes in the
+            // linear part of the packet.
+            let src = unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), N) };
+            buf.copy_from_slice(src);
+        }
+        Some(buf)
+    }
+
+    fn network_offset(&self) -> i32 {
+        // SAFETY: `skb` is valid (type invariant).
+        unsafe { sys::rvs_skb_network_offset(self.raw()) }
+    }
+
+    /// Makes the first `len` bytes from the network header private and linear so that they can
+    /// be rewritten (`skb_ensure_writable`; the packet may be shared or non-linear).
+    pub(crate) fn writable(&mut self, len: usize) -> Result<Writable<'_, 'a>> {
+        let total = i32::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(self.network_offset()))
+            .and_then(|t| u32::try_from(t).ok())
+            .ok_or(EINVAL)?;
+        // SAFETY: `skb` is valid and ours (type invariant).
+        let ret = unsafe { sys::skb_ensure_writable(self.raw(), total) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: `len` bytes from the network header are now linear and private.
+        Ok(Writable { packet: self, len })
+    }
+
+    /// Routes the packet again after its addresses changed (`ip_route_me_harder`). With
+    /// `source_is_local` the (rewritten) source address is one of the host's own.
+    pub(crate) fn reroute(&mut self, net: &Net, source_is_local: bool) -> Result {
+        let addr_type = if source_is_local {
+            sys::RTN_LOCAL
+        } else {
+            sys::RTN_UNSPEC
+        };
+        // SAFETY: `skb` is valid and ours and has a route (hooks are reached with one); `net` is
+        // the live namespace of the hook; the socket pointer is the packet's own.
+        let ret = unsafe {
+            sys::ip_route_me_harder(
+                net.as_ptr(),
+                sys::rvs_skb_sk(self.raw()),
+                self.raw(),
+                addr_type,
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Whether the route leads to this host (`RTCF_LOCAL`).
+    pub(crate) fn route_is_local(&self) -> bool {
+        // SAFETY: `skb` is valid; callers check `has_dst` or just rerouted it.
+        self.has_dst() && unsafe { sys::rvs_skb_dst_is_local(self.raw()) }
+    }
+
+    /// Whether the route's device is a loopback device.
+    pub(crate) fn route_is_loopback(&self) -> bool {
+        // SAFETY: as for `route_is_local`.
+        self.has_dst() && unsafe { sys::rvs_skb_dst_dev_is_loopback(self.raw()) }
+    }
+
+    /// The MTU of the route, or 0 without one.
+    pub(crate) fn route_mtu(&self) -> u32 {
+        if !self.has_dst() {
+            return 0;
+        }
+        // SAFETY: `skb` is valid and has a route.
+        unsafe { sys::rvs_skb_dst_mtu(self.raw()) }
+    }
+
+    /// Sends an ICMP error about this packet to its source (`icmp_send`).
+    pub(crate) fn icmp_send(&self, kind: u8, code: u8, info_be: u32) {
+        // SAFETY: `skb` is valid; `icmp_send` only reads it (and rate-limits itself).
+        unsafe {
+            sys::rvs_icmp_send(self.raw(), i32::from(kind), i32::from(code), info_be);
+        }
+    }
+
+    /// Detaches the packet from the socket early demux gave it, from conntrack and from a
+    /// checksum the receiving device computed, before it leaves again (IPVS's
+    /// `ip_vs_drop_early_demux_sk`, `ip_vs_notrack`, `skb_forward_csum`).
+    pub(crate) fn prepare_forward(&mut self) {
+        // SAFETY: `skb` is valid and ours (type invariant).
+        unsafe {
+            if sys::rvs_skb_has_dev(self.raw()) {
+                sys::rvs_skb_orphan(self.raw());
+            }
+            sys::rvs_skb_notrack(self.raw());
+            sys::rvs_skb_forward_csum(self.raw());
+        }
+    }
+
+    /// Detaches the packet from conntrack (`ip_vs_notrack`).
+    pub(crate) fn notrack(&mut self) {
+        // SAFETY: `skb` is valid and ours (type invariant).
+        unsafe { sys::rvs_skb_notrack(self.raw()) }
+    }
+
+    /// Sends the packet along its route through `LOCAL_OUT` (`ip_local_out`), which takes it.
+    pub(crate) fn local_out(self, net: &Net) -> Verdict {
+        // SAFETY: `skb` is valid and ours and has a route; `ip_local_out` consumes it whatever
+        // its result, which is why the hook returns `NF_STOLEN`.
+        unsafe { sys::ip_local_out(net.as_ptr(), core::ptr::null_mut(), self.raw()) };
+        Verdict::Stolen
+    }
+}
+
+/// The first `len` bytes of a packet from its network header, private and linear.
+///
+/// # Invariants
+///
+/// `skb_ensure_writable` succeeded for `len` bytes from the network header and the packet has not
+/// been changed in size since.
+pub(crate) struct Writable<'p, 'a> {
+    packet: &'p mut Packet<'a>,
+    len: usize,
+}
+
+impl Writable<'_, '_> {
+    fn base(&self) -> *mut u8 {
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        unsafe { sys::rvs_skb_network_header(self.packet.raw()) }
+    }
+
+    /// The writable bytes.
+    pub(crate) fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: by the type invariant `len` bytes from the network header are linear and
+        // private to this packet, which `self` borrows mutably.
+        unsafe { core::slice::from_raw_parts_mut(self.base(), self.len) }
+    }
+
+    fn sum_field(&mut self, offset: usize) -> Result<*mut u16> {
+        if offset.checked_add(2).map_or(true, |end| end > self.len) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `offset + 2 <= len`, within the writable bytes.
+        Ok(unsafe { self.base().add(offset) }.cast::<u16>())
+    }
+
+    /// Updates the transport checksum at `sum_offset` for a 4-byte change (an address, part of
+    /// the pseudo-header when `pseudo`), whatever the packet's checksum state
+    /// (`inet_proto_csum_replace4`).
+    pub(crate) fn replace_sum4(
+        &mut self,
+        sum_offset: usize,
+        from: [u8; 4],
+        to: [u8; 4],
+        pseudo: bool,
+    ) -> Result {
+        let sum = self.sum_field(sum_offset)?;
+        // SAFETY: `sum` points to 2 writable bytes of this packet (checked above); the values are
+        // passed in network byte order as the C function expects.
+        unsafe {
+            sys::inet_proto_csum_replace4(
+                sum,
+                self.packet.raw(),
+                u32::from_ne_bytes(from),
+                u32::from_ne_bytes(to),
+                pseudo,
+            )
+        };
+        Ok(())
+    }
+
+    /// Updates the transport checksum at `sum_offset` for a 2-byte change (a port).
+    pub(crate) fn replace_sum2(&mut self, sum_offset: usize, from: [u8; 2], to: [u8; 2]) -> Result {
+        let sum = self.sum_field(sum_offset)?;
+        // SAFETY: as in `replace_sum4`.
+        unsafe {
+            sys::rvs_inet_proto_csum_replace2(
+                sum,
+                self.packet.raw(),
+                u16::from_ne_bytes(from),
+                u16::from_ne_bytes(to),
+                false,
+            )
+        };
+        Ok(())
+    }
+
+    /// Recomputes the checksum of the IPv4 header at `offset` (`ip_send_check`); the header
+    /// must lie within the writable bytes.
+    pub(crate) fn ipv4_send_check(&mut self, offset: usize) -> Result {
+        let ihl = self.bytes().get(offset).map(|b| usize::from(b & 0x0f) * 4);
+        let end = ihl.and_then(|ihl| offset.checked_add(ihl.max(20)));
+        if end.map_or(true, |end| end > self.len) {
+            return Err(EINVAL);
+        }
+        // SAFETY: the whole header (`ihl` words, checked above) lies in the writable bytes.
+        unsafe { sys::ip_send_check(self.base().add(offset).cast()) };
+        Ok(())
+    }
+
+    /// Recomputes an ICMP checksum whose message starts at `offset` and runs to the end of the
+    /// packet (`ip_vs_checksum_complete`); the message may extend past the writable bytes.
+    pub(crate) fn icmp_checksum(&mut self, offset: usize) -> Result {
+        let field = offset.checked_add(crate::packet::ICMP_SUM).ok_or(EINVAL)?;
+        let len = usize::try_from(self.packet.len()).map_err(|_| EINVAL)?;
+        let span = len.checked_sub(offset).ok_or(EINVAL)?;
+        self.bytes()
+            .get_mut(field..field + 2)
+            .ok_or(EINVAL)?
+            .copy_from_slice(&[0, 0]);
+        let start = self
+            .packet
+            .network_offset()
+            .checked_add(i32::try_from(offset).map_err(|_| EINVAL)?)
+            .ok_or(EINVAL)?;
+        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which lie
+        // within the packet (`len` counts from the network header, where `data` is in the hooks).
+        let sum = unsafe {
+            sys::skb_checksum(
+                self.packet.raw(),
+                start,
+                i32::try_from(span).map_err(|_| EINVAL)?,
+                0,
+            )
+        };
+        let folded = crate::packet::csum_fold(sum);
+        self.bytes()
+            .get_mut(field..field + 2)
+            .ok_or(EINVAL)?
+            .copy_from_slice(&folded.to_ne_bytes());
+        Ok(())
+    }
+}
