@@ -50,7 +50,7 @@ on director "$ADM" -A -t 10.0.1.100:80 -s rr
 for i in 1 2 3; do on director "$ADM" -a -t 10.0.1.100:80 -r "10.0.2.1$i:80" -m; done
 on director "$ADM" -Ln
 
-step "$requests HTTP requests from the client to the VIP, one connection each"
+step "HTTP requests from the client to the VIP, one connection each"
 on client curl -sS http://10.0.1.100/
 echo "  ... and $requests more (one curl, a new connection each):"
 client_http "$requests" | tally
@@ -65,7 +65,7 @@ step "what the director counted"
 on director "$ADM" -Ln --stats
 on director "$ADM" -Ln
 echo "  (closed connections wait in TIME_WAIT: InActConn)"
-on director "$ADM" -Lnc | head -n 6
+on director "$ADM" -Lnc | head -n 7
 echo "  ... $(adm -Lnc | tail -n +3 | wc -l) connection entries in all"
 
 step "the director's netfilter hooks, at IPVS's points and priorities"

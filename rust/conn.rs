@@ -209,8 +209,9 @@ impl Conn {
     }
 
     /// Marks the connection dead and gives its counts back to the destination, once
-    /// (`ip_vs_unbind_dest`). Called by the table when it unlinks the connection.
-    fn release(&self) {
+    /// (`ip_vs_unbind_dest`). Called by the table when it unlinks the connection, and for a
+    /// one-packet connection, which is never in the table, after its packet.
+    pub(crate) fn release(&self) {
         let old = self.state.fetch_or(F_DEAD, Ordering::AcqRel);
         if old & F_DEAD == 0 {
             self.dest.unbind_conn(old & F_INACTIVE == 0);
@@ -346,9 +347,13 @@ impl ConnTable {
     /// IPVS's `drop_entry` defense under memory pressure.
     pub(crate) fn sweep(&self, drop_embryonic: bool) -> usize {
         let now = timer::jiffies();
-        let size = self.chains.buckets() as u32;
+        let size = (self.chains.buckets() as u32).max(1);
         let per_sweep = size.div_ceil(SWEEPS_PER_ROUND).max(1);
-        let start = self.sweep_next.load(Ordering::Relaxed) % size;
+        let start = self
+            .sweep_next
+            .load(Ordering::Relaxed)
+            .checked_rem(size)
+            .unwrap_or(0);
         let end = start.saturating_add(per_sweep).min(size);
         self.sweep_next
             .store(if end >= size { 0 } else { end }, Ordering::Relaxed);

@@ -20,6 +20,7 @@ use crate::{
     netns::NetState,
     packet::{self, Ipv4},
     proto, rules,
+    sched::Flow,
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
@@ -139,10 +140,10 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
         conn = None;
     }
 
-    let conn = match conn {
-        Some(c) => c,
+    let (conn, one_packet) = match conn {
+        Some(c) => (c, false),
         None => match schedule(state, &pkt, ip, ports, tcp_flags) {
-            Ok(Some(c)) => c,
+            Ok(Some(scheduled)) => scheduled,
             Ok(None) => return Verdict::Accept,
             Err(verdict) => return verdict,
         },
@@ -156,18 +157,25 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     }
     let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
-    transmit(net, pkt, ip, &conn)
+    let verdict = transmit(net, pkt, ip, &conn);
+    if one_packet {
+        // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
+        // put without hashing it).
+        conn.release();
+    }
+    verdict
 }
 
 /// Creates a connection for a packet that has none, if it is for a virtual service
 /// (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`). `Ok(None)`: not for rvs.
+/// The flag says the connection is for this packet only (`-o`, UDP), and not in the table.
 fn schedule(
     state: &NetState,
     pkt: &Packet<'_>,
     ip: &Ipv4,
     ports: packet::Ports,
     tcp_flags: u8,
-) -> Result<Option<Arc<Conn>>, Verdict> {
+) -> Result<Option<(Arc<Conn>, bool)>, Verdict> {
     if ip.protocol == packet::PROTO_TCP {
         let sloppy = state.sysctl.sloppy_tcp.load(Ordering::Relaxed) != 0;
         if !proto::tcp_should_schedule(proto::tcp_flags_from_byte(tcp_flags), sloppy) {
@@ -179,7 +187,21 @@ fn schedule(
     let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, pkt.mark()) else {
         return Ok(None);
     };
-    let Some(dest) = svc.schedule() else {
+    let mut saddr = [0u8; 16];
+    saddr[..4].copy_from_slice(&ip.saddr);
+    let mut daddr = [0u8; 16];
+    daddr[..4].copy_from_slice(&ip.daddr);
+    let mut random_below = crate::ffi::random_u32_below;
+    let mut flow = Flow {
+        af: rules::AF_INET,
+        saddr,
+        daddr,
+        sport: ports.sport,
+        dport: ports.dport,
+        svc_flags: svc.params.flags,
+        random_below: &mut random_below,
+    };
+    let Some(dest) = svc.schedule(&mut flow) else {
         // `ip_vs_leave`: no real server can take it; tell the client.
         pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
         return Err(Verdict::Drop);
@@ -204,21 +226,52 @@ fn schedule(
     let fwd = dest.params.fwd & rules::FWD_MASK;
     let conn =
         Conn::new(tuple, fwd, dest.shared.clone(), svc.stats.clone()).map_err(|_| Verdict::Drop)?;
+    let one_packet =
+        ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
     drop(guard);
     conn.dest.stats.count_conn();
     conn.svc_stats.count_conn();
     state.stats.count_conn();
-    state.conns.insert(conn.clone());
-    Ok(Some(conn))
+    if !one_packet {
+        state.conns.insert(conn.clone());
+    }
+    Ok(Some((conn, one_packet)))
 }
 
 /// Sends a request on to the connection's real server (`cp->packet_xmit`).
 fn transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
     match conn.fwd {
         rules::FWD_MASQ => nat_transmit(net, pkt, ip, conn),
-        // Direct routing and tunnelling come with the next part of the data plane.
+        rules::FWD_DROUTE => dr_transmit(net, pkt, ip, conn),
+        // Tunnelling and local delivery come with the next part of the data plane.
         _ => Verdict::Drop,
     }
+}
+
+/// Whether a packet must be refused with "fragmentation needed" on a route of `mtu`
+/// (`ensure_mtu_is_adequate`): DF set, too long, and not a GSO packet that is cut later.
+fn too_big(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32) -> bool {
+    ip.dont_fragment && pkt.len() > mtu && !pkt.is_gso()
+}
+
+/// Direct routing: the packet goes unchanged to the real server's link address, which has the
+/// virtual address too (`ip_vs_dr_xmit`); its replies go straight to the client.
+fn dr_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    if pkt.route_via(net, conn.tuple.daddr).is_err() || pkt.route_is_local() {
+        return Verdict::Drop;
+    }
+    let mtu = pkt.route_mtu();
+    if too_big(&pkt, ip, mtu) {
+        pkt.icmp_send(
+            packet::ICMP_DEST_UNREACH,
+            packet::ICMP_FRAG_NEEDED,
+            mtu.to_be(),
+        );
+        return Verdict::Drop;
+    }
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.local_out(net)
 }
 
 /// Rewrites the address at `addr_offset` and the port at `port_offset` (within `w`) and updates
@@ -288,7 +341,7 @@ fn nat_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdi
         return Verdict::Drop;
     }
     let mtu = pkt.route_mtu();
-    if ip.dont_fragment && pkt.len() > mtu && !pkt.is_gso() {
+    if too_big(&pkt, ip, mtu) {
         if set_daddr(&mut pkt, ip.daddr).is_ok() {
             pkt.icmp_send(
                 packet::ICMP_DEST_UNREACH,

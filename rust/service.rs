@@ -12,7 +12,7 @@
 use crate::{
     ffi::sync::{BhSpinLock, LockClass},
     rules,
-    sched::{Candidate, SchedState, Scheduler},
+    sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -440,9 +440,9 @@ impl Service {
 
     /// Picks a destination for a new connection (`ip_vs_schedule`); `None` without scheduler or
     /// when every destination is quiesced or overloaded.
-    pub(crate) fn schedule(&self) -> Option<&Arc<Dest>> {
+    pub(crate) fn schedule(&self, flow: &mut Flow<'_>) -> Option<&Arc<Dest>> {
         self.params.scheduler?;
-        let index = self.sched.lock().schedule(&self.dests)?;
+        let index = self.sched.lock().schedule(&self.dests, flow)?;
         self.dests.get(index)
     }
 

@@ -51,6 +51,12 @@ pub(crate) fn random_u32() -> u32 {
     unsafe { sys::get_random_u32() }
 }
 
+/// A uniformly random number below `ceil`, or any if `ceil` is 0 (`get_random_u32_below`).
+pub(crate) fn random_u32_below(ceil: u32) -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { sys::rvs_random_u32_below(ceil) }
+}
+
 /// Errno values that `kernel::error::code` of 6.12 does not name.
 pub(crate) mod errno {
     use super::sys;

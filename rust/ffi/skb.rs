@@ -182,6 +182,39 @@ impl<'a> Packet<'a> {
         Ok(())
     }
 
+    /// Routes the packet to the next hop `gateway` whatever its destination address (IPVS's
+    /// `do_output_route4` with `IP_VS_RT_MODE_KNOWN_NH`, for direct routing: the header keeps the
+    /// virtual address, the frame goes to the real server).
+    pub(crate) fn route_via(&mut self, net: &Net, gateway: [u8; 4]) -> Result {
+        let mut fl4 = sys::flowi4 {
+            daddr: u32::from_ne_bytes(gateway),
+            __fl_common: sys::flowi_common {
+                flowic_mark: self.mark(),
+                flowic_flags: sys::FLOWI_FLAG_KNOWN_NH as u8,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // SAFETY: `net` is alive; `fl4` is a valid flow for the duration of the call; no socket.
+        let rt = unsafe { sys::ip_route_output_flow(net.as_ptr(), &mut fl4, core::ptr::null()) };
+        if rt.is_null() {
+            return Err(EINVAL);
+        }
+        let addr = rt as usize;
+        if addr >= (sys::MAX_ERRNO as usize).wrapping_neg() {
+            return Err(Error::from_errno(addr as isize as i32));
+        }
+        // SAFETY: `rt` is a route with a reference that the packet takes over; the packet is
+        // ours (type invariant).
+        unsafe {
+            sys::rvs_skb_set_route(self.raw(), rt);
+            // The real server's link has the MTU of the route, checked by the caller; a packet
+            // that fits is never fragmented with an ICMP error from `ip_fragment`.
+            sys::rvs_skb_set_ignore_df(self.raw());
+        }
+        Ok(())
+    }
+
     /// Whether the route leads to this host (`RTCF_LOCAL`).
     pub(crate) fn route_is_local(&self) -> bool {
         // SAFETY: `skb` is valid; callers check `has_dst` or just rerouted it.

@@ -4,8 +4,8 @@
 //!
 //! A service binds a scheduler by name, as IPVS binds `ip_vs_<name>`; an unknown name is refused
 //! with `-ENOENT`, and `"none"` means no scheduler. Each scheduler lives in its own file, mirroring
-//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`); this file is the registry and the interface the
-//! service uses.
+//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `fo`, `ovf`, `twos`, `dh`, `sh`); this
+//! file is the registry and the interface the service uses.
 //!
 //! The schedulers are plain, kernel-independent code over a slice of destinations given in the
 //! order of IPVS's `svc->destinations` list: IPVS adds a new destination at the list head, so index
@@ -13,13 +13,62 @@
 //! callers must keep it. The per-service state (IPVS's `svc->sched_data`) is [`SchedState`]; the
 //! caller serialises calls on it (IPVS's `svc->sched_lock`) and tells it about every change of the
 //! list with [`SchedState::dests_changed`], as IPVS calls `add_dest`, `del_dest` and `upd_dest`.
+//!
+//! The hashing schedulers (`dh`, `sh`) and the random one (`twos`) also look at the packet that
+//! opens the connection, which the caller describes with a [`Flow`].
 
 #![deny(unsafe_code)]
 
+mod dh;
+mod fo;
 mod lc;
+mod nq;
+mod ovf;
 mod rr;
+mod sed;
+mod sh;
+mod twos;
 mod wlc;
 mod wrr;
+
+/// `AF_INET6`: the address family whose addresses `dh` and `sh` fold from 128 to 32 bits.
+pub(crate) const AF_INET6: u16 = 10;
+
+/// `IP_VS_SVC_F_SCHED_SH_FALLBACK` (`IP_VS_SVC_F_SCHED1`): `sh` tries other buckets when the
+/// hashed destination is unavailable.
+pub(crate) const SVC_F_SCHED_SH_FALLBACK: u32 = 0x0008;
+
+/// `IP_VS_SVC_F_SCHED_SH_PORT` (`IP_VS_SVC_F_SCHED2`): `sh` hashes the source port too.
+pub(crate) const SVC_F_SCHED_SH_PORT: u32 = 0x0010;
+
+/// What a scheduler may look at in the packet that opens a connection.
+///
+/// `rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `fo` and `ovf` ignore it; `dh` hashes `daddr`, `sh`
+/// hashes `saddr` (and `sport` with `sh-port`), `twos` draws from `random_below`.
+pub(crate) struct Flow<'a> {
+    /// The service's address family (`svc->af`): 2 = `AF_INET`, 10 = `AF_INET6`.
+    pub(crate) af: u16,
+    /// The source address in wire bytes; IPv4 in the first 4 bytes. For a packet IPVS schedules
+    /// inverted (`ip_vs_iph_inverse`), the caller puts the client's address here, as `sh` takes
+    /// `iph->daddr` then.
+    pub(crate) saddr: [u8; 16],
+    /// The destination address in wire bytes; IPv4 in the first 4 bytes.
+    pub(crate) daddr: [u8; 16],
+    /// The source port in wire bytes (network order), for `sh-port`. As in
+    /// `ip_vs_sh_get_port`: the client's port for TCP, UDP and SCTP, and 0 for other protocols
+    /// or when the ports cannot be read.
+    pub(crate) sport: [u8; 2],
+    /// The destination port in wire bytes (network order). No IPVS scheduler of this module
+    /// reads it; it completes the packet's description for the caller and for future schedulers.
+    #[allow(dead_code)]
+    pub(crate) dport: [u8; 2],
+    /// The service's flags (IP_VS_SVC_F_*), for sh-fallback / sh-port.
+    pub(crate) svc_flags: u32,
+    /// A uniformly random number below the bound (the kernel's `get_random_u32_below`), for
+    /// `twos`. A bound of 0 asks for any `u32`, as `__get_random_u32_below(0)` returns one: `twos`
+    /// passes 0 only when its total weight wraps around, as in IPVS.
+    pub(crate) random_below: &'a mut dyn FnMut(u32) -> u32,
+}
 
 /// A scheduling algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,13 +81,34 @@ pub(crate) enum Scheduler {
     LeastConnection,
     /// Weighted least connection (ipvsadm's default).
     WeightedLeastConnection,
+    /// Shortest expected delay.
+    ShortestExpectedDelay,
+    /// Never queue.
+    NeverQueue,
+    /// Weighted failover.
+    WeightedFailover,
+    /// Weighted overflow.
+    WeightedOverflow,
+    /// Power of two choices.
+    TwoChoices,
+    /// Destination hashing.
+    DestinationHashing,
+    /// Source hashing.
+    SourceHashing,
 }
 
-const ALL: [Scheduler; 4] = [
+const ALL: [Scheduler; 11] = [
     Scheduler::RoundRobin,
     Scheduler::WeightedRoundRobin,
     Scheduler::LeastConnection,
     Scheduler::WeightedLeastConnection,
+    Scheduler::ShortestExpectedDelay,
+    Scheduler::NeverQueue,
+    Scheduler::WeightedFailover,
+    Scheduler::WeightedOverflow,
+    Scheduler::TwoChoices,
+    Scheduler::DestinationHashing,
+    Scheduler::SourceHashing,
 ];
 
 impl Scheduler {
@@ -49,6 +119,13 @@ impl Scheduler {
             Scheduler::WeightedRoundRobin => "wrr",
             Scheduler::LeastConnection => "lc",
             Scheduler::WeightedLeastConnection => "wlc",
+            Scheduler::ShortestExpectedDelay => "sed",
+            Scheduler::NeverQueue => "nq",
+            Scheduler::WeightedFailover => "fo",
+            Scheduler::WeightedOverflow => "ovf",
+            Scheduler::TwoChoices => "twos",
+            Scheduler::DestinationHashing => "dh",
+            Scheduler::SourceHashing => "sh",
         }
     }
 
@@ -95,8 +172,40 @@ pub(crate) fn conn_overhead<C: Candidate>(dest: &C) -> i32 {
     active.wrapping_shl(8).wrapping_add(total)
 }
 
+/// `GOLDEN_RATIO_32` of Linux 6.12's `include/linux/hash.h`.
+const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
+
+/// `hash_32` of Linux 6.12's `include/linux/hash.h`: the top `bits` bits of `val * GOLDEN_RATIO_32`
+/// (the generic `__hash_32`, which x86 and arm64 use: they have no `CONFIG_HAVE_ARCH_HASH`).
+/// `bits` must be in 1..=32; the schedulers pass their table's 8.
+pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
+    // `checked_shr` cannot fail for bits in 1..=32; a bits of 0 (never passed) gives 0.
+    val.wrapping_mul(GOLDEN_RATIO_32)
+        .checked_shr(32u32.wrapping_sub(bits))
+        .unwrap_or(0)
+}
+
+/// The 32 bits `dh` and `sh` hash of an address, in host order: `ntohl(addr->ip)`, or for IPv6 the
+/// `ntohl` of the XOR of its four big-endian words (their `addr_fold`; the XOR commutes with the
+/// byte swap, so the words are swapped first here).
+pub(crate) fn addr_fold(af: u16, addr: &[u8; 16]) -> u32 {
+    // The address's four 32-bit words, in host order (the conversion cannot fail on 4 bytes).
+    let mut words = addr
+        .chunks_exact(4)
+        .map(|w| <[u8; 4]>::try_from(w).map_or(0, u32::from_be_bytes));
+    if af == AF_INET6 {
+        words.fold(0, |fold, w| fold ^ w)
+    } else {
+        words.next().unwrap_or(0)
+    }
+}
+
 /// The mutable per-service scheduler state (IPVS's svc->sched_data), owned by the service and
 /// protected by the caller's lock. Plain data: no allocation, Send.
+///
+/// `sh`'s bucket table makes it some 260 bytes, which a service allocates once with its lock; the
+/// table stays inline because a scheduler state must not allocate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SchedState {
     /// Round robin: the cursor.
@@ -107,6 +216,20 @@ pub(crate) enum SchedState {
     LeastConnection,
     /// Weighted least connection: stateless.
     WeightedLeastConnection,
+    /// Shortest expected delay: stateless.
+    ShortestExpectedDelay,
+    /// Never queue: stateless.
+    NeverQueue,
+    /// Weighted failover: stateless.
+    WeightedFailover,
+    /// Weighted overflow: stateless.
+    WeightedOverflow,
+    /// Power of two choices: stateless (the randomness comes with the [`Flow`]).
+    TwoChoices,
+    /// Destination hashing: stateless, see `dh` for why IPVS's bucket table needs no copy.
+    DestinationHashing,
+    /// Source hashing: IPVS's `struct ip_vs_sh_state` bucket table.
+    SourceHashing(sh::SourceHashing),
 }
 
 impl Scheduler {
@@ -119,6 +242,13 @@ impl Scheduler {
             }
             Scheduler::LeastConnection => SchedState::LeastConnection,
             Scheduler::WeightedLeastConnection => SchedState::WeightedLeastConnection,
+            Scheduler::ShortestExpectedDelay => SchedState::ShortestExpectedDelay,
+            Scheduler::NeverQueue => SchedState::NeverQueue,
+            Scheduler::WeightedFailover => SchedState::WeightedFailover,
+            Scheduler::WeightedOverflow => SchedState::WeightedOverflow,
+            Scheduler::TwoChoices => SchedState::TwoChoices,
+            Scheduler::DestinationHashing => SchedState::DestinationHashing,
+            Scheduler::SourceHashing => SchedState::SourceHashing(sh::SourceHashing::new(dests)),
         }
     }
 }
@@ -132,6 +262,13 @@ impl SchedState {
             SchedState::WeightedRoundRobin(_) => Scheduler::WeightedRoundRobin,
             SchedState::LeastConnection => Scheduler::LeastConnection,
             SchedState::WeightedLeastConnection => Scheduler::WeightedLeastConnection,
+            SchedState::ShortestExpectedDelay => Scheduler::ShortestExpectedDelay,
+            SchedState::NeverQueue => Scheduler::NeverQueue,
+            SchedState::WeightedFailover => Scheduler::WeightedFailover,
+            SchedState::WeightedOverflow => Scheduler::WeightedOverflow,
+            SchedState::TwoChoices => Scheduler::TwoChoices,
+            SchedState::DestinationHashing => Scheduler::DestinationHashing,
+            SchedState::SourceHashing(_) => Scheduler::SourceHashing,
         }
     }
 
@@ -146,18 +283,41 @@ impl SchedState {
         match self {
             SchedState::RoundRobin(s) => s.dests_changed(dests),
             SchedState::WeightedRoundRobin(s) => s.dests_changed(dests),
-            SchedState::LeastConnection | SchedState::WeightedLeastConnection => {}
+            SchedState::SourceHashing(s) => s.dests_changed(dests),
+            // Stateless. `dh`'s IPVS table depends on the list only, which `dh::schedule` reads.
+            SchedState::LeastConnection
+            | SchedState::WeightedLeastConnection
+            | SchedState::ShortestExpectedDelay
+            | SchedState::NeverQueue
+            | SchedState::WeightedFailover
+            | SchedState::WeightedOverflow
+            | SchedState::TwoChoices
+            | SchedState::DestinationHashing => {}
         }
     }
 
     /// Picks a destination for a new connection (IPVS schedule); returns its index in `dests`,
     /// or None when no destination is available (IPVS logs "no destination available" and the packet is refused).
-    pub(crate) fn schedule<C: Candidate>(&mut self, dests: &[C]) -> Option<usize> {
+    ///
+    /// `flow` is the packet that opens the connection; it is `&mut` because `twos` draws from its
+    /// `random_below`.
+    pub(crate) fn schedule<C: Candidate>(
+        &mut self,
+        dests: &[C],
+        flow: &mut Flow<'_>,
+    ) -> Option<usize> {
         match self {
             SchedState::RoundRobin(s) => s.schedule(dests),
             SchedState::WeightedRoundRobin(s) => s.schedule(dests),
             SchedState::LeastConnection => lc::schedule(dests),
             SchedState::WeightedLeastConnection => wlc::schedule(dests),
+            SchedState::ShortestExpectedDelay => sed::schedule(dests),
+            SchedState::NeverQueue => nq::schedule(dests),
+            SchedState::WeightedFailover => fo::schedule(dests),
+            SchedState::WeightedOverflow => ovf::schedule(dests),
+            SchedState::TwoChoices => twos::schedule(dests, &mut *flow.random_below),
+            SchedState::DestinationHashing => dh::schedule(dests, flow),
+            SchedState::SourceHashing(s) => s.schedule(dests, flow),
         }
     }
 }
@@ -187,24 +347,45 @@ mod tests {
             inactive: 0,
             overloaded: false,
         };
-        // wrr prefers the heavy one, lc and wlc the idle one, rr goes in list order.
+        // wrr, sed, fo and ovf prefer the heavy one, lc, wlc and nq the idle one, rr goes in list
+        // order; twos with a random source of zeros, dh and sh with all-zero addresses (hash 0)
+        // take the first.
         let dests = [fake(1, 1, 0), fake(2, 5, 1), fake(3, 1, 2)];
+        let mut zeros = |_bound: u32| 0;
+        let mut flow = Flow {
+            af: 2,
+            saddr: [0; 16],
+            daddr: [0; 16],
+            sport: [0; 2],
+            dport: [0; 2],
+            svc_flags: 0,
+            random_below: &mut zeros,
+        };
         for (s, picks) in [
-            (Scheduler::RoundRobin, [Some(0), Some(1), Some(2)]),
-            (Scheduler::WeightedRoundRobin, [Some(1), Some(1), Some(1)]),
-            (Scheduler::LeastConnection, [Some(0), Some(0), Some(0)]),
-            (
-                Scheduler::WeightedLeastConnection,
-                [Some(0), Some(0), Some(0)],
-            ),
+            (Scheduler::RoundRobin, [0, 1, 2]),
+            (Scheduler::WeightedRoundRobin, [1, 1, 1]),
+            (Scheduler::LeastConnection, [0, 0, 0]),
+            (Scheduler::WeightedLeastConnection, [0, 0, 0]),
+            (Scheduler::ShortestExpectedDelay, [1, 1, 1]),
+            (Scheduler::NeverQueue, [0, 0, 0]),
+            (Scheduler::WeightedFailover, [1, 1, 1]),
+            (Scheduler::WeightedOverflow, [1, 1, 1]),
+            (Scheduler::TwoChoices, [0, 0, 0]),
+            (Scheduler::DestinationHashing, [0, 0, 0]),
+            (Scheduler::SourceHashing, [0, 0, 0]),
         ] {
             let mut state = s.new_state(&dests);
             assert_eq!(state.scheduler(), s);
             for want in picks {
-                assert_eq!(state.schedule(&dests), want, "{}", s.name());
+                assert_eq!(
+                    state.schedule(&dests, &mut flow),
+                    Some(want),
+                    "{}",
+                    s.name()
+                );
             }
             state.dests_changed(&dests[..0]);
-            assert_eq!(state.schedule(&dests[..0]), None, "{}", s.name());
+            assert_eq!(state.schedule(&dests[..0], &mut flow), None, "{}", s.name());
         }
     }
 
@@ -212,6 +393,8 @@ mod tests {
     fn state_is_plain_data() {
         fn send_copy<T: Send + Copy + 'static>() {}
         send_copy::<SchedState>();
+        // sh's table dominates; keep the state small enough to embed in a service.
+        assert!(core::mem::size_of::<SchedState>() <= 300);
     }
 
     #[test]
@@ -238,7 +421,9 @@ mod tests {
 /// their expected values (see the tests of each scheduler).
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{Candidate, SchedState, Scheduler};
+    use super::{Candidate, Flow, SchedState, Scheduler};
+    use std::format;
+    use std::net::{Ipv4Addr, Ipv6Addr};
     use std::string::String;
     use std::vec::Vec;
 
@@ -286,6 +471,17 @@ pub(crate) mod testing {
         pub(crate) kind: Scheduler,
         pub(crate) dests: Vec<Fake>,
         pub(crate) state: Option<SchedState>,
+        /// The service's address family (`svc->af`).
+        pub(crate) af: u16,
+        /// The service's flags (`svc->flags`).
+        pub(crate) svc_flags: u32,
+        /// The random numbers `twos` draws, used in turn and wrapping around, each reduced
+        /// modulo the bound (kept as is for bound 0), as the C harness's scripted
+        /// `get_random_u32_below` does.
+        pub(crate) script: Vec<u32>,
+        script_pos: usize,
+        /// The bounds `twos` asked for, in order.
+        pub(crate) bounds: Vec<u32>,
     }
 
     impl World {
@@ -295,6 +491,11 @@ pub(crate) mod testing {
                 kind,
                 dests: Vec::new(),
                 state: None,
+                af: 2,
+                svc_flags: 0,
+                script: Vec::new(),
+                script_pos: 0,
+                bounds: Vec::new(),
             }
         }
 
@@ -357,26 +558,118 @@ pub(crate) mod testing {
             self.dests[i].overloaded = ovl;
         }
 
+        /// Schedules one connection of a packet from `saddr:sport` to `daddr:dport` (wire-order
+        /// addresses).
+        fn pick(
+            &mut self,
+            saddr: [u8; 16],
+            sport: u16,
+            daddr: [u8; 16],
+            dport: u16,
+        ) -> Option<usize> {
+            let World {
+                dests,
+                state,
+                af,
+                svc_flags,
+                script,
+                script_pos,
+                bounds,
+                ..
+            } = self;
+            let state = state.as_mut().expect("start() first");
+            let mut random_below = |bound: u32| {
+                bounds.push(bound);
+                let r = match script.len() {
+                    0 => 0,
+                    len => script[*script_pos % len],
+                };
+                *script_pos += 1;
+                if bound == 0 {
+                    r
+                } else {
+                    r % bound
+                }
+            };
+            let mut flow = Flow {
+                af: *af,
+                saddr,
+                daddr,
+                sport: sport.to_be_bytes(),
+                dport: dport.to_be_bytes(),
+                svc_flags: *svc_flags,
+                random_below: &mut random_below,
+            };
+            state.schedule(dests, &mut flow)
+        }
+
+        /// The harness's `clients(n)`: TCP from 10.0.1.i, port 1024 + i, to 192.168.0.1:80 for
+        /// i in 1..=n (for `dh`, from 192.168.0.1 to 10.0.1.i), no connection counted; the choices
+        /// as the C harness prints them.
+        pub(crate) fn clients(&mut self, n: u8) -> String {
+            let vip = v4(Ipv4Addr::new(192, 168, 0, 1));
+            let mut out = Vec::new();
+            for i in 1..=n {
+                let client = v4(Ipv4Addr::new(10, 0, 1, i));
+                let port = 1024 + u16::from(i);
+                out.push(show(if self.kind == Scheduler::DestinationHashing {
+                    self.pick(vip, port, client, 80)
+                } else {
+                    self.pick(client, port, vip, 80)
+                }));
+            }
+            out.join(" ")
+        }
+
+        /// The harness's `clients6(n)`: as [`World::clients`] with 2001:db8::(7i):i and
+        /// 2001:db8::1.
+        pub(crate) fn clients6(&mut self, n: u16) -> String {
+            let vip: Ipv6Addr = "2001:db8::1".parse().unwrap();
+            let mut out = Vec::new();
+            for i in 1..=n {
+                let client: Ipv6Addr = format!("2001:db8::{:x}:{:x}", i * 7, i).parse().unwrap();
+                let port = 1024 + i;
+                out.push(show(if self.kind == Scheduler::DestinationHashing {
+                    self.pick(vip.octets(), port, client.octets(), 80)
+                } else {
+                    self.pick(client.octets(), port, vip.octets(), 80)
+                }));
+            }
+            out.join(" ")
+        }
+
         /// Schedules `n` connections and returns the chosen indices as the C harness prints them
-        /// (`-` for none), each chosen destination gaining `conn`.
+        /// (`-` for none), each chosen destination gaining `conn`. The packet is all zeros.
         pub(crate) fn sched(&mut self, n: usize, conn: Conn) -> String {
-            let state = self.state.as_mut().expect("start() first");
             let mut out = Vec::new();
             for _ in 0..n {
-                match state.schedule(&self.dests) {
+                match self.pick([0; 16], 0, [0; 16], 0) {
                     None => out.push(String::from("-")),
                     Some(i) => {
                         out.push(i.to_string());
                         let d = &mut self.dests[i];
                         match conn {
                             Conn::None => {}
-                            Conn::Active => d.active += 1,
-                            Conn::Inactive => d.inactive += 1,
+                            // Wrapping, as the C harness's int counts do.
+                            Conn::Active => d.active = d.active.wrapping_add(1),
+                            Conn::Inactive => d.inactive = d.inactive.wrapping_add(1),
                         }
                     }
                 }
             }
             out.join(" ")
         }
+    }
+
+    /// An IPv4 address as a [`Flow`] carries it.
+    fn v4(a: Ipv4Addr) -> [u8; 16] {
+        let mut b = [0; 16];
+        b[..4].copy_from_slice(&a.octets());
+        b
+    }
+
+    /// A choice as the C harness prints it.
+    fn show(i: Option<usize>) -> String {
+        i.map_or(String::from("-"), |i| i.to_string())
     }
 }

@@ -199,6 +199,8 @@ bool rvs_skb_dst_is_local(const struct sk_buff *skb) { return skb_rtable(skb)->r
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb)->dev->flags & IFF_LOOPBACK; }
 bool rvs_skb_has_dev(const struct sk_buff *skb) { return skb->dev != NULL; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
+void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set(skb, &rt->dst); }
+void rvs_skb_set_ignore_df(struct sk_buff *skb) { skb->ignore_df = 1; }
 void rvs_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
 /* ip_vs.h ip_vs_notrack: the two inline calls that detach an skb from conntrack. */
 void rvs_skb_notrack(struct sk_buff *skb) { nf_reset_ct(skb); nf_ct_set(skb, NULL, IP_CT_UNTRACKED); }
@@ -214,6 +216,7 @@ void rvs_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void rvs_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *)) { timer_setup(timer, func, 0); }
 unsigned long rvs_jiffies(void) { return jiffies; }
+u32 rvs_random_u32_below(u32 ceil) { return get_random_u32_below(ceil); }
 void __percpu *rvs_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu) { return per_cpu_ptr(ptr, cpu); }
 void *rvs_raw_cpu_ptr(void __percpu *ptr) { return raw_cpu_ptr(ptr); }
