@@ -36,6 +36,12 @@ const F_INACTIVE: u32 = 1 << 8;
 const F_NOOUTPUT: u32 = 1 << 9;
 /// The connection was unlinked from the table; its counters were given back.
 const F_DEAD: u32 = 1 << 10;
+/// `IP_VS_CONN_F_TEMPLATE`: a persistence template, which binds a client network to a real server.
+const F_TEMPLATE: u32 = 1 << 11;
+/// `IP_VS_CTPL_S_ASSURED` in a template's state: a connection it controls was established.
+const TEMPLATE_ASSURED: u32 = 1;
+/// How long a template whose connections still live is kept past its expiry (`expire_later`).
+const TEMPLATE_RETRY_SECS: u64 = 60;
 const STATE_MASK: u32 = 0xff;
 
 /// The addresses and ports of a connection, as on the wire.
@@ -63,6 +69,12 @@ pub(crate) struct Conn {
     expires: AtomicU64,
     pub(crate) dest: Arc<DestShared>,
     pub(crate) svc_stats: Arc<Stats>,
+    /// The persistence template this connection was scheduled by (`cp->control`).
+    control: Option<Arc<Conn>>,
+    /// Connections this template controls (`n_control`).
+    n_control: AtomicU32,
+    /// A template's timeout in jiffies (the service's persistence timeout).
+    template_ticks: u64,
 }
 
 // The one `unsafe` item of this file: a declaration of where the link is, checked by `offset_of!`.
@@ -102,12 +114,16 @@ impl Conn {
         fwd: u32,
         dest: Arc<DestShared>,
         svc_stats: Arc<Stats>,
+        control: Option<Arc<Conn>>,
     ) -> Result<Arc<Self>> {
         let mut flags = F_INACTIVE;
         if fwd != crate::rules::FWD_MASQ {
             flags |= F_NOOUTPUT;
         }
         dest.bind_conn();
+        if let Some(ct) = &control {
+            ct.n_control.fetch_add(1, Ordering::Relaxed);
+        }
         let conn = Arc::new(
             Self {
                 link: RcuLink::new(),
@@ -118,13 +134,67 @@ impl Conn {
                 expires: AtomicU64::new(timer::jiffies().wrapping_add(3 * u64::from(timer::hz()))),
                 dest: dest.clone(),
                 svc_stats,
+                control: control.clone(),
+                n_control: AtomicU32::new(0),
+                template_ticks: 0,
             },
             GFP_ATOMIC,
         );
         if conn.is_err() {
             dest.unbind_conn(false);
+            if let Some(ct) = &control {
+                ct.n_control.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         Ok(conn?)
+    }
+
+    /// A new persistence template for the client network in `tuple` (whose client port is 0),
+    /// bound to `dest` for `timeout_ticks` (`ip_vs_sched_persist`, `IP_VS_CONN_F_TEMPLATE`).
+    pub(crate) fn new_template(
+        tuple: Tuple,
+        fwd: u32,
+        dest: Arc<DestShared>,
+        svc_stats: Arc<Stats>,
+        timeout_ticks: u32,
+    ) -> Result<Arc<Self>> {
+        let ticks = u64::from(timeout_ticks);
+        let conn = Arc::new(
+            Self {
+                link: RcuLink::new(),
+                tuple,
+                fwd,
+                state: AtomicU32::new(F_TEMPLATE),
+                expires: AtomicU64::new(timer::jiffies().wrapping_add(ticks)),
+                dest: dest.clone(),
+                svc_stats,
+                control: None,
+                n_control: AtomicU32::new(0),
+                template_ticks: ticks,
+            },
+            GFP_ATOMIC,
+        )?;
+        dest.bind_template();
+        Ok(conn)
+    }
+
+    /// Whether this is a persistence template.
+    pub(crate) fn is_template(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & F_TEMPLATE != 0
+    }
+
+    /// A template was used for a new connection: it lives its full timeout again
+    /// (`ip_vs_conn_put(ct)`).
+    pub(crate) fn touch_template(&self) {
+        self.expires.store(
+            timer::jiffies().wrapping_add(self.template_ticks),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Marks the template assured (`ip_vs_control_assure_ct`).
+    fn assure(&self) {
+        self.state.fetch_or(TEMPLATE_ASSURED, Ordering::Relaxed);
     }
 
     /// The protocol state number (`cp->state`).
@@ -139,7 +209,9 @@ impl Conn {
 
     /// The state's name in `/proc/net/ip_vs_conn`.
     pub(crate) fn state_name(&self) -> &'static str {
-        if self.tuple.protocol == packet::PROTO_UDP {
+        if self.is_template() {
+            proto::template_state_name(u16::from(self.state()))
+        } else if self.tuple.protocol == packet::PROTO_UDP {
             proto::UDP_STATE_NAME
         } else {
             proto::tcp_state_name(u16::from(self.state()))
@@ -202,6 +274,19 @@ impl Conn {
             (false, true) => self.dest.deactivate(),
             _ => {}
         }
+        // A connection that got established (TCP) or answered (UDP) makes its template assured.
+        if let Some(ct) = &self.control {
+            let assures = if self.tuple.protocol == packet::PROTO_TCP {
+                let before = TcpState::from_u8((old & STATE_MASK) as u8).unwrap_or(TcpState::None);
+                let after = TcpState::from_u8((new & STATE_MASK) as u8).unwrap_or(TcpState::None);
+                proto::tcp_assures_template(before, after)
+            } else {
+                reply
+            };
+            if assures {
+                ct.assure();
+            }
+        }
         let secs = timeouts.seconds(self.tuple.protocol, (new & STATE_MASK) as u8);
         let ticks = u64::from(secs).saturating_mul(u64::from(timer::hz()));
         self.expires
@@ -213,8 +298,16 @@ impl Conn {
     /// one-packet connection, which is never in the table, after its packet.
     pub(crate) fn release(&self) {
         let old = self.state.fetch_or(F_DEAD, Ordering::AcqRel);
-        if old & F_DEAD == 0 {
+        if old & F_DEAD != 0 {
+            return;
+        }
+        if old & F_TEMPLATE != 0 {
+            self.dest.unbind_template();
+        } else {
             self.dest.unbind_conn(old & F_INACTIVE == 0);
+        }
+        if let Some(ct) = &self.control {
+            ct.n_control.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -227,6 +320,14 @@ pub(crate) enum Lookup {
         protocol: u8,
         caddr: [u8; 4],
         cport: [u8; 2],
+        vaddr: [u8; 4],
+        vport: [u8; 2],
+    },
+    /// A persistence template: client network (port 0), virtual address and port
+    /// (`ip_vs_ct_in_get`).
+    Template {
+        protocol: u8,
+        caddr: [u8; 4],
         vaddr: [u8; 4],
         vport: [u8; 2],
     },
@@ -292,6 +393,9 @@ impl ConnTable {
                 cport,
                 ..
             } => (protocol, caddr, cport),
+            Lookup::Template {
+                protocol, caddr, ..
+            } => (protocol, caddr, [0, 0]),
         };
         let guard = Guard::new();
         let bucket = self.bucket(protocol, caddr, cport);
@@ -301,9 +405,17 @@ impl ConnTable {
                 && t.caddr == caddr
                 && t.cport == cport
                 && match *key {
-                    Lookup::Request { vaddr, vport, .. } => t.vaddr == vaddr && t.vport == vport,
+                    Lookup::Request { vaddr, vport, .. } => {
+                        !c.is_template() && t.vaddr == vaddr && t.vport == vport
+                    }
                     Lookup::Reply { daddr, dport, .. } => {
-                        c.fwd == crate::rules::FWD_MASQ && t.daddr == daddr && t.dport == dport
+                        !c.is_template()
+                            && c.fwd == crate::rules::FWD_MASQ
+                            && t.daddr == daddr
+                            && t.dport == dport
+                    }
+                    Lookup::Template { vaddr, vport, .. } => {
+                        c.is_template() && t.vaddr == vaddr && t.vport == vport
                     }
                 }
         });
@@ -358,8 +470,14 @@ impl ConnTable {
         self.sweep_next
             .store(if end >= size { 0 } else { end }, Ordering::Relaxed);
         let mut removed = 0;
+        let retry = TEMPLATE_RETRY_SECS.saturating_mul(u64::from(timer::hz()));
         for bucket in start..end {
             removed += self.remove_in(bucket as usize, |c| {
+                if c.expired(now) && c.n_control.load(Ordering::Relaxed) > 0 {
+                    // A template outlives the connections it controls (`expire_later`).
+                    c.expires.store(now.wrapping_add(retry), Ordering::Relaxed);
+                    return false;
+                }
                 c.expired(now)
                     || (drop_embryonic
                         && c.tuple.protocol == packet::PROTO_TCP

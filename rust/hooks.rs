@@ -21,6 +21,7 @@ use crate::{
     packet::{self, Ipv4},
     proto, rules,
     sched::Flow,
+    service::{Dest, DestShared, Service, ServiceKey},
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
@@ -201,18 +202,16 @@ fn schedule(
         svc_flags: svc.params.flags,
         random_below: &mut random_below,
     };
-    let Some(dest) = svc.schedule(&mut flow) else {
+    let target = if svc.persistent() {
+        persist(state, svc, ip, ports, &mut flow)
+    } else {
+        svc.schedule(&mut flow)
+            .map(|dest| Target::of(dest, ports.dport, None))
+    };
+    let Some(target) = target else {
         // `ip_vs_leave`: no real server can take it; tell the client.
         pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
         return Err(Verdict::Drop);
-    };
-    let mut daddr = [0u8; 4];
-    daddr.copy_from_slice(&dest.key.addr[..4]);
-    // A real server without a port (DR, tunnel) keeps the virtual port.
-    let dport = if dest.key.port == 0 {
-        ports.dport
-    } else {
-        dest.key.port.to_be_bytes()
     };
     let tuple = Tuple {
         protocol: ip.protocol,
@@ -220,12 +219,17 @@ fn schedule(
         cport: ports.sport,
         vaddr: ip.daddr,
         vport: ports.dport,
-        daddr,
-        dport,
+        daddr: target.daddr,
+        dport: target.dport,
     };
-    let fwd = dest.params.fwd & rules::FWD_MASK;
-    let conn =
-        Conn::new(tuple, fwd, dest.shared.clone(), svc.stats.clone()).map_err(|_| Verdict::Drop)?;
+    let conn = Conn::new(
+        tuple,
+        target.fwd,
+        target.dest,
+        svc.stats.clone(),
+        target.control,
+    )
+    .map_err(|_| Verdict::Drop)?;
     let one_packet =
         ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
     drop(guard);
@@ -236,6 +240,127 @@ fn schedule(
         state.conns.insert(conn.clone());
     }
     Ok(Some((conn, one_packet)))
+}
+
+/// Where a new connection goes.
+struct Target {
+    dest: Arc<DestShared>,
+    daddr: [u8; 4],
+    dport: [u8; 2],
+    fwd: u32,
+    /// The persistence template that chose the real server.
+    control: Option<Arc<Conn>>,
+}
+
+impl Target {
+    /// The real server `dest` for a packet to port `vport`: a real server without a port (DR,
+    /// tunnel) keeps the virtual port.
+    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Self {
+        let mut daddr = [0u8; 4];
+        daddr.copy_from_slice(&dest.key.addr[..4]);
+        Self {
+            dest: dest.shared.clone(),
+            daddr,
+            dport: if dest.key.port == 0 {
+                vport
+            } else {
+                dest.key.port.to_be_bytes()
+            },
+            fwd: dest.params.fwd & rules::FWD_MASK,
+            control,
+        }
+    }
+}
+
+/// IPVS's FTP control port, whose persistence templates ignore ports.
+const FTP_PORT: u16 = 21;
+
+/// Persistent scheduling (`ip_vs_sched_persist`): the client's network (its address under the
+/// service's netmask) keeps the real server its template names until the template expires.
+fn persist(
+    state: &NetState,
+    svc: &Service,
+    ip: &Ipv4,
+    ports: packet::Ports,
+    flow: &mut Flow<'_>,
+) -> Option<Target> {
+    let mask = svc.params.netmask.to_ne_bytes();
+    let snet: [u8; 4] = core::array::from_fn(|i| ip.saddr[i] & mask[i]);
+    let (svc_port, fwmark) = match svc.key {
+        ServiceKey::Tuple { port, .. } => (port, None),
+        ServiceKey::Fwmark { mark, .. } => (0, Some(mark)),
+    };
+    let to_svc_port = u16::from_be_bytes(ports.dport) == svc_port;
+    // Template keys (comment of `ip_vs_sched_persist`): <proto, caddr, 0, vaddr, vport> for a
+    // port service, port 0 for FTP, and <IPPROTO_IP, caddr, 0, fwmark, 0> for a fwmark service.
+    let (protocol, vaddr, vport) = match fwmark {
+        Some(mark) if !to_svc_port => (0, mark.to_be_bytes(), [0, 0]),
+        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol, ip.daddr, ports.dport),
+        _ => (ip.protocol, ip.daddr, [0, 0]),
+    };
+    let key = Lookup::Template {
+        protocol,
+        caddr: snet,
+        vaddr,
+        vport,
+    };
+    let quiescent_expires = state
+        .sysctl
+        .expire_quiescent_template
+        .load(Ordering::Relaxed)
+        != 0;
+    let found = state.conns.find(&key).filter(|ct| {
+        // `ip_vs_check_template`: a template whose real server is gone (or quiesced, with
+        // `expire_quiescent_template`) no longer binds.
+        let valid = ct.dest.available() && !(quiescent_expires && ct.dest.weight() == 0);
+        if !valid {
+            state.conns.expire_now(ct);
+        }
+        valid
+    });
+    let template = match found {
+        Some(ct) => ct,
+        None => {
+            let dest = svc.schedule(flow)?;
+            let target = Target::of(dest, ports.dport, None);
+            let template_tuple = Tuple {
+                protocol,
+                caddr: snet,
+                cport: [0, 0],
+                vaddr,
+                vport,
+                daddr: target.daddr,
+                dport: if to_svc_port && svc_port != FTP_PORT {
+                    target.dport
+                } else {
+                    [0, 0]
+                },
+            };
+            let ct = Conn::new_template(
+                template_tuple,
+                target.fwd,
+                target.dest,
+                svc.stats.clone(),
+                svc.params.timeout_ticks,
+            )
+            .ok()?;
+            state.conns.insert(ct.clone());
+            ct
+        }
+    };
+    template.touch_template();
+    let dport = if to_svc_port && template.tuple.dport != [0, 0] {
+        template.tuple.dport
+    } else {
+        ports.dport
+    };
+    Some(Target {
+        dest: template.dest.clone(),
+        daddr: template.tuple.daddr,
+        dport,
+        fwd: template.fwd,
+        control: Some(template),
+    })
 }
 
 /// Sends a request on to the connection's real server (`cp->packet_xmit`).

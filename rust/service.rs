@@ -219,6 +219,16 @@ impl DestShared {
         }
     }
 
+    /// A persistence template is bound.
+    pub(crate) fn bind_template(&self) {
+        self.persistent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A persistence template is unbound.
+    pub(crate) fn unbind_template(&self) {
+        self.persistent.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// A connection became active.
     pub(crate) fn activate(&self) {
         self.active.fetch_add(1, Ordering::Relaxed);

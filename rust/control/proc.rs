@@ -137,10 +137,11 @@ pub(crate) fn conns(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
     let now = timer::jiffies();
     net.state().conns.for_each(|c| {
         let t = &c.tuple;
-        let name = if t.protocol == packet::PROTO_UDP {
-            "UDP"
-        } else {
-            "TCP"
+        // `ip_vs_proto_name`: fwmark templates have protocol 0 ("IP").
+        let name = match t.protocol {
+            packet::PROTO_UDP => "UDP",
+            packet::PROTO_TCP => "TCP",
+            _ => "IP",
         };
         writeln!(
             out,
