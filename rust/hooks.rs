@@ -368,7 +368,9 @@ fn transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
     match conn.fwd {
         rules::FWD_MASQ => nat_transmit(net, pkt, ip, conn),
         rules::FWD_DROUTE => dr_transmit(net, pkt, ip, conn),
-        // Tunnelling and local delivery come with the next part of the data plane.
+        rules::FWD_TUNNEL => tunnel_transmit(net, pkt, ip, conn),
+        // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
+        rules::FWD_LOCALNODE => Verdict::Accept,
         _ => Verdict::Drop,
     }
 }
@@ -382,10 +384,14 @@ fn too_big(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32) -> bool {
 /// Direct routing: the packet goes unchanged to the real server's link address, which has the
 /// virtual address too (`ip_vs_dr_xmit`); its replies go straight to the client.
 fn dr_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    if pkt.route_via(net, conn.tuple.daddr).is_err() || pkt.route_is_local() {
+    let Ok(route) = pkt.route_output(net, conn.tuple.daddr, true) else {
         return Verdict::Drop;
+    };
+    if route.is_local() {
+        // The real server is this host: deliver locally (`ip_vs_send_or_cont`, local).
+        return Verdict::Accept;
     }
-    let mtu = pkt.route_mtu();
+    let mtu = route.mtu();
     if too_big(&pkt, ip, mtu) {
         pkt.icmp_send(
             packet::ICMP_DEST_UNREACH,
@@ -394,8 +400,46 @@ fn dr_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdic
         );
         return Verdict::Drop;
     }
+    pkt.set_route(route);
+    pkt.set_ignore_df();
     pkt.set_ipvs_property();
     pkt.prepare_forward();
+    pkt.local_out(net)
+}
+
+/// IP-in-IP tunnelling: the packet goes to the real server inside a new IPv4 header
+/// (`ip_vs_tunnel_xmit`); the real server decapsulates it and answers the client directly.
+fn tunnel_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    let Ok(route) = pkt.route_output(net, conn.tuple.daddr, false) else {
+        return Verdict::Drop;
+    };
+    if route.is_local() {
+        return Verdict::Accept;
+    }
+    // The tunnel header takes 20 bytes of the route's MTU (`IP_VS_RT_MODE_TUNNEL`); with
+    // `pmtu_disc` (always on in rvs) a DF packet that does not fit is refused back to the client,
+    // which learns the path MTU.
+    let mtu = route.mtu().saturating_sub(packet::IPV4_MIN_LEN as u32);
+    if too_big(&pkt, ip, mtu) {
+        pkt.icmp_send(
+            packet::ICMP_DEST_UNREACH,
+            packet::ICMP_FRAG_NEEDED,
+            mtu.to_be(),
+        );
+        return Verdict::Drop;
+    }
+    let Some(inner) = pkt.read::<{ packet::IPV4_MIN_LEN }>(0) else {
+        return Verdict::Drop;
+    };
+    let header = packet::ipip_header(&inner, route.saddr, conn.tuple.daddr);
+    let headroom = route.reserved_space() + packet::IPV4_MIN_LEN as u32;
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.set_route(route);
+    if pkt.encapsulate_ipip(net, headroom, header).is_err() {
+        return Verdict::Drop;
+    }
+    pkt.set_ignore_df();
     pkt.local_out(net)
 }
 
@@ -444,40 +488,28 @@ fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
 /// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
 fn nat_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
     let l4 = ip.header_len;
-    let Some(l4_len) = packet::l4_rewrite_len(ip.protocol) else {
-        return Verdict::Drop;
-    };
-    let Some(sum) = packet::l4_sum_offset(ip.protocol) else {
+    let (Some(l4_len), Some(sum)) = (
+        packet::l4_rewrite_len(ip.protocol),
+        packet::l4_sum_offset(ip.protocol),
+    ) else {
         return Verdict::Drop;
     };
     let t = &conn.tuple;
-    // Route to the real server first, with only the destination address changed, so that an
-    // ICMP "fragmentation needed" can still quote the packet as the client sent it.
-    let set_daddr = |pkt: &mut Packet<'_>, addr: [u8; 4]| -> Result {
-        let mut w = pkt.writable(l4 + l4_len)?;
-        w.bytes()[packet::IPV4_DADDR..packet::IPV4_DADDR + 4].copy_from_slice(&addr);
-        w.ipv4_send_check(0)
+    let Ok(route) = pkt.route_output(net, t.daddr, false) else {
+        return Verdict::Drop;
     };
-    if set_daddr(&mut pkt, t.daddr).is_err() || pkt.reroute(net, false).is_err() {
-        return Verdict::Drop;
-    }
-    if pkt.route_is_local() {
-        // A real server on the director itself is the "local node" case (next part).
-        return Verdict::Drop;
-    }
-    let mtu = pkt.route_mtu();
-    if too_big(&pkt, ip, mtu) {
-        if set_daddr(&mut pkt, ip.daddr).is_ok() {
+    let local = route.is_local();
+    if !local {
+        let mtu = route.mtu();
+        if too_big(&pkt, ip, mtu) {
             pkt.icmp_send(
                 packet::ICMP_DEST_UNREACH,
                 packet::ICMP_FRAG_NEEDED,
                 mtu.to_be(),
             );
+            return Verdict::Drop;
         }
-        return Verdict::Drop;
     }
-    // The address is already in place; fold its change into the transport checksum together
-    // with the port's.
     let r = Rewrite {
         protocol: ip.protocol,
         addr_offset: packet::IPV4_DADDR,
@@ -485,55 +517,26 @@ fn nat_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdi
         port_offset: l4 + 2,
         new_port: t.dport,
         sum_offset: l4 + sum,
-        addr_in_sum: false,
+        addr_in_sum: true,
     };
-    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+    let rewritten = rewrite(&mut pkt, l4 + l4_len, &r).and_then(|()| {
+        pkt.writable(l4 + l4_len)
+            .and_then(|mut w| w.ipv4_send_check(0))
+    });
+    if rewritten.is_err() {
         return Verdict::Drop;
     }
-    if fold_addr_change(
-        &mut pkt,
-        l4 + l4_len,
-        l4 + sum,
-        ip.daddr,
-        t.daddr,
-        ip.protocol,
-    )
-    .is_err()
-    {
-        return Verdict::Drop;
+    if local {
+        // A real server on the director itself: the packet goes on to the local stack with its
+        // new address and port, on its input route (`ip_vs_nat_send_or_cont`, local).
+        drop(route);
+        return Verdict::Accept;
     }
+    pkt.set_route(route);
+    pkt.set_ignore_df();
     pkt.set_ipvs_property();
     pkt.prepare_forward();
     pkt.local_out(net)
-}
-
-/// Updates the transport checksum at `sum_offset` for an address change already written.
-fn fold_addr_change(
-    pkt: &mut Packet<'_>,
-    len: usize,
-    sum_offset: usize,
-    from: [u8; 4],
-    to: [u8; 4],
-    protocol: u8,
-) -> Result {
-    let partial = pkt.checksum_partial();
-    let mut w = pkt.writable(len)?;
-    let old = w
-        .bytes()
-        .get(sum_offset..sum_offset + 2)
-        .map(|s| [s[0], s[1]])
-        .ok_or(EINVAL)?;
-    if protocol == packet::PROTO_UDP && !partial && packet::udp_sum_absent(old) {
-        return Ok(());
-    }
-    w.replace_sum4(sum_offset, from, to, true)?;
-    if protocol == packet::PROTO_UDP && !partial {
-        let sum = &mut w.bytes()[sum_offset..sum_offset + 2];
-        if sum == [0, 0] {
-            sum.copy_from_slice(&[0xff, 0xff]);
-        }
-    }
-    Ok(())
 }
 
 /// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`).

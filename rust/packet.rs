@@ -12,6 +12,7 @@
 pub(crate) const PROTO_ICMP: u8 = 1;
 pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_IPIP: u8 = 4;
 
 /// ICMP types whose payload quotes the packet that caused them and that IPVS translates
 /// (`ip_vs_in_icmp`, `ip_vs_out_icmp`).
@@ -115,6 +116,39 @@ pub(crate) fn icmp_is_error(kind: u8) -> bool {
     )
 }
 
+/// The ECN bits of the TOS byte.
+const ECN_MASK: u8 = 0x03;
+/// ECN "congestion experienced".
+const ECN_CE: u8 = 0x03;
+/// ECN-capable transport (0).
+const ECN_ECT_0: u8 = 0x02;
+
+/// The TOS of a tunnel header carrying a packet of TOS `inner` (`INET_ECN_encapsulate(inner,
+/// inner)`): the same DSCP, and ECT(0) instead of a "congestion experienced" mark.
+pub(crate) fn ecn_encapsulate(inner: u8) -> u8 {
+    let ecn = if inner & ECN_MASK == ECN_CE {
+        ECN_ECT_0
+    } else {
+        inner & ECN_MASK
+    };
+    (inner & !ECN_MASK) | ecn
+}
+
+/// The outer IPv4 header of an IPIP tunnel for the packet whose header starts with `inner`
+/// (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], DF and TTL
+/// copied, protocol IPIP. Length, identification and checksum are left 0 for the stack to fill.
+pub(crate) fn ipip_header(inner: &[u8; IPV4_MIN_LEN], saddr: [u8; 4], daddr: [u8; 4]) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[1] = ecn_encapsulate(inner[1]);
+    h[6] = inner[6] & 0x40;
+    h[8] = inner[8];
+    h[9] = PROTO_IPIP;
+    h[12..16].copy_from_slice(&saddr);
+    h[16..20].copy_from_slice(&daddr);
+    h
+}
+
 /// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
 pub(crate) fn csum_fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
@@ -189,6 +223,25 @@ mod tests {
         assert_eq!(csum_fold(0x0002_b1e4), !0xb1e6);
         assert_eq!(csum_fold(0), 0xffff);
         assert_eq!(csum_fold(0xffff_ffff), 0);
+    }
+
+    #[test]
+    fn tunnel_header() {
+        let mut inner = header(5, 0x4000, PROTO_TCP);
+        inner[1] = 0xb8 | 0x03; // DSCP EF, ECN CE
+        let h = ipip_header(&inner, [10, 0, 0, 1], [10, 0, 0, 11]);
+        assert_eq!(h[0], 0x45);
+        assert_eq!(h[1], 0xb8 | 0x02, "CE becomes ECT(0), DSCP kept");
+        assert_eq!([h[6], h[7]], [0x40, 0], "DF copied, no offset");
+        assert_eq!(h[8], 64, "TTL copied");
+        assert_eq!(h[9], PROTO_IPIP);
+        assert_eq!(&h[12..], &[10, 0, 0, 1, 10, 0, 0, 11]);
+        assert_eq!(ecn_encapsulate(0x01), 0x01);
+        assert_eq!(
+            ipip_header(&header(5, 0x2000, 6), [0; 4], [0; 4])[6],
+            0,
+            "MF not copied"
+        );
     }
 
     #[test]

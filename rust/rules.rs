@@ -22,6 +22,8 @@ pub(crate) const FWD_MASK: u32 = 0x7;
 pub(crate) const FWD_TUNNEL: u32 = 0x2;
 /// Forwarding method: masquerading, NAT (`IP_VS_CONN_F_MASQ`).
 pub(crate) const FWD_MASQ: u32 = 0x0;
+/// Forwarding method: local node (`IP_VS_CONN_F_LOCALNODE`).
+pub(crate) const FWD_LOCALNODE: u32 = 0x1;
 /// Forwarding method: direct routing (`IP_VS_CONN_F_DROUTE`).
 pub(crate) const FWD_DROUTE: u32 = 0x3;
 /// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.

@@ -34,6 +34,44 @@ impl Verdict {
     }
 }
 
+/// An output route (`struct rtable`) with a reference.
+///
+/// # Invariants
+///
+/// `rt` is a valid route whose reference this object owns.
+pub(crate) struct Route {
+    rt: NonNull<sys::rtable>,
+    /// The source address the route selected.
+    pub(crate) saddr: [u8; 4],
+}
+
+impl Route {
+    /// Whether the route leads to this host (`RTCF_LOCAL`).
+    pub(crate) fn is_local(&self) -> bool {
+        // SAFETY: `rt` is valid (type invariant).
+        unsafe { sys::rvs_rt_is_local(self.rt.as_ptr()) }
+    }
+
+    /// The route's MTU (`dst_mtu`).
+    pub(crate) fn mtu(&self) -> u32 {
+        // SAFETY: `rt` is valid (type invariant).
+        unsafe { sys::rvs_rt_mtu(self.rt.as_ptr()) }
+    }
+
+    /// The link-layer headroom the route's device needs (`LL_RESERVED_SPACE`).
+    pub(crate) fn reserved_space(&self) -> u32 {
+        // SAFETY: `rt` is valid (type invariant).
+        unsafe { sys::rvs_rt_reserved_space(self.rt.as_ptr()) }
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        // SAFETY: the reference is ours (type invariant).
+        unsafe { sys::rvs_rt_put(self.rt.as_ptr()) };
+    }
+}
+
 /// A packet handed to a netfilter hook.
 ///
 /// # Invariants
@@ -182,35 +220,81 @@ impl<'a> Packet<'a> {
         Ok(())
     }
 
-    /// Routes the packet to the next hop `gateway` whatever its destination address (IPVS's
-    /// `do_output_route4` with `IP_VS_RT_MODE_KNOWN_NH`, for direct routing: the header keeps the
-    /// virtual address, the frame goes to the real server).
-    pub(crate) fn route_via(&mut self, net: &Net, gateway: [u8; 4]) -> Result {
+    /// Looks up the output route to `daddr` (IPVS's `do_output_route4`): with `known_nh`
+    /// (`IP_VS_RT_MODE_KNOWN_NH`, direct routing) `daddr` is the next hop whatever the packet's
+    /// destination; the route also selects a source address for a tunnel header.
+    pub(crate) fn route_output(&self, net: &Net, daddr: [u8; 4], known_nh: bool) -> Result<Route> {
         let mut fl4 = sys::flowi4 {
-            daddr: u32::from_ne_bytes(gateway),
+            daddr: u32::from_ne_bytes(daddr),
             __fl_common: sys::flowi_common {
                 flowic_mark: self.mark(),
-                flowic_flags: sys::FLOWI_FLAG_KNOWN_NH as u8,
+                flowic_flags: if known_nh {
+                    sys::FLOWI_FLAG_KNOWN_NH as u8
+                } else {
+                    0
+                },
                 ..Default::default()
             },
             ..Default::default()
         };
         // SAFETY: `net` is alive; `fl4` is a valid flow for the duration of the call; no socket.
         let rt = unsafe { sys::ip_route_output_flow(net.as_ptr(), &mut fl4, core::ptr::null()) };
-        if rt.is_null() {
-            return Err(EINVAL);
-        }
         let addr = rt as usize;
         if addr >= (sys::MAX_ERRNO as usize).wrapping_neg() {
             return Err(Error::from_errno(addr as isize as i32));
         }
-        // SAFETY: `rt` is a route with a reference that the packet takes over; the packet is
-        // ours (type invariant).
+        let rt = NonNull::new(rt).ok_or(EINVAL)?;
+        // INVARIANT: a route with a reference, given to the `Route`.
+        Ok(Route {
+            rt,
+            saddr: fl4.saddr.to_ne_bytes(),
+        })
+    }
+
+    /// Makes `route` the packet's route (`skb_dst_set`).
+    pub(crate) fn set_route(&mut self, route: Route) {
+        let rt = route.rt.as_ptr();
+        core::mem::forget(route);
+        // SAFETY: the packet is ours (type invariant); it takes over the route's reference.
+        unsafe { sys::rvs_skb_set_route(self.raw(), rt) };
+    }
+
+    /// Sets `ignore_df`: a packet that was checked against the route's MTU is never refused
+    /// again by `ip_fragment` (IPVS's "another hack").
+    pub(crate) fn set_ignore_df(&mut self) {
+        // SAFETY: the packet is ours (type invariant).
+        unsafe { sys::rvs_skb_set_ignore_df(self.raw()) };
+    }
+
+    /// Wraps the packet in an IPv4 header for an IPIP tunnel (`ip_vs_tunnel_xmit`): makes room
+    /// (`headroom` bytes, uncloning the header), marks the packet as encapsulated for segmentation
+    /// offloads, pushes `header` (20 bytes, without identification and checksum, which are filled
+    /// here and by `ip_local_out`).
+    pub(crate) fn encapsulate_ipip(
+        &mut self,
+        net: &Net,
+        headroom: u32,
+        header: [u8; 20],
+    ) -> Result {
+        // SAFETY: the packet is ours (type invariant) for every call below; the header is pushed
+        // into the headroom that `skb_cow_head` made.
         unsafe {
-            sys::rvs_skb_set_route(self.raw(), rt);
-            // The real server's link has the MTU of the route, checked by the caller; a packet
-            // that fits is never fragmented with an ICMP error from `ip_fragment`.
-            sys::rvs_skb_set_ignore_df(self.raw());
+            let ret = sys::rvs_skb_cow_head(self.raw(), headroom);
+            if ret < 0 {
+                return Err(Error::from_errno(ret));
+            }
+            let ret = sys::iptunnel_handle_offloads(self.raw(), sys::SKB_GSO_IPXIP4 as i32);
+            if ret < 0 {
+                return Err(Error::from_errno(ret));
+            }
+            sys::rvs_skb_set_transport_to_network(self.raw());
+            sys::rvs_skb_set_inner_ipproto(self.raw(), crate::packet::PROTO_IPIP);
+            sys::rvs_skb_set_inner_mac_to_inner_network(self.raw());
+            let data = sys::skb_push(self.raw(), header.len() as u32);
+            sys::rvs_skb_reset_network_header(self.raw());
+            sys::rvs_skb_clear_ip_options(self.raw());
+            core::ptr::copy_nonoverlapping(header.as_ptr(), data.cast::<u8>(), header.len());
+            sys::rvs_ip_select_ident(net.as_ptr(), self.raw());
         }
         Ok(())
     }
@@ -225,15 +309,6 @@ impl<'a> Packet<'a> {
     pub(crate) fn route_is_loopback(&self) -> bool {
         // SAFETY: as for `route_is_local`.
         self.has_dst() && unsafe { sys::rvs_skb_dst_dev_is_loopback(self.raw()) }
-    }
-
-    /// The MTU of the route, or 0 without one.
-    pub(crate) fn route_mtu(&self) -> u32 {
-        if !self.has_dst() {
-            return 0;
-        }
-        // SAFETY: `skb` is valid and has a route.
-        unsafe { sys::rvs_skb_dst_mtu(self.raw()) }
     }
 
     /// Sends an ICMP error about this packet to its source (`icmp_send`).

@@ -201,6 +201,17 @@ bool rvs_skb_has_dev(const struct sk_buff *skb) { return skb->dev != NULL; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
 void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set(skb, &rt->dst); }
 void rvs_skb_set_ignore_df(struct sk_buff *skb) { skb->ignore_df = 1; }
+void rvs_rt_put(struct rtable *rt) { ip_rt_put(rt); }
+bool rvs_rt_is_local(const struct rtable *rt) { return rt->rt_flags & RTCF_LOCAL; }
+unsigned int rvs_rt_mtu(const struct rtable *rt) { return dst_mtu(&rt->dst); }
+unsigned int rvs_rt_reserved_space(const struct rtable *rt) { return LL_RESERVED_SPACE(rt->dst.dev); }
+int rvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom) { return skb_cow_head(skb, headroom); }
+void rvs_skb_reset_network_header(struct sk_buff *skb) { skb_reset_network_header(skb); }
+void rvs_skb_clear_ip_options(struct sk_buff *skb) { memset(&IPCB(skb)->opt, 0, sizeof(IPCB(skb)->opt)); }
+void rvs_skb_set_transport_to_network(struct sk_buff *skb) { skb->transport_header = skb->network_header; }
+void rvs_skb_set_inner_ipproto(struct sk_buff *skb, u8 proto) { skb_set_inner_ipproto(skb, proto); }
+void rvs_skb_set_inner_mac_to_inner_network(struct sk_buff *skb) { skb_set_inner_mac_header(skb, skb_inner_network_offset(skb)); }
+void rvs_ip_select_ident(struct net *net, struct sk_buff *skb) { ip_select_ident(net, skb, NULL); }
 void rvs_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
 /* ip_vs.h ip_vs_notrack: the two inline calls that detach an skb from conntrack. */
 void rvs_skb_notrack(struct sk_buff *skb) { nf_reset_ct(skb); nf_ct_set(skb, NULL, IP_CT_UNTRACKED); }

@@ -32,6 +32,7 @@
 #include <linux/timer.h>
 #include <net/icmp.h>
 #include <net/ip.h>
+#include <net/ip_tunnels.h>
 #include <net/checksum.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <uapi/linux/ip_vs.h>
@@ -109,6 +110,17 @@ bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
 bool rvs_skb_has_dev(const struct sk_buff *skb);
 void rvs_skb_orphan(struct sk_buff *skb);
 void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
+void rvs_rt_put(struct rtable *rt);
+bool rvs_rt_is_local(const struct rtable *rt);
+unsigned int rvs_rt_mtu(const struct rtable *rt);
+unsigned int rvs_rt_reserved_space(const struct rtable *rt);
+int rvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
+void rvs_skb_reset_network_header(struct sk_buff *skb);
+void rvs_skb_clear_ip_options(struct sk_buff *skb);
+void rvs_skb_set_transport_to_network(struct sk_buff *skb);
+void rvs_skb_set_inner_ipproto(struct sk_buff *skb, u8 proto);
+void rvs_skb_set_inner_mac_to_inner_network(struct sk_buff *skb);
+void rvs_ip_select_ident(struct net *net, struct sk_buff *skb);
 void rvs_skb_set_ignore_df(struct sk_buff *skb);
 void rvs_skb_forward_csum(struct sk_buff *skb);
 void rvs_skb_notrack(struct sk_buff *skb);
