@@ -492,6 +492,15 @@ impl Candidate for Arc<Dest> {
     fn overloaded(&self) -> bool {
         self.shared.overloaded()
     }
+    fn last_weight(&self) -> i32 {
+        self.params.last_weight
+    }
+    fn addr(&self) -> [u8; 16] {
+        self.key.addr
+    }
+    fn port(&self) -> [u8; 2] {
+        self.key.port.to_be_bytes()
+    }
 }
 
 impl Dest {

@@ -2,7 +2,7 @@
 # Every scheduler over real TCP connections (NAT, three real servers of weights 1, 2, 3, each
 # request a new connection closed by the server): the exact sequence of real servers IPVS picks,
 # recorded against ip_vs. Source hashing (sh, with and without sh-port) sees eight client addresses;
-# twos is random, so only its support is checked (no real server of weight 0 is chosen).
+# twos is random, so only its support is checked. Maglev hashing (mh) sees the eight addresses too.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
@@ -53,6 +53,7 @@ check fo "$(printf 'rs3 %.0s' $(seq 12))" seq_of fo
 check ovf "$(printf 'rs3 %.0s' $(seq 12))" seq_of ovf
 check dh "$(printf 'rs3 %.0s' $(seq 12))" seq_of dh
 check sh "rs1 rs2 rs1 rs3 rs1 rs3 rs3 rs3" from_clients sh
+check mh "rs2 rs3 rs3 rs3 rs1 rs2 rs3 rs1" from_clients mh
 # With sh-port the (random) client ports take part: only the support is checked.
 assert_match '^(rs[123] ){7}rs[123]$' "$(from_clients sh sh-port)" "sh-port: 8 answers from the real servers"
 assert_match '^(rs[123] ){12}$' "$(seq_of twos)" "twos: 12 answers from the real servers"

@@ -4,8 +4,8 @@
 //!
 //! A service binds a scheduler by name, as IPVS binds `ip_vs_<name>`; an unknown name is refused
 //! with `-ENOENT`, and `"none"` means no scheduler. Each scheduler lives in its own file, mirroring
-//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `fo`, `ovf`, `twos`, `dh`, `sh`); this
-//! file is the registry and the interface the service uses.
+//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `fo`, `ovf`, `twos`, `dh`, `sh`, `mh`);
+//! this file is the registry and the interface the service uses.
 //!
 //! The schedulers are plain, kernel-independent code over a slice of destinations given in the
 //! order of IPVS's `svc->destinations` list: IPVS adds a new destination at the list head, so index
@@ -14,14 +14,15 @@
 //! caller serialises calls on it (IPVS's `svc->sched_lock`) and tells it about every change of the
 //! list with [`SchedState::dests_changed`], as IPVS calls `add_dest`, `del_dest` and `upd_dest`.
 //!
-//! The hashing schedulers (`dh`, `sh`) and the random one (`twos`) also look at the packet that
-//! opens the connection, which the caller describes with a [`Flow`].
+//! The hashing schedulers (`dh`, `sh`, `mh`) and the random one (`twos`) also look at the packet
+//! that opens the connection, which the caller describes with a [`Flow`].
 
 #![deny(unsafe_code)]
 
 mod dh;
 mod fo;
 mod lc;
+mod mh;
 mod nq;
 mod ovf;
 mod rr;
@@ -95,9 +96,11 @@ pub(crate) enum Scheduler {
     DestinationHashing,
     /// Source hashing.
     SourceHashing,
+    /// Maglev hashing.
+    MaglevHashing,
 }
 
-const ALL: [Scheduler; 11] = [
+const ALL: [Scheduler; 12] = [
     Scheduler::RoundRobin,
     Scheduler::WeightedRoundRobin,
     Scheduler::LeastConnection,
@@ -109,6 +112,7 @@ const ALL: [Scheduler; 11] = [
     Scheduler::TwoChoices,
     Scheduler::DestinationHashing,
     Scheduler::SourceHashing,
+    Scheduler::MaglevHashing,
 ];
 
 impl Scheduler {
@@ -126,6 +130,7 @@ impl Scheduler {
             Scheduler::TwoChoices => "twos",
             Scheduler::DestinationHashing => "dh",
             Scheduler::SourceHashing => "sh",
+            Scheduler::MaglevHashing => "mh",
         }
     }
 
@@ -156,6 +161,25 @@ pub(crate) trait Candidate {
     fn inactive_conns(&self) -> u32;
     /// IP_VS_DEST_F_OVERLOAD is set (upper connection threshold reached).
     fn overloaded(&self) -> bool;
+    /// The last weight (`dest->last_weight`), which `mh` builds its table from so that setting
+    /// a weight to 0 keeps the destination's slots: IPVS sets it to the weight when the
+    /// destination is added (even to 0) and on every edit to a non-0 weight
+    /// (`__ip_vs_update_dest`). The default, the current weight, is right only for destinations
+    /// whose weight never went from non-0 to 0.
+    fn last_weight(&self) -> i32 {
+        self.weight()
+    }
+    /// The destination's address (`dest->addr`) in wire bytes, IPv4 in the first 4 and the rest
+    /// zero, which `mh` hashes into the destination's permutation. The default (all zeros) gives
+    /// every destination the same permutation.
+    fn addr(&self) -> [u8; 16] {
+        [0; 16]
+    }
+    /// The destination's port (`dest->port`) in wire bytes (network order), hashed by `mh` with
+    /// the address. The default is 0.
+    fn port(&self) -> [u8; 2] {
+        [0; 2]
+    }
 }
 
 /// The connection overhead of a destination, `ip_vs_dest_conn_overhead` of Linux 6.12's
@@ -201,12 +225,14 @@ pub(crate) fn addr_fold(af: u16, addr: &[u8; 16]) -> u32 {
 }
 
 /// The mutable per-service scheduler state (IPVS's svc->sched_data), owned by the service and
-/// protected by the caller's lock. Plain data: no allocation, Send.
+/// protected by the caller's lock. Send; allocates only when it is created (`mh`'s 8 KiB lookup
+/// table, on the heap because kernel stack frames cannot hold it), never under the lock.
 ///
-/// `sh`'s bucket table makes it some 260 bytes, which a service allocates once with its lock; the
-/// table stays inline because a scheduler state must not allocate.
+/// `sh`'s bucket table (some 260 bytes) stays inline. Not `Copy`, so that a copy is never
+/// implicit.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
+#[cfg_attr(not(target_os = "none"), derive(Clone, PartialEq, Eq))]
 pub(crate) enum SchedState {
     /// Round robin: the cursor.
     RoundRobin(rr::RoundRobin),
@@ -230,6 +256,8 @@ pub(crate) enum SchedState {
     DestinationHashing,
     /// Source hashing: IPVS's `struct ip_vs_sh_state` bucket table.
     SourceHashing(sh::SourceHashing),
+    /// Maglev hashing: IPVS's `struct ip_vs_mh_state` lookup table.
+    MaglevHashing(mh::MaglevHashing),
 }
 
 impl Scheduler {
@@ -249,6 +277,7 @@ impl Scheduler {
             Scheduler::TwoChoices => SchedState::TwoChoices,
             Scheduler::DestinationHashing => SchedState::DestinationHashing,
             Scheduler::SourceHashing => SchedState::SourceHashing(sh::SourceHashing::new(dests)),
+            Scheduler::MaglevHashing => SchedState::MaglevHashing(mh::MaglevHashing::new(dests)),
         }
     }
 }
@@ -269,6 +298,7 @@ impl SchedState {
             SchedState::TwoChoices => Scheduler::TwoChoices,
             SchedState::DestinationHashing => Scheduler::DestinationHashing,
             SchedState::SourceHashing(_) => Scheduler::SourceHashing,
+            SchedState::MaglevHashing(_) => Scheduler::MaglevHashing,
         }
     }
 
@@ -284,6 +314,7 @@ impl SchedState {
             SchedState::RoundRobin(s) => s.dests_changed(dests),
             SchedState::WeightedRoundRobin(s) => s.dests_changed(dests),
             SchedState::SourceHashing(s) => s.dests_changed(dests),
+            SchedState::MaglevHashing(s) => s.dests_changed(dests),
             // Stateless. `dh`'s IPVS table depends on the list only, which `dh::schedule` reads.
             SchedState::LeastConnection
             | SchedState::WeightedLeastConnection
@@ -318,6 +349,7 @@ impl SchedState {
             SchedState::TwoChoices => twos::schedule(dests, &mut *flow.random_below),
             SchedState::DestinationHashing => dh::schedule(dests, flow),
             SchedState::SourceHashing(s) => s.schedule(dests, flow),
+            SchedState::MaglevHashing(s) => s.schedule(dests, flow),
         }
     }
 }
@@ -349,7 +381,8 @@ mod tests {
         };
         // wrr, sed, fo and ovf prefer the heavy one, lc, wlc and nq the idle one, rr goes in list
         // order; twos with a random source of zeros, dh and sh with all-zero addresses (hash 0)
-        // take the first.
+        // take the first, and so does mh (all-zero destination addresses too; the C harness of
+        // mh.rs gives 0 0 0).
         let dests = [fake(1, 1, 0), fake(2, 5, 1), fake(3, 1, 2)];
         let mut zeros = |_bound: u32| 0;
         let mut flow = Flow {
@@ -373,6 +406,7 @@ mod tests {
             (Scheduler::TwoChoices, [0, 0, 0]),
             (Scheduler::DestinationHashing, [0, 0, 0]),
             (Scheduler::SourceHashing, [0, 0, 0]),
+            (Scheduler::MaglevHashing, [0, 0, 0]),
         ] {
             let mut state = s.new_state(&dests);
             assert_eq!(state.scheduler(), s);
@@ -391,10 +425,11 @@ mod tests {
 
     #[test]
     fn state_is_plain_data() {
-        fn send_copy<T: Send + Copy + 'static>() {}
-        send_copy::<SchedState>();
-        // sh's table dominates; keep the state small enough to embed in a service.
-        assert!(core::mem::size_of::<SchedState>() <= 300);
+        fn send_clone<T: Send + Clone + 'static>() {}
+        send_clone::<SchedState>();
+        // mh's table (4093 u16 slots, 8186 bytes) dominates: a service allocates the state once,
+        // inline tables being the price of no allocation. Keep it from growing further.
+        assert!(core::mem::size_of::<SchedState>() <= 8192);
     }
 
     #[test]
