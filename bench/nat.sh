@@ -30,7 +30,7 @@ measure() {
 	stop="$TOPO_DIR/stop"
 	rm -f "$stop"
 	( nap "$SECS"; touch "$stop" ) &
-	rps=$(in_cl python3 "$TRAFFIC" load "$target" 80 --marker "$TOPO_DIR/none" --stop "$stop" --workers 4 |
+	rps=$(in_cl python3 "$TRAFFIC" load "$target" 80 --phase "$TOPO_DIR/none" --stop "$stop" --workers 4 |
 		grep -c ' rs1$')
 	wait
 	echo "${tcp:-0} ${udp:-0} $((rps / SECS))"

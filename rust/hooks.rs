@@ -407,9 +407,20 @@ fn dr_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdic
     pkt.local_out(net)
 }
 
+/// Whether the warning about GUE and GRE tunnels was printed.
+static GUE_GRE_WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// IP-in-IP tunnelling: the packet goes to the real server inside a new IPv4 header
 /// (`ip_vs_tunnel_xmit`); the real server decapsulates it and answers the client directly.
 fn tunnel_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    if conn.dest.tun_type() != rules::TUNNEL_TYPE_IPIP {
+        // GUE and GRE are configured as with IPVS but not implemented: refuse the packets and
+        // say why, once.
+        if !GUE_GRE_WARNED.swap(true, Ordering::Relaxed) {
+            pr_warn!("GUE and GRE tunnels are not supported yet: packets for such real servers are dropped (use --tun-type ipip)\n");
+        }
+        return Verdict::Drop;
+    }
     let Ok(route) = pkt.route_output(net, conn.tuple.daddr, false) else {
         return Verdict::Drop;
     };

@@ -26,6 +26,8 @@ pub(crate) const FWD_MASQ: u32 = 0x0;
 pub(crate) const FWD_LOCALNODE: u32 = 0x1;
 /// Forwarding method: direct routing (`IP_VS_CONN_F_DROUTE`).
 pub(crate) const FWD_DROUTE: u32 = 0x3;
+/// Tunnel type IPIP (`IP_VS_CONN_F_TUNNEL_TYPE_IPIP`), the default.
+pub(crate) const TUNNEL_TYPE_IPIP: u8 = 0;
 /// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.
 pub(crate) const TUNNEL_TYPE_GUE: u8 = 1;
 

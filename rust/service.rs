@@ -15,7 +15,7 @@ use crate::{
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// What identifies a service: its address tuple, or its firewall mark.
@@ -99,6 +99,8 @@ pub(crate) struct DestShared {
     /// Identity for the schedulers, unique for the life of the module.
     pub(crate) id: u64,
     weight: AtomicI32,
+    /// The tunnel type (`IP_VS_CONN_F_TUNNEL_TYPE_*`) for tunnelling.
+    tun_type: AtomicU8,
     active: AtomicI32,
     total: AtomicI32,
     persistent: AtomicI32,
@@ -134,10 +136,11 @@ pub(crate) fn overload_after(current: bool, conns: i32, upper: u32, lower: u32, 
 
 impl DestShared {
     /// The shared part of a new destination. Sleeps.
-    pub(crate) fn new(weight: i32, u_threshold: u32, l_threshold: u32) -> Result<Self> {
+    pub(crate) fn new(params: &DestParams) -> Result<Self> {
         let shared = Self {
             id: NEXT_DEST_ID.fetch_add(1, Ordering::Relaxed),
-            weight: AtomicI32::new(weight),
+            weight: AtomicI32::new(params.weight),
+            tun_type: AtomicU8::new(params.tun_type),
             active: AtomicI32::new(0),
             total: AtomicI32::new(0),
             persistent: AtomicI32::new(0),
@@ -147,7 +150,7 @@ impl DestShared {
             u_threshold: AtomicU32::new(0),
             l_threshold: AtomicU32::new(0),
         };
-        shared.set_thresholds(u_threshold, l_threshold);
+        shared.set_thresholds(params.u_threshold, params.l_threshold);
         Ok(shared)
     }
 
@@ -156,10 +159,16 @@ impl DestShared {
         self.weight.load(Ordering::Relaxed)
     }
 
-    /// Takes a new weight and new thresholds (`__ip_vs_update_dest`).
-    pub(crate) fn update(&self, weight: i32, upper: u32, lower: u32) {
-        self.weight.store(weight, Ordering::Relaxed);
-        self.set_thresholds(upper, lower);
+    /// Takes the new settings of an edited destination (`__ip_vs_update_dest`).
+    pub(crate) fn update(&self, params: &DestParams) {
+        self.weight.store(params.weight, Ordering::Relaxed);
+        self.tun_type.store(params.tun_type, Ordering::Relaxed);
+        self.set_thresholds(params.u_threshold, params.l_threshold);
+    }
+
+    /// The tunnel type (`--tun-type`: 0 IPIP, 1 GUE, 2 GRE).
+    pub(crate) fn tun_type(&self) -> u8 {
+        self.tun_type.load(Ordering::Relaxed)
     }
 
     /// Sets the connection thresholds (`-x`, `-y`).

@@ -54,3 +54,13 @@ poll_until 10 uploaded ||
 log "ok: a 300000-byte upload arrived whole through the tunnel"
 assert_match 'mtu 1480' "$(in_cl ip route get "$VIP")" \
 	"the client learnt the tunnel's path MTU (1500 - 20) from fragmentation needed"
+
+if [ "$MODULE" = rvs ]; then
+	# GUE and GRE are accepted as configuration (as by IPVS) but not implemented: their packets
+	# are dropped, with one kernel warning saying so.
+	adm -A -t "$VIP:8080" -s rr || fail "add GUE service"
+	adm -a -t "$VIP:8080" -r "$(rs_ip 1)" -i --tun-type gue --tun-port 6080 || fail "add GUE rs1"
+	in_cl curl -sS -m 2 "http://$VIP:8080/" >/dev/null 2>&1 && fail "a GUE real server answered"
+	assert_match 'GUE and GRE tunnels are not supported' "$(dmesg | tail -20)" \
+		"rvs: packets for a GUE real server are dropped with a warning"
+fi

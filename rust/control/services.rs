@@ -359,7 +359,7 @@ fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
         return Err(EINVAL);
     }
     let params = dest_params(d, d.weight as i32);
-    let shared = DestShared::new(params.weight, params.u_threshold, params.l_threshold)?;
+    let shared = DestShared::new(&params)?;
     svc.with_dest_added(Dest {
         key,
         params,
@@ -373,8 +373,7 @@ fn edit_dest(svc: &Service, d: &DestRequest) -> Result<Service> {
     let key = dest_key(d);
     let (index, old) = svc.find_dest(&key).ok_or(ENOENT)?;
     let params = dest_params(d, old.params.last_weight);
-    old.shared
-        .update(params.weight, params.u_threshold, params.l_threshold);
+    old.shared.update(&params);
     svc.with_dest_replaced(
         index,
         Dest {
