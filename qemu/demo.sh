@@ -62,6 +62,9 @@ echo "  $requests requests:"
 client_http "$requests" | tally
 
 step "what the director counted"
+# ip_vs refreshes its counters every 2 s: wait until all connections are in.
+counted() { [ "$(dest_stats -t 10.0.1.100:80 | awk 'NR == 1 { print $2 }')" = $((2 * requests + 1)) ]; }
+poll_until 10 counted
 on director "$ADM" -Ln --stats
 on director "$ADM" -Ln
 echo "  (closed connections wait in TIME_WAIT: InActConn)"
