@@ -35,8 +35,8 @@ assert_eq "rs2 rs2 rs2 rs2 " "$(udp4)" "after expiry the client is scheduled afr
 
 # -M 255.255.255.0: one template covers the client's /24 (both its addresses).
 in_cl ip addr add 10.0.1.3/24 dev eth0
-adm -E -u "$VIP:53" -s rr -p 3 -M 255.255.255.0 || fail "edit the netmask"
-from3() { echo x | in_cl socat -t 2 - "UDP:$VIP:53,bind=10.0.1.3"; }
+adm -E -u "$VIP:53" -s rr -p 60 -M 255.255.255.0 || fail "edit the netmask"
+from3() { echo x | in_cl socat -t "$((2 * TOPO_SLOW))" - "UDP:$VIP:53,bind=10.0.1.3"; }
 in_cl python3 "$TRAFFIC" udp "$VIP" 53 >/dev/null
 assert_eq "rs1" "$(from3)" "-M /24: a second address of the client network uses the same template"
 assert_eq "UDP ASSURED 10.0.1.0:0 10.0.1.100:53 10.0.2.11:53" \

@@ -67,6 +67,7 @@ topo_flat() {
 # rs_udp_vip_start PORT: every real server answers UDP datagrams to VIP:PORT with its name, from
 # the VIP (a socket bound to the VIP, so that the answer's source is the VIP).
 rs_udp_vip_start() {
+	# socat forks a process per datagram: slow on the debug kernel, hence the callers' long timeouts.
 	local i
 	for i in $(seq "$TOPO_N"); do
 		bg "udp$i" "rvs-rs$i" socat "UDP-RECVFROM:$1,bind=$VIP,fork" "SYSTEM:echo rs$i"
