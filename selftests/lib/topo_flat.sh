@@ -72,5 +72,9 @@ rs_udp_vip_start() {
 	for i in $(seq "$TOPO_N"); do
 		bg "udp$i" "rvs-rs$i" socat "UDP-RECVFROM:$1,bind=$VIP,fork" "SYSTEM:echo rs$i"
 	done
-	nap 1
+	for i in $(seq "$TOPO_N"); do
+		poll_until 30 udp_bound "$i" "$1" || fail "rs$i: socat does not listen on $VIP:$1"
+	done
 }
+# udp_bound I PORT: real server I has a UDP socket on VIP:PORT.
+udp_bound() { [ -n "$(in_rs "$1" ss -Hunl "src $VIP:$2")" ]; }
