@@ -32,7 +32,7 @@ for method in -g -i; do
 	poll_until 10 counted_in || fail "$method: no incoming packets counted"
 	assert_eq 0 "$(out_pkts)" "$method: the director saw no reply packet (OutPkts 0)"
 	assert_eq "rs3 rs2 rs1 rs3 " \
-		"$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --sockets 4 --timeout "$((5 * TOPO_SLOW))" | tr '\n' ' ')" \
+		"$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --sockets 4 --timeout "$((2 * TOPO_SLOW))" --retries 2 | tr '\n' ' ')" \
 		"$method UDP: 4 source ports go to rs3 rs2 rs1 rs3"
 	states=$(conn_entries | awk '$1 == "TCP" { print $2 }' | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')
 	# The director sees only the client's side: its FIN moves ESTABLISHED to FIN_WAIT in the

@@ -23,6 +23,7 @@ No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is
         quit        close everything and exit (as does EOF on stdin)
 
   traffic.py udp HOST PORT [--sockets K] [--count N] [--size S] [--unconnected] [--timeout S]
+                [--retries R]
       K UDP sockets (all kept open, so K distinct source ports), one after the other; each sends
       N datagrams of S payload bytes and waits for each answer. One line per datagram: the
       answering NAME (with --unconnected: "NAME from IP:PORT", the answer's source), or
@@ -273,16 +274,20 @@ def udp(args):
             s.connect((args.host, args.port))
         socks.append(s)
         for _ in range(args.count):
-            try:
-                if args.unconnected:
-                    s.sendto(payload, (args.host, args.port))
-                    data, src = s.recvfrom(65535)
-                    out = f"{data.decode().strip()} from {src[0]}:{src[1]}"
-                else:
-                    s.send(payload)
-                    out = s.recv(65535).decode().strip()
-            except OSError as e:
-                out = err_name(e)
+            # Like a DNS client, resend a datagram whose answer did not come (--retries).
+            for _ in range(args.retries + 1):
+                try:
+                    if args.unconnected:
+                        s.sendto(payload, (args.host, args.port))
+                        data, src = s.recvfrom(65535)
+                        out = f"{data.decode().strip()} from {src[0]}:{src[1]}"
+                    else:
+                        s.send(payload)
+                        out = s.recv(65535).decode().strip()
+                except OSError as e:
+                    out = err_name(e)
+                if out != "ERR:timeout":
+                    break
             print(out, flush=True)
 
 
@@ -434,6 +439,7 @@ def main():
             c.add_argument("--count", type=int, default=1)
             c.add_argument("--size", type=int, default=4)
             c.add_argument("--unconnected", action="store_true")
+            c.add_argument("--retries", type=int, default=0)
         if mode == "load":
             c.add_argument("--phase", required=True)
             c.add_argument("--stop", required=True)
