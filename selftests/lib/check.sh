@@ -54,7 +54,9 @@ fi
 # which share the other core, and its output is shown when it is done.
 vm_run() {
 	local kernel=$1 module=$2
-	qemu/run-vm.sh --kernel "$kernel" --module "$module" -- selftests/lib/run.sh \
+	# The debug kernel's 25 selftests take about an hour under TCG: a longer limit than the
+	# runner's default of 40 minutes.
+	qemu/run-vm.sh --kernel "$kernel" --module "$module" --timeout 4800 -- selftests/lib/run.sh \
 		>"$log/vm-$kernel-$module.txt" 2>&1
 	echo $? >"$log/vm-$kernel-$module.rc"
 }
