@@ -38,6 +38,9 @@ const F_NOOUTPUT: u32 = 1 << 9;
 const F_DEAD: u32 = 1 << 10;
 /// `IP_VS_CONN_F_TEMPLATE`: a persistence template, which binds a client network to a real server.
 const F_TEMPLATE: u32 = 1 << 11;
+/// A template that no longer binds (`ip_vs_check_template`, which rehashes it with ports
+/// 0xffff): it stays in the table until it expires, shown with those ports.
+const F_INVALID: u32 = 1 << 12;
 /// `IP_VS_CTPL_S_ASSURED` in a template's state: a connection it controls was established.
 const TEMPLATE_ASSURED: u32 = 1;
 /// How long a template whose connections still live is kept past its expiry (`expire_later`).
@@ -67,7 +70,8 @@ pub(crate) struct Conn {
     state: AtomicU32,
     /// When the connection expires, in jiffies.
     expires: AtomicU64,
-    pub(crate) dest: Arc<DestShared>,
+    /// The real server; none for a bypass connection (`cache_bypass`).
+    pub(crate) dest: Option<Arc<DestShared>>,
     pub(crate) svc_stats: Arc<Stats>,
     /// The persistence template this connection was scheduled by (`cp->control`).
     control: Option<Arc<Conn>>,
@@ -108,19 +112,23 @@ impl TimeoutTable {
 
 impl Conn {
     /// A new connection bound to `dest`, counted as inactive until its first state change
-    /// (`ip_vs_conn_new`, `ip_vs_bind_dest`).
+    /// (`ip_vs_conn_new`, `ip_vs_bind_dest`); without `dest`, a bypass connection.
     pub(crate) fn new(
         tuple: Tuple,
         fwd: u32,
-        dest: Arc<DestShared>,
+        dest: Option<Arc<DestShared>>,
         svc_stats: Arc<Stats>,
         control: Option<Arc<Conn>>,
     ) -> Result<Arc<Self>> {
         let mut flags = F_INACTIVE;
-        if fwd != crate::rules::FWD_MASQ {
+        // A bypass connection has no destination whose forwarding would set the flag
+        // (`__ip_vs_update_dest` sets it in the destination's connection flags).
+        if dest.is_some() && fwd != crate::rules::FWD_MASQ {
             flags |= F_NOOUTPUT;
         }
-        dest.bind_conn();
+        if let Some(d) = &dest {
+            d.bind_conn();
+        }
         if let Some(ct) = &control {
             ct.n_control.fetch_add(1, Ordering::Relaxed);
         }
@@ -141,7 +149,9 @@ impl Conn {
             GFP_ATOMIC,
         );
         if conn.is_err() {
-            dest.unbind_conn(false);
+            if let Some(d) = &dest {
+                d.unbind_conn(false);
+            }
             if let Some(ct) = &control {
                 ct.n_control.fetch_sub(1, Ordering::Relaxed);
             }
@@ -166,7 +176,7 @@ impl Conn {
                 fwd,
                 state: AtomicU32::new(F_TEMPLATE),
                 expires: AtomicU64::new(timer::jiffies().wrapping_add(ticks)),
-                dest: dest.clone(),
+                dest: Some(dest.clone()),
                 svc_stats,
                 control: None,
                 n_control: AtomicU32::new(0),
@@ -176,6 +186,33 @@ impl Conn {
         )?;
         dest.bind_template();
         Ok(conn)
+    }
+
+    /// The real server, while it is available (IPVS counts statistics only then).
+    pub(crate) fn live_dest(&self) -> Option<&DestShared> {
+        self.dest.as_deref().filter(|d| d.available())
+    }
+
+    /// Whether the connection had a real server that is gone (`cp->dest` and not
+    /// `IP_VS_DEST_F_AVAILABLE`); a bypass connection never had one.
+    pub(crate) fn dest_gone(&self) -> bool {
+        self.dest.as_ref().is_some_and(|d| !d.available())
+    }
+
+    /// Invalidates a template whose real server is gone or quiesced (`ip_vs_check_template`):
+    /// lookups no longer find it, and it expires when its time comes (not restarted).
+    pub(crate) fn invalidate_template(&self) {
+        self.state.fetch_or(F_INVALID, Ordering::Relaxed);
+    }
+
+    /// The virtual and real ports as `/proc/net/ip_vs_conn` shows them: 0xffff for an
+    /// invalidated template, as IPVS rewrites them.
+    pub(crate) fn shown_ports(&self) -> ([u8; 2], [u8; 2]) {
+        if self.state.load(Ordering::Relaxed) & F_INVALID != 0 {
+            ([0xff; 2], [0xff; 2])
+        } else {
+            (self.tuple.vport, self.tuple.dport)
+        }
     }
 
     /// Whether this is a persistence template.
@@ -269,10 +306,12 @@ impl Conn {
                 Err(current) => old = current,
             }
         };
-        match (old & F_INACTIVE != 0, new & F_INACTIVE != 0) {
-            (true, false) => self.dest.activate(),
-            (false, true) => self.dest.deactivate(),
-            _ => {}
+        if let Some(dest) = &self.dest {
+            match (old & F_INACTIVE != 0, new & F_INACTIVE != 0) {
+                (true, false) => dest.activate(),
+                (false, true) => dest.deactivate(),
+                _ => {}
+            }
         }
         // A connection that got established (TCP) or answered (UDP) makes its template assured.
         if let Some(ct) = &self.control {
@@ -301,10 +340,12 @@ impl Conn {
         if old & F_DEAD != 0 {
             return;
         }
-        if old & F_TEMPLATE != 0 {
-            self.dest.unbind_template();
-        } else {
-            self.dest.unbind_conn(old & F_INACTIVE == 0);
+        if let Some(dest) = &self.dest {
+            if old & F_TEMPLATE != 0 {
+                dest.unbind_template();
+            } else {
+                dest.unbind_conn(old & F_INACTIVE == 0);
+            }
         }
         if let Some(ct) = &self.control {
             ct.n_control.fetch_sub(1, Ordering::Relaxed);
@@ -415,7 +456,10 @@ impl ConnTable {
                             && t.dport == dport
                     }
                     Lookup::Template { vaddr, vport, .. } => {
-                        c.is_template() && t.vaddr == vaddr && t.vport == vport
+                        c.is_template()
+                            && c.state.load(Ordering::Relaxed) & F_INVALID == 0
+                            && t.vaddr == vaddr
+                            && t.vport == vport
                     }
                 }
         });
@@ -494,7 +538,7 @@ impl ConnTable {
     /// `ip_vs_expire_nodest_conn_flush`).
     pub(crate) fn flush(&self, only_without_dest: bool) {
         for bucket in 0..self.chains.buckets() {
-            self.remove_in(bucket, |c| !only_without_dest || !c.dest.available());
+            self.remove_in(bucket, |c| !only_without_dest || c.dest_gone());
         }
     }
 

@@ -13,7 +13,7 @@
 use crate::{
     conn::{Conn, Lookup, Tuple},
     ffi::{
-        pernet::Net,
+        pernet::{AddrType, Net},
         rcu::Guard,
         skb::{Packet, Verdict},
     },
@@ -123,7 +123,7 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     let reuse_mode = state.sysctl.conn_reuse_mode.load(Ordering::Relaxed);
     let expire_nodest = state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0;
     if let Some(c) = conn.as_ref().filter(|_| reuse_mode != 0 && syn) {
-        let reschedule = (expire_nodest && c.dest.weight() == 0)
+        let reschedule = (expire_nodest && c.dest.as_ref().is_some_and(|d| d.weight() == 0))
             || proto::TcpState::from_u8(c.state())
                 .is_some_and(|s| proto::tcp_new_conn_expected(s, c.no_output(), reuse_mode));
         if reschedule {
@@ -133,7 +133,7 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     }
 
     // The real server of the connection is gone.
-    if let Some(c) = conn.as_ref().filter(|c| !c.dest.available()) {
+    if let Some(c) = conn.as_ref().filter(|c| c.dest_gone()) {
         if !expire_nodest {
             return Verdict::Drop;
         }
@@ -143,16 +143,16 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
 
     let (conn, one_packet) = match conn {
         Some(c) => (c, false),
-        None => match schedule(state, &pkt, ip, ports, tcp_flags) {
+        None => match schedule(net, state, &pkt, ip, ports, tcp_flags) {
             Ok(Some(scheduled)) => scheduled,
             Ok(None) => return Verdict::Accept,
             Err(verdict) => return verdict,
         },
     };
 
-    if conn.dest.available() {
+    if let Some(dest) = conn.live_dest() {
         let len = pkt.len();
-        conn.dest.stats.count_in(len);
+        dest.stats.count_in(len);
         conn.svc_stats.count_in(len);
         state.stats.count_in(len);
     }
@@ -171,6 +171,7 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
 /// (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`). `Ok(None)`: not for rvs.
 /// The flag says the connection is for this packet only (`-o`, UDP), and not in the table.
 fn schedule(
+    net: &Net,
     state: &NetState,
     pkt: &Packet<'_>,
     ip: &Ipv4,
@@ -201,6 +202,7 @@ fn schedule(
         dport: ports.dport,
         svc_flags: svc.params.flags,
         random_below: &mut random_below,
+        clock: state.clock(),
     };
     let target = if svc.persistent() {
         persist(state, svc, ip, ports, &mut flow)
@@ -208,10 +210,36 @@ fn schedule(
         svc.schedule(&mut flow)
             .map(|dest| Target::of(dest, ports.dport, None))
     };
+    let one_packet =
+        ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
     let Some(target) = target else {
-        // `ip_vs_leave`: no real server can take it; tell the client.
-        pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
-        return Err(Verdict::Drop);
+        // `ip_vs_leave`: no real server can take it. With `cache_bypass`, a firewall-mark
+        // service (a transparent cache cluster) lets the packet go on to its own destination, on
+        // a connection without real server; otherwise the client is told.
+        let bypass = state.sysctl.cache_bypass.load(Ordering::Relaxed) != 0
+            && matches!(svc.key, ServiceKey::Fwmark { .. })
+            && net.ipv4_addr_type(ip.daddr) == AddrType::Unicast;
+        if !bypass {
+            pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+            return Err(Verdict::Drop);
+        }
+        let tuple = Tuple {
+            protocol: ip.protocol,
+            caddr: ip.saddr,
+            cport: ports.sport,
+            vaddr: ip.daddr,
+            vport: ports.dport,
+            daddr: [0; 4],
+            dport: [0; 2],
+        };
+        let conn = Conn::new(tuple, rules::FWD_BYPASS, None, svc.stats.clone(), None)
+            .map_err(|_| Verdict::Drop)?;
+        drop(guard);
+        if !one_packet {
+            state.conns.insert(conn.clone());
+        }
+        // Not counted as a connection of the service (IPVS counts only scheduled ones).
+        return Ok(Some((conn, one_packet)));
     };
     let tuple = Tuple {
         protocol: ip.protocol,
@@ -225,15 +253,15 @@ fn schedule(
     let conn = Conn::new(
         tuple,
         target.fwd,
-        target.dest,
+        Some(target.dest),
         svc.stats.clone(),
         target.control,
     )
     .map_err(|_| Verdict::Drop)?;
-    let one_packet =
-        ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
     drop(guard);
-    conn.dest.stats.count_conn();
+    if let Some(dest) = &conn.dest {
+        dest.stats.count_conn();
+    }
     conn.svc_stats.count_conn();
     state.stats.count_conn();
     if !one_packet {
@@ -311,10 +339,12 @@ fn persist(
         != 0;
     let found = state.conns.find(&key).filter(|ct| {
         // `ip_vs_check_template`: a template whose real server is gone (or quiesced, with
-        // `expire_quiescent_template`) no longer binds.
-        let valid = ct.dest.available() && !(quiescent_expires && ct.dest.weight() == 0);
+        // `expire_quiescent_template`) no longer binds; it stays until it expires.
+        let valid = ct
+            .live_dest()
+            .is_some_and(|d| !(quiescent_expires && d.weight() == 0));
         if !valid {
-            state.conns.expire_now(ct);
+            ct.invalidate_template();
         }
         valid
     });
@@ -355,7 +385,7 @@ fn persist(
         ports.dport
     };
     Some(Target {
-        dest: template.dest.clone(),
+        dest: template.dest.clone()?,
         daddr: template.tuple.daddr,
         dport,
         fwd: template.fwd,
@@ -368,6 +398,7 @@ fn transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
     match conn.fwd {
         rules::FWD_MASQ => nat_transmit(net, pkt, ip, conn),
         rules::FWD_DROUTE => dr_transmit(net, pkt, ip, conn),
+        rules::FWD_BYPASS => bypass_transmit(net, pkt, ip),
         rules::FWD_TUNNEL => tunnel_transmit(net, pkt, ip, conn),
         // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
         rules::FWD_LOCALNODE => Verdict::Accept,
@@ -383,13 +414,32 @@ fn too_big(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32) -> bool {
 
 /// Direct routing: the packet goes unchanged to the real server's link address, which has the
 /// virtual address too (`ip_vs_dr_xmit`); its replies go straight to the client.
-fn dr_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    let Ok(route) = pkt.route_output(net, conn.tuple.daddr, true) else {
+fn dr_transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    // A real server that is this host gets the packet locally (`ip_vs_send_or_cont`, local).
+    send_unchanged(net, pkt, ip, conn.tuple.daddr, true, Verdict::Accept)
+}
+
+/// Bypass (`cache_bypass`): the packet goes unchanged to its own destination, which must not be
+/// this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
+fn bypass_transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    send_unchanged(net, pkt, ip, ip.daddr, false, Verdict::Drop)
+}
+
+/// Routes the unchanged packet to `next_hop` (as the next hop itself with `known_nh`, else as the
+/// destination) and sends it on; `if_local` when the route is to this host.
+fn send_unchanged(
+    net: &Net,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+    next_hop: [u8; 4],
+    known_nh: bool,
+    if_local: Verdict,
+) -> Verdict {
+    let Ok(route) = pkt.route_output(net, next_hop, known_nh) else {
         return Verdict::Drop;
     };
     if route.is_local() {
-        // The real server is this host: deliver locally (`ip_vs_send_or_cont`, local).
-        return Verdict::Accept;
+        return if_local;
     }
     let mtu = route.mtu();
     if too_big(&pkt, ip, mtu) {
@@ -413,7 +463,11 @@ static GUE_GRE_WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::Atom
 /// IP-in-IP tunnelling: the packet goes to the real server inside a new IPv4 header
 /// (`ip_vs_tunnel_xmit`); the real server decapsulates it and answers the client directly.
 fn tunnel_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    if conn.dest.tun_type() != rules::TUNNEL_TYPE_IPIP {
+    let tun_type = conn
+        .dest
+        .as_ref()
+        .map_or(rules::TUNNEL_TYPE_IPIP, |d| d.tun_type());
+    if tun_type != rules::TUNNEL_TYPE_IPIP {
         // GUE and GRE are configured as with IPVS but not implemented: refuse the packets and
         // say why, once.
         if !GUE_GRE_WARNED.swap(true, Ordering::Relaxed) {
@@ -615,9 +669,9 @@ fn finish_reply(
     if reroute && pkt.reroute(net, true).is_err() {
         return Verdict::Drop;
     }
-    if conn.dest.available() {
+    if let Some(dest) = conn.live_dest() {
         let len = pkt.len();
-        conn.dest.stats.count_out(len);
+        dest.stats.count_out(len);
         conn.svc_stats.count_out(len);
         state.stats.count_out(len);
     }
@@ -737,9 +791,9 @@ fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
-    if conn.fwd != rules::FWD_MASQ || !conn.dest.available() {
+    let Some(dest) = conn.live_dest().filter(|_| conn.fwd == rules::FWD_MASQ) else {
         return Verdict::Drop;
-    }
+    };
     let t = conn.tuple;
     let inner_l4 = q.offset + q.ip.header_len;
     let r = IcmpRewrite {
@@ -753,7 +807,7 @@ fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
         return Verdict::Drop;
     }
     let len = pkt.len();
-    conn.dest.stats.count_in(len);
+    dest.stats.count_in(len);
     conn.svc_stats.count_in(len);
     state.stats.count_in(len);
     if pkt.reroute(net, false).is_err() || pkt.route_is_local() {

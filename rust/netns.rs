@@ -16,9 +16,10 @@ use crate::{
     ffi::{
         netfilter::HookSwitch,
         rcu::{Guard, RcuArc},
-        sysctl::IntSysctl,
+        sysctl::{IntKind, IntSysctl},
         timer::{self, OnTimer, Timer},
     },
+    sched::locality::{self, Clock, DEFAULT_EXPIRATION_SECS},
     service::ServiceTable,
     stats::Stats,
     timeouts::{self, Timeouts},
@@ -51,6 +52,8 @@ pub(crate) struct NetState {
 const TICKS_PER_SECOND: u32 = SWEEPS_PER_ROUND;
 /// The estimator runs every 2 s, as IPVS's.
 const ESTIMATOR_TICKS: u32 = 2 * TICKS_PER_SECOND;
+/// The locality schedulers collect their stale entries every minute, as IPVS's.
+const SCHED_EXPIRE_TICKS: u32 = locality::CHECK_EXPIRE_INTERVAL_SECS * TICKS_PER_SECOND;
 
 impl NetState {
     /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets.
@@ -100,6 +103,16 @@ impl NetState {
         }
     }
 
+    /// The time and the settings the locality schedulers see.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock {
+            now: timer::jiffies(),
+            hz: u64::from(timer::hz()),
+            lblc_expiration: self.sysctl.lblc_expiration.load(Ordering::Relaxed),
+            lblcr_expiration: self.sysctl.lblcr_expiration.load(Ordering::Relaxed),
+        }
+    }
+
     /// Feeds the rate estimators of the namespace, its services and their destinations.
     fn estimate(&self) {
         let guard = Guard::new();
@@ -136,6 +149,13 @@ impl OnTimer for NetState {
         if ticks % ESTIMATOR_TICKS == 0 && self.sysctl.run_estimation.load(Ordering::Relaxed) != 0 {
             self.estimate();
         }
+        if ticks % SCHED_EXPIRE_TICKS == 0 {
+            let clock = self.clock();
+            let guard = Guard::new();
+            for svc in self.services.get(&guard).services.iter() {
+                svc.sched.lock().check_expire(&clock);
+            }
+        }
         timer.fire_in(Self::tick_interval());
     }
 }
@@ -149,6 +169,7 @@ pub(crate) struct Sysctls {
     pub(crate) drop_packet: AtomicI32,
     pub(crate) secure_tcp: AtomicI32,
     pub(crate) snat_reroute: AtomicI32,
+    pub(crate) cache_bypass: AtomicI32,
     pub(crate) expire_nodest_conn: AtomicI32,
     pub(crate) expire_quiescent_template: AtomicI32,
     pub(crate) sloppy_tcp: AtomicI32,
@@ -157,16 +178,24 @@ pub(crate) struct Sysctls {
     pub(crate) schedule_icmp: AtomicI32,
     pub(crate) ignore_tunneled: AtomicI32,
     pub(crate) run_estimation: AtomicI32,
+    /// `lblc_expiration` in ticks (IPVS registers it with the `lblc` scheduler module; rvs has
+    /// every scheduler built in).
+    pub(crate) lblc_expiration: AtomicI32,
+    /// `lblcr_expiration` in ticks.
+    pub(crate) lblcr_expiration: AtomicI32,
 }
 
 impl Default for Sysctls {
     fn default() -> Self {
+        let default_expiration =
+            DEFAULT_EXPIRATION_SECS.saturating_mul(i32::try_from(timer::hz()).unwrap_or(i32::MAX));
         Self {
             amemthresh: AtomicI32::new(1024),
             drop_entry: AtomicI32::new(0),
             drop_packet: AtomicI32::new(0),
             secure_tcp: AtomicI32::new(0),
             snat_reroute: AtomicI32::new(1),
+            cache_bypass: AtomicI32::new(0),
             expire_nodest_conn: AtomicI32::new(0),
             expire_quiescent_template: AtomicI32::new(0),
             sloppy_tcp: AtomicI32::new(0),
@@ -175,6 +204,8 @@ impl Default for Sysctls {
             schedule_icmp: AtomicI32::new(0),
             ignore_tunneled: AtomicI32::new(0),
             run_estimation: AtomicI32::new(1),
+            lblc_expiration: AtomicI32::new(default_expiration),
+            lblcr_expiration: AtomicI32::new(default_expiration),
         }
     }
 }
@@ -189,16 +220,21 @@ impl Sysctls {
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 13] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 16] {
         let plain = |name, value| IntSysctl {
             name,
             value,
-            range: None,
+            kind: IntKind::Plain,
         };
         let defense = |name, value| IntSysctl {
             name,
             value,
-            range: Some((&DEFENSE_MODE_MIN, &DEFENSE_MODE_MAX)),
+            kind: IntKind::Range(&DEFENSE_MODE_MIN, &DEFENSE_MODE_MAX),
+        };
+        let jiffies = |name, value| IntSysctl {
+            name,
+            value,
+            kind: IntKind::Jiffies,
         };
         [
             plain(c_str!("amemthresh"), &self.amemthresh),
@@ -206,6 +242,7 @@ impl Sysctls {
             defense(c_str!("drop_packet"), &self.drop_packet),
             defense(c_str!("secure_tcp"), &self.secure_tcp),
             plain(c_str!("snat_reroute"), &self.snat_reroute),
+            plain(c_str!("cache_bypass"), &self.cache_bypass),
             plain(c_str!("expire_nodest_conn"), &self.expire_nodest_conn),
             plain(c_str!("sloppy_tcp"), &self.sloppy_tcp),
             plain(c_str!("sloppy_sctp"), &self.sloppy_sctp),
@@ -217,6 +254,8 @@ impl Sysctls {
             plain(c_str!("schedule_icmp"), &self.schedule_icmp),
             plain(c_str!("ignore_tunneled"), &self.ignore_tunneled),
             plain(c_str!("run_estimation"), &self.run_estimation),
+            jiffies(c_str!("lblc_expiration"), &self.lblc_expiration),
+            jiffies(c_str!("lblcr_expiration"), &self.lblcr_expiration),
         ]
     }
 }

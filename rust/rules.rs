@@ -26,6 +26,9 @@ pub(crate) const FWD_MASQ: u32 = 0x0;
 pub(crate) const FWD_LOCALNODE: u32 = 0x1;
 /// Forwarding method: direct routing (`IP_VS_CONN_F_DROUTE`).
 pub(crate) const FWD_DROUTE: u32 = 0x3;
+/// Forwarding of a connection without real server to the packet's own destination
+/// (`IP_VS_CONN_F_BYPASS`, `cache_bypass`).
+pub(crate) const FWD_BYPASS: u32 = 0x4;
 /// Tunnel type IPIP (`IP_VS_CONN_F_TUNNEL_TYPE_IPIP`), the default.
 pub(crate) const TUNNEL_TYPE_IPIP: u8 = 0;
 /// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.

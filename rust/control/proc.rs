@@ -137,6 +137,7 @@ pub(crate) fn conns(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
     let now = timer::jiffies();
     net.state().conns.for_each(|c| {
         let t = &c.tuple;
+        let (vport, dport) = c.shown_ports();
         // `ip_vs_proto_name`: fwmark templates have protocol 0 ("IP").
         let name = match t.protocol {
             packet::PROTO_UDP => "UDP",
@@ -150,9 +151,9 @@ pub(crate) fn conns(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
             u32::from_be_bytes(t.caddr),
             u16::from_be_bytes(t.cport),
             u32::from_be_bytes(t.vaddr),
-            u16::from_be_bytes(t.vport),
+            u16::from_be_bytes(vport),
             u32::from_be_bytes(t.daddr),
-            u16::from_be_bytes(t.dport),
+            u16::from_be_bytes(dport),
             c.state_name(),
             c.expires_in_secs(now),
         )

@@ -222,12 +222,14 @@ impl<'a> Packet<'a> {
 
     /// Looks up the output route to `daddr` (IPVS's `do_output_route4`): with `known_nh`
     /// (`IP_VS_RT_MODE_KNOWN_NH`, direct routing) `daddr` is the next hop whatever the packet's
-    /// destination; the route also selects a source address for a tunnel header.
+    /// destination; the route also selects a source address for a tunnel header. As in IPVS the
+    /// flow has no mark: the policy rules that steer marked packets to the director (a
+    /// transparent cache cluster's `ip rule fwmark ... lookup` of a local table) must not send
+    /// them back to it.
     pub(crate) fn route_output(&self, net: &Net, daddr: [u8; 4], known_nh: bool) -> Result<Route> {
         let mut fl4 = sys::flowi4 {
             daddr: u32::from_ne_bytes(daddr),
             __fl_common: sys::flowi_common {
-                flowic_mark: self.mark(),
                 flowic_flags: if known_nh {
                     sys::FLOWI_FLAG_KNOWN_NH as u8
                 } else {

@@ -8,14 +8,25 @@ use super::sys;
 use core::{ptr::NonNull, sync::atomic::AtomicI32};
 use kernel::{ffi::c_void, prelude::*, str::CStr};
 
-/// One integer sysctl: its name, its storage and its accepted range (if any).
+/// One integer sysctl: its name, its storage and how it is read and written.
 pub(crate) struct IntSysctl<'a> {
     /// File name under the table's directory.
     pub(crate) name: &'static CStr,
     /// The value; the kernel's `proc_dointvec*` handlers read and write it as an `int`.
     pub(crate) value: &'a AtomicI32,
-    /// Inclusive range that writes must respect (`-EINVAL` otherwise), or none.
-    pub(crate) range: Option<(&'static i32, &'static i32)>,
+    /// How the file shows the value.
+    pub(crate) kind: IntKind,
+}
+
+/// How an integer sysctl file shows its value.
+pub(crate) enum IntKind {
+    /// Any `int` (`proc_dointvec`).
+    Plain,
+    /// An `int` in an inclusive range; writes outside it fail with `-EINVAL`
+    /// (`proc_dointvec_minmax`).
+    Range(&'static i32, &'static i32),
+    /// A duration kept in ticks and shown in seconds (`proc_dointvec_jiffies`).
+    Jiffies,
 }
 
 /// A registered sysctl table of one namespace, unregistered on drop.
@@ -44,14 +55,19 @@ impl SysctlTable {
         let mut table = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
         for entry in entries {
             let (handler, extra1, extra2): (sys::proc_handler, *mut c_void, *mut c_void) =
-                match entry.range {
-                    Some((min, max)) => (
+                match entry.kind {
+                    IntKind::Range(min, max) => (
                         Some(sys::proc_dointvec_minmax),
                         core::ptr::from_ref(min).cast_mut().cast(),
                         core::ptr::from_ref(max).cast_mut().cast(),
                     ),
-                    None => (
+                    IntKind::Plain => (
                         Some(sys::proc_dointvec),
+                        core::ptr::null_mut(),
+                        core::ptr::null_mut(),
+                    ),
+                    IntKind::Jiffies => (
+                        Some(sys::proc_dointvec_jiffies),
                         core::ptr::null_mut(),
                         core::ptr::null_mut(),
                     ),

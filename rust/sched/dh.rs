@@ -109,6 +109,7 @@ mod tests {
                 dport: [0; 2],
                 svc_flags: 0,
                 random_below: &mut random,
+                clock: Default::default(),
             };
             table.push_str(&schedule(&dests, &flow).unwrap().to_string());
         }

@@ -578,6 +578,7 @@ mod tests {
                 dport: 80u16.to_be_bytes(),
                 svc_flags: self.flags,
                 random_below: &mut zeros,
+                clock: Default::default(),
             };
             let state = self.state.as_mut().unwrap();
             state

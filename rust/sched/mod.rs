@@ -4,8 +4,9 @@
 //!
 //! A service binds a scheduler by name, as IPVS binds `ip_vs_<name>`; an unknown name is refused
 //! with `-ENOENT`, and `"none"` means no scheduler. Each scheduler lives in its own file, mirroring
-//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `fo`, `ovf`, `twos`, `dh`, `sh`, `mh`);
-//! this file is the registry and the interface the service uses.
+//! its IPVS C file (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `lblc`, `lblcr`, `fo`, `ovf`, `twos`,
+//! `dh`, `sh`, `mh`; `locality` holds what `lblc` and `lblcr` share); this file is the registry
+//! and the interface the service uses.
 //!
 //! The schedulers are plain, kernel-independent code over a slice of destinations given in the
 //! order of IPVS's `svc->destinations` list: IPVS adds a new destination at the list head, so index
@@ -14,14 +15,19 @@
 //! caller serialises calls on it (IPVS's `svc->sched_lock`) and tells it about every change of the
 //! list with [`SchedState::dests_changed`], as IPVS calls `add_dest`, `del_dest` and `upd_dest`.
 //!
-//! The hashing schedulers (`dh`, `sh`, `mh`) and the random one (`twos`) also look at the packet
-//! that opens the connection, which the caller describes with a [`Flow`].
+//! The hashing schedulers (`dh`, `sh`, `mh`), the locality-based ones (`lblc`, `lblcr`) and the
+//! random one (`twos`) also look at the packet that opens the connection, which the caller
+//! describes with a [`Flow`]. The locality-based ones also keep time: they need the clock with
+//! each packet and a periodic [`SchedState::check_expire`].
 
 #![deny(unsafe_code)]
 
 mod dh;
 mod fo;
+mod lblc;
+mod lblcr;
 mod lc;
+pub(crate) mod locality;
 mod mh;
 mod nq;
 mod ovf;
@@ -69,6 +75,8 @@ pub(crate) struct Flow<'a> {
     /// `twos`. A bound of 0 asks for any `u32`, as `__get_random_u32_below(0)` returns one: `twos`
     /// passes 0 only when its total weight wraps around, as in IPVS.
     pub(crate) random_below: &'a mut dyn FnMut(u32) -> u32,
+    /// The time and the expiration sysctls, for `lblc` and `lblcr`.
+    pub(crate) clock: locality::Clock,
 }
 
 /// A scheduling algorithm.
@@ -86,6 +94,10 @@ pub(crate) enum Scheduler {
     ShortestExpectedDelay,
     /// Never queue.
     NeverQueue,
+    /// Locality-based least connection.
+    LocalityLeastConnection,
+    /// Locality-based least connection with replication.
+    LocalityReplicated,
     /// Weighted failover.
     WeightedFailover,
     /// Weighted overflow.
@@ -100,13 +112,15 @@ pub(crate) enum Scheduler {
     MaglevHashing,
 }
 
-const ALL: [Scheduler; 12] = [
+const ALL: [Scheduler; 14] = [
     Scheduler::RoundRobin,
     Scheduler::WeightedRoundRobin,
     Scheduler::LeastConnection,
     Scheduler::WeightedLeastConnection,
     Scheduler::ShortestExpectedDelay,
     Scheduler::NeverQueue,
+    Scheduler::LocalityLeastConnection,
+    Scheduler::LocalityReplicated,
     Scheduler::WeightedFailover,
     Scheduler::WeightedOverflow,
     Scheduler::TwoChoices,
@@ -125,6 +139,8 @@ impl Scheduler {
             Scheduler::WeightedLeastConnection => "wlc",
             Scheduler::ShortestExpectedDelay => "sed",
             Scheduler::NeverQueue => "nq",
+            Scheduler::LocalityLeastConnection => "lblc",
+            Scheduler::LocalityReplicated => "lblcr",
             Scheduler::WeightedFailover => "fo",
             Scheduler::WeightedOverflow => "ovf",
             Scheduler::TwoChoices => "twos",
@@ -246,6 +262,10 @@ pub(crate) enum SchedState {
     ShortestExpectedDelay,
     /// Never queue: stateless.
     NeverQueue,
+    /// Locality-based least connection: IPVS's `struct ip_vs_lblc_table`.
+    LocalityLeastConnection(lblc::LocalityLeastConnection),
+    /// Locality-based least connection with replication: `struct ip_vs_lblcr_table`.
+    LocalityReplicated(lblcr::LocalityReplicated),
     /// Weighted failover: stateless.
     WeightedFailover,
     /// Weighted overflow: stateless.
@@ -272,6 +292,12 @@ impl Scheduler {
             Scheduler::WeightedLeastConnection => SchedState::WeightedLeastConnection,
             Scheduler::ShortestExpectedDelay => SchedState::ShortestExpectedDelay,
             Scheduler::NeverQueue => SchedState::NeverQueue,
+            Scheduler::LocalityLeastConnection => {
+                SchedState::LocalityLeastConnection(lblc::LocalityLeastConnection::new())
+            }
+            Scheduler::LocalityReplicated => {
+                SchedState::LocalityReplicated(lblcr::LocalityReplicated::new())
+            }
             Scheduler::WeightedFailover => SchedState::WeightedFailover,
             Scheduler::WeightedOverflow => SchedState::WeightedOverflow,
             Scheduler::TwoChoices => SchedState::TwoChoices,
@@ -293,6 +319,8 @@ impl SchedState {
             SchedState::WeightedLeastConnection => Scheduler::WeightedLeastConnection,
             SchedState::ShortestExpectedDelay => Scheduler::ShortestExpectedDelay,
             SchedState::NeverQueue => Scheduler::NeverQueue,
+            SchedState::LocalityLeastConnection(_) => Scheduler::LocalityLeastConnection,
+            SchedState::LocalityReplicated(_) => Scheduler::LocalityReplicated,
             SchedState::WeightedFailover => Scheduler::WeightedFailover,
             SchedState::WeightedOverflow => Scheduler::WeightedOverflow,
             SchedState::TwoChoices => Scheduler::TwoChoices,
@@ -315,6 +343,8 @@ impl SchedState {
             SchedState::WeightedRoundRobin(s) => s.dests_changed(dests),
             SchedState::SourceHashing(s) => s.dests_changed(dests),
             SchedState::MaglevHashing(s) => s.dests_changed(dests),
+            SchedState::LocalityLeastConnection(s) => s.dests_changed(dests),
+            SchedState::LocalityReplicated(s) => s.dests_changed(dests),
             // Stateless. `dh`'s IPVS table depends on the list only, which `dh::schedule` reads.
             SchedState::LeastConnection
             | SchedState::WeightedLeastConnection
@@ -344,12 +374,25 @@ impl SchedState {
             SchedState::WeightedLeastConnection => wlc::schedule(dests),
             SchedState::ShortestExpectedDelay => sed::schedule(dests),
             SchedState::NeverQueue => nq::schedule(dests),
+            SchedState::LocalityLeastConnection(s) => s.schedule(dests, flow),
+            SchedState::LocalityReplicated(s) => s.schedule(dests, flow),
             SchedState::WeightedFailover => fo::schedule(dests),
             SchedState::WeightedOverflow => ovf::schedule(dests),
             SchedState::TwoChoices => twos::schedule(dests, &mut *flow.random_below),
             SchedState::DestinationHashing => dh::schedule(dests, flow),
             SchedState::SourceHashing(s) => s.schedule(dests, flow),
             SchedState::MaglevHashing(s) => s.schedule(dests, flow),
+        }
+    }
+
+    /// The periodic collection of stale state, due every
+    /// [`locality::CHECK_EXPIRE_INTERVAL_SECS`] (IPVS's per-service timers of `lblc` and
+    /// `lblcr`); nothing for the other schedulers.
+    pub(crate) fn check_expire(&mut self, clock: &locality::Clock) {
+        match self {
+            SchedState::LocalityLeastConnection(s) => s.check_expire(clock),
+            SchedState::LocalityReplicated(s) => s.check_expire(clock),
+            _ => {}
         }
     }
 }
@@ -393,6 +436,7 @@ mod tests {
             dport: [0; 2],
             svc_flags: 0,
             random_below: &mut zeros,
+            clock: locality::Clock::default(),
         };
         for (s, picks) in [
             (Scheduler::RoundRobin, [0, 1, 2]),
@@ -401,6 +445,8 @@ mod tests {
             (Scheduler::WeightedLeastConnection, [0, 0, 0]),
             (Scheduler::ShortestExpectedDelay, [1, 1, 1]),
             (Scheduler::NeverQueue, [0, 0, 0]),
+            (Scheduler::LocalityLeastConnection, [0, 0, 0]),
+            (Scheduler::LocalityReplicated, [0, 0, 0]),
             (Scheduler::WeightedFailover, [1, 1, 1]),
             (Scheduler::WeightedOverflow, [1, 1, 1]),
             (Scheduler::TwoChoices, [0, 0, 0]),
@@ -456,7 +502,7 @@ mod tests {
 /// their expected values (see the tests of each scheduler).
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{Candidate, Flow, SchedState, Scheduler};
+    use super::{locality::Clock, Candidate, Flow, SchedState, Scheduler};
     use std::format;
     use std::net::{Ipv4Addr, Ipv6Addr};
     use std::string::String;
@@ -517,6 +563,8 @@ pub(crate) mod testing {
         script_pos: usize,
         /// The bounds `twos` asked for, in order.
         pub(crate) bounds: Vec<u32>,
+        /// The clock `lblc` and `lblcr` see.
+        pub(crate) clock: Clock,
     }
 
     impl World {
@@ -531,6 +579,7 @@ pub(crate) mod testing {
                 script: Vec::new(),
                 script_pos: 0,
                 bounds: Vec::new(),
+                clock: Clock::default(),
             }
         }
 
@@ -610,6 +659,7 @@ pub(crate) mod testing {
                 script,
                 script_pos,
                 bounds,
+                clock,
                 ..
             } = self;
             let state = state.as_mut().expect("start() first");
@@ -634,6 +684,7 @@ pub(crate) mod testing {
                 dport: dport.to_be_bytes(),
                 svc_flags: *svc_flags,
                 random_below: &mut random_below,
+                clock: *clock,
             };
             state.schedule(dests, &mut flow)
         }
