@@ -212,6 +212,16 @@ fn schedule(
     };
     let one_packet =
         ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
+    // The new connection's addresses, to the real server's `daddr:dport`.
+    let tuple_to = |daddr, dport| Tuple {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+        daddr,
+        dport,
+    };
     let Some(target) = target else {
         // `ip_vs_leave`: no real server can take it. With `cache_bypass`, a firewall-mark
         // service (a transparent cache cluster) lets the packet go on to its own destination, on
@@ -223,16 +233,8 @@ fn schedule(
             pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
             return Err(Verdict::Drop);
         }
-        let tuple = Tuple {
-            protocol: ip.protocol,
-            caddr: ip.saddr,
-            cport: ports.sport,
-            vaddr: ip.daddr,
-            vport: ports.dport,
-            daddr: [0; 4],
-            dport: [0; 2],
-        };
-        let conn = Conn::new(tuple, rules::FWD_BYPASS, None, svc.stats.clone(), None)
+        let no_dest = tuple_to([0; 4], [0; 2]);
+        let conn = Conn::new(no_dest, rules::FWD_BYPASS, None, svc.stats.clone(), None)
             .map_err(|_| Verdict::Drop)?;
         drop(guard);
         if !one_packet {
@@ -241,17 +243,8 @@ fn schedule(
         // Not counted as a connection of the service (IPVS counts only scheduled ones).
         return Ok(Some((conn, one_packet)));
     };
-    let tuple = Tuple {
-        protocol: ip.protocol,
-        caddr: ip.saddr,
-        cport: ports.sport,
-        vaddr: ip.daddr,
-        vport: ports.dport,
-        daddr: target.daddr,
-        dport: target.dport,
-    };
     let conn = Conn::new(
-        tuple,
+        tuple_to(target.daddr, target.dport),
         target.fwd,
         Some(target.dest),
         svc.stats.clone(),

@@ -217,8 +217,8 @@ mod tests {
     //! of the destination addresses `first`, `first + 1`, ... (IPv4, numbered in host order), the
     //! chosen destination gaining `conn`; `rep(w, a, n, conn)` sends `n` to the address `a`;
     //! `passes(w, n, step)` runs `n` collection passes, `jiffies` advanced by `step` before each,
-    //! and gives the entry count after each. The collection scripts, shared with `lblc`, are in
-    //! `locality::tests::scripts`.
+    //! and gives the entry count after each. The collection passes, the same for both schedulers, are tested in
+    //! `locality::tests`.
     //!
     //! IPVS keeps a deleted destination in its trash, unavailable, and in the sets until their
     //! entry expires: never chosen, but counted in the set's size and a candidate for removal as
@@ -230,8 +230,8 @@ mod tests {
     //! (index 1) and rvs 1 (index 0). The deletion test compares choices without shrinking.
 
     use super::super::locality::tests::{
-        a, at, conns, daddr, entries, expiration, passes, rep, scripts, to, world as world_of,
-        Transcript, HZ,
+        a, at, conns, daddr, entries, expiration, passes, rep, to, world as world_of, Transcript,
+        HZ,
     };
     use super::super::testing::{Conn, World};
     use super::super::{SchedState, Scheduler};
@@ -724,125 +724,6 @@ mod tests {
                 "wrap_keep_set: 1 0 (size 2)\n",
                 "wrap_shrink: 1\n",
                 "wrap_shrink_set: 1 (size 1)\n"
-            )
-        );
-    }
-
-    #[test]
-    fn choices_across_the_jiffies_wrap() {
-        let mut w = world();
-        w.put(2, 1, 0, 0, false);
-        w.put(1, 1, 0, 0, false);
-        w.start();
-        w.clock.now = u64::MAX - 1;
-        let mut t = Transcript::default();
-        t.line("wrap_sched", to(&mut w, a(10, 0, 1, 1), 4, Conn::Active));
-        w.clock.now = 1;
-        t.line("wrap_sched2", to(&mut w, a(10, 0, 1, 1), 4, Conn::Active));
-        assert_eq!(
-            t.0,
-            concat!("wrap_sched: 0 1 0 1\n", "wrap_sched2: 0 1 0 1\n")
-        );
-    }
-
-    #[test]
-    fn full_expiration_on_the_30th_pass() {
-        assert_eq!(
-            scripts::full_expiration(KIND),
-            concat!(
-                "full_29: 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 ",
-                "10 10 10 10 10 10 10 10 10 10 10\n",
-                "full_30: 3\n",
-                "full_60: 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 ",
-                "3 3 0\n"
-            )
-        );
-        assert_eq!(
-            scripts::expiration_edge(KIND),
-            concat!(
-                "edge_29: 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 ",
-                "3 3\n",
-                "edge_30: 1\n",
-                "edge_59: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ",
-                "1 1\n",
-                "edge_60: 0\n"
-            )
-        );
-        assert_eq!(
-            scripts::extreme_expirations(KIND),
-            concat!(
-                "negative: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
-                "4 4 0\n",
-                "intmax_a: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
-                "4 4 4\n",
-                "intmax_b: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
-                "4 4 0\n"
-            )
-        );
-    }
-
-    #[test]
-    fn an_overfull_table_drops_entries_unused_for_6_minutes() {
-        assert_eq!(
-            scripts::overfull(KIND),
-            concat!(
-                "over_entries: 20000\n",
-                "over_fresh: 20000 20000 20000\n",
-                "over_stale: 15175 15175 15175\n",
-                "over_more: 21175\n",
-                "over_rover: 14768 14768 14768\n",
-                "over_third: 17768\n",
-                "over_again: 15915 15915 15915\n"
-            )
-        );
-        assert_eq!(
-            scripts::cap(KIND),
-            concat!(
-                "cap_entries: 24576\n",
-                "cap_beyond: 0 0 0 0\n",
-                "cap_goal: 16367 16367 16367 16367\n"
-            )
-        );
-        assert_eq!(
-            scripts::overfull_passes_do_not_count(KIND),
-            concat!(
-                "count_empty: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ",
-                "0 0 0\n",
-                "count_over: 15175\n",
-                "count_after: 15175 10000 10000\n",
-                "count_full: 10000 10000\n"
-            )
-        );
-        assert_eq!(
-            scripts::goal_edge(KIND),
-            concat!("goal_entries: 16387\n", "goal_edge: 16383 16383\n")
-        );
-        assert_eq!(
-            scripts::ipv6(KIND),
-            concat!(
-                "v6_entries: 20000\n",
-                "v6_stale: 15177 15177 15177\n",
-                "v6_again: 14778 14778 14778\n"
-            )
-        );
-    }
-
-    #[test]
-    fn expiry_across_the_jiffies_wrap() {
-        assert_eq!(
-            scripts::jiffies_wrap(KIND),
-            concat!(
-                "wrap_29: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
-                "4 4\n",
-                "wrap_30: 4\n",
-                "wrap_59: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
-                "4 4\n",
-                "wrap_60: 1\n",
-                "wrap_89: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ",
-                "1 1\n",
-                "wrap_90: 0\n",
-                "wrap_over_fresh: 20000\n",
-                "wrap_over_stale: 15175 15175\n"
             )
         );
     }

@@ -827,4 +827,141 @@ pub(crate) mod tests {
         // `activeconns * 2` wraps as the C int: 2^31 active wraps to 0, under a weight of 1.
         assert!(is_overloaded(&busy, &[busy, fake(1, 1 << 31)]));
     }
+
+    /// The schedulers built on the table.
+    const BOTH: [Scheduler; 2] = [
+        Scheduler::LocalityLeastConnection,
+        Scheduler::LocalityReplicated,
+    ];
+
+    #[test]
+    fn choices_across_the_jiffies_wrap() {
+        // The same for both schedulers: they share the table.
+        for kind in BOTH {
+            let mut w = world(kind);
+            w.put(2, 1, 0, 0, false);
+            w.put(1, 1, 0, 0, false);
+            w.start();
+            w.clock.now = u64::MAX - 1;
+            let mut t = Transcript::default();
+            t.line("wrap_sched", to(&mut w, a(10, 0, 1, 1), 4, Conn::Active));
+            w.clock.now = 1;
+            t.line("wrap_sched2", to(&mut w, a(10, 0, 1, 1), 4, Conn::Active));
+            assert_eq!(
+                t.0,
+                concat!("wrap_sched: 0 1 0 1\n", "wrap_sched2: 0 1 0 1\n")
+            );
+        }
+    }
+
+    #[test]
+    fn full_expiration_on_the_30th_pass() {
+        // The same for both schedulers: they share the table.
+        for kind in BOTH {
+            assert_eq!(
+                scripts::full_expiration(kind),
+                concat!(
+                    "full_29: 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 ",
+                    "10 10 10 10 10 10 10 10 10 10 10\n",
+                    "full_30: 3\n",
+                    "full_60: 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 ",
+                    "3 3 0\n"
+                )
+            );
+            assert_eq!(
+                scripts::expiration_edge(kind),
+                concat!(
+                    "edge_29: 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 ",
+                    "3 3\n",
+                    "edge_30: 1\n",
+                    "edge_59: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ",
+                    "1 1\n",
+                    "edge_60: 0\n"
+                )
+            );
+            assert_eq!(
+                scripts::extreme_expirations(kind),
+                concat!(
+                    "negative: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
+                    "4 4 0\n",
+                    "intmax_a: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
+                    "4 4 4\n",
+                    "intmax_b: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
+                    "4 4 0\n"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn an_overfull_table_drops_entries_unused_for_6_minutes() {
+        // The same for both schedulers: they share the table.
+        for kind in BOTH {
+            assert_eq!(
+                scripts::overfull(kind),
+                concat!(
+                    "over_entries: 20000\n",
+                    "over_fresh: 20000 20000 20000\n",
+                    "over_stale: 15175 15175 15175\n",
+                    "over_more: 21175\n",
+                    "over_rover: 14768 14768 14768\n",
+                    "over_third: 17768\n",
+                    "over_again: 15915 15915 15915\n"
+                )
+            );
+            assert_eq!(
+                scripts::cap(kind),
+                concat!(
+                    "cap_entries: 24576\n",
+                    "cap_beyond: 0 0 0 0\n",
+                    "cap_goal: 16367 16367 16367 16367\n"
+                )
+            );
+            assert_eq!(
+                scripts::overfull_passes_do_not_count(kind),
+                concat!(
+                    "count_empty: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ",
+                    "0 0 0\n",
+                    "count_over: 15175\n",
+                    "count_after: 15175 10000 10000\n",
+                    "count_full: 10000 10000\n"
+                )
+            );
+            assert_eq!(
+                scripts::goal_edge(kind),
+                concat!("goal_entries: 16387\n", "goal_edge: 16383 16383\n")
+            );
+            assert_eq!(
+                scripts::ipv6(kind),
+                concat!(
+                    "v6_entries: 20000\n",
+                    "v6_stale: 15177 15177 15177\n",
+                    "v6_again: 14778 14778 14778\n"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn expiry_across_the_jiffies_wrap() {
+        // The same for both schedulers: they share the table.
+        for kind in BOTH {
+            assert_eq!(
+                scripts::jiffies_wrap(kind),
+                concat!(
+                    "wrap_29: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
+                    "4 4\n",
+                    "wrap_30: 4\n",
+                    "wrap_59: 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 ",
+                    "4 4\n",
+                    "wrap_60: 1\n",
+                    "wrap_89: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ",
+                    "1 1\n",
+                    "wrap_90: 0\n",
+                    "wrap_over_fresh: 20000\n",
+                    "wrap_over_stale: 15175 15175\n"
+                )
+            );
+        }
+    }
 }
