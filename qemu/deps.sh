@@ -14,7 +14,7 @@ APT_PACKAGES=(
 	"$KERNEL_SOURCE_PKG" rustc-web rust-web-src rust-web-clippy
 	"clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR" "libclang-$LLVM_MAJOR-dev"
 	make flex bison bc cpio xz-utils libelf-dev libssl-dev python3
-	qemu-system-x86 kmod iproute2 iputils-ping ipvsadm keepalived socat curl iperf3 nftables procps util-linux
+	qemu-system-x86 kmod iproute2 iputils-ping ipvsadm keepalived socat curl iperf3 nftables ethtool procps util-linux
 )
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -61,7 +61,7 @@ verify() {
 	for v in clang ld.lld llvm-ar llvm-nm llvm-objcopy; do
 		command -v "$v-$LLVM_MAJOR" >/dev/null || die "LLVM $LLVM_MAJOR: $v-$LLVM_MAJOR missing"
 	done
-	for v in qemu-system-x86_64 ipvsadm keepalived socat ip ping modprobe insmod rmmod curl nft setpriv; do
+	for v in qemu-system-x86_64 ipvsadm keepalived socat ip ping modprobe insmod rmmod curl nft ethtool setpriv; do
 		command -v "$v" >/dev/null || die "$v missing from PATH"
 	done
 }

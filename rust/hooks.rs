@@ -15,15 +15,16 @@ use crate::{
     ffi::{
         pernet::{AddrType, Net},
         rcu::Guard,
-        skb::{Packet, Verdict},
+        skb::{DefragUser, Packet, Verdict},
     },
     netns::NetState,
-    packet::{self, Ipv4},
+    packet::{self, Encap, Ipv4},
     proto, rules,
     sched::Flow,
     service::{Dest, DestShared, Service, ServiceKey},
+    xmit::{self, Payload, Rewrite},
 };
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// Which of IPVS's hook functions a hook stands for.
@@ -69,14 +70,35 @@ pub(crate) fn on_packet(point: HookPoint, at: Hook, net: &Net, pkt: Packet<'_>) 
             }
         }
         HookPoint::Reply => {
-            if ip.protocol == packet::PROTO_ICMP {
+            let is_icmp = ip.protocol == packet::PROTO_ICMP;
+            if ip.fragment && (is_icmp || packet::l4_rewrite_len(ip.protocol).is_some()) {
+                // What rvs translates is reassembled first (`ip_vs_out_hook`, `ip_vs_out_icmp`);
+                // the stack did it already for what reaches `LOCAL_IN`.
+                let user = match at {
+                    Hook::LocalIn => DefragUser::In,
+                    Hook::LocalOut => DefragUser::Out,
+                    Hook::Forward => DefragUser::Forward,
+                };
+                let Some(whole) = pkt.defragment(net, user) else {
+                    return Verdict::Stolen;
+                };
+                return match whole
+                    .read::<{ packet::IPV4_MIN_LEN }>(0)
+                    .and_then(|b| packet::parse_ipv4(&b))
+                {
+                    Some(ip) if !ip.fragment => on_packet(point, at, net, whole),
+                    _ => Verdict::Drop,
+                };
+            }
+            if is_icmp {
                 reply_icmp(at, net, pkt, &ip)
             } else {
                 reply(at, net, pkt, &ip)
             }
         }
-        // Translating errors for non-local destinations only matters for fwmark services whose
-        // virtual addresses are not local (transparent caches); rvs does not support them yet.
+        // ICMP errors in transit about connections whose virtual address is not local (a
+        // transparent cache cluster's fwmark service), `ip_vs_forward_icmp`.
+        HookPoint::ForwardIcmp if ip.protocol == packet::PROTO_ICMP => request_icmp(net, pkt, &ip),
         HookPoint::ForwardIcmp => Verdict::Accept,
     }
 }
@@ -158,7 +180,7 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     }
     let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
-    let verdict = transmit(net, pkt, ip, &conn);
+    let verdict = xmit::transmit(net, state, pkt, ip, &conn, Payload::Request);
     if one_packet {
         // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
         // put without hashing it).
@@ -208,7 +230,7 @@ fn schedule(
         persist(state, svc, ip, ports, &mut flow)
     } else {
         svc.schedule(&mut flow)
-            .map(|dest| Target::of(dest, ports.dport, None))
+            .and_then(|dest| Target::of(dest, ports.dport, None))
     };
     let one_packet =
         ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
@@ -275,11 +297,18 @@ struct Target {
 
 impl Target {
     /// The real server `dest` for a packet to port `vport`: a real server without a port (DR,
-    /// tunnel) keeps the virtual port.
-    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Self {
+    /// tunnel) keeps the virtual port. `None` for an IPv6 real server of an IPv4 service
+    /// (tunnelling to IPv6), which rvs cannot reach yet.
+    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
+        if dest.key.af != rules::AF_INET {
+            if !IPV6_DEST_WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!("IPv6 real servers of IPv4 services are not supported yet: their packets are refused\n");
+            }
+            return None;
+        }
         let mut daddr = [0u8; 4];
         daddr.copy_from_slice(&dest.key.addr[..4]);
-        Self {
+        Some(Self {
             dest: dest.shared.clone(),
             daddr,
             dport: if dest.key.port == 0 {
@@ -289,9 +318,12 @@ impl Target {
             },
             fwd: dest.params.fwd & rules::FWD_MASK,
             control,
-        }
+        })
     }
 }
+
+/// Whether the warning about IPv6 real servers of IPv4 services was printed.
+static IPV6_DEST_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// IPVS's FTP control port, whose persistence templates ignore ports.
 const FTP_PORT: u16 = 21;
@@ -345,7 +377,7 @@ fn persist(
         Some(ct) => ct,
         None => {
             let dest = svc.schedule(flow)?;
-            let target = Target::of(dest, ports.dport, None);
+            let target = Target::of(dest, ports.dport, None)?;
             let template_tuple = Tuple {
                 protocol,
                 caddr: snet,
@@ -386,223 +418,8 @@ fn persist(
     })
 }
 
-/// Sends a request on to the connection's real server (`cp->packet_xmit`).
-fn transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    match conn.fwd {
-        rules::FWD_MASQ => nat_transmit(net, pkt, ip, conn),
-        rules::FWD_DROUTE => dr_transmit(net, pkt, ip, conn),
-        rules::FWD_BYPASS => bypass_transmit(net, pkt, ip),
-        rules::FWD_TUNNEL => tunnel_transmit(net, pkt, ip, conn),
-        // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
-        rules::FWD_LOCALNODE => Verdict::Accept,
-        _ => Verdict::Drop,
-    }
-}
-
-/// Whether a packet must be refused with "fragmentation needed" on a route of `mtu`
-/// (`ensure_mtu_is_adequate`): DF set, too long, and not a GSO packet that is cut later.
-fn too_big(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32) -> bool {
-    ip.dont_fragment && pkt.len() > mtu && !pkt.is_gso()
-}
-
-/// Direct routing: the packet goes unchanged to the real server's link address, which has the
-/// virtual address too (`ip_vs_dr_xmit`); its replies go straight to the client.
-fn dr_transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    // A real server that is this host gets the packet locally (`ip_vs_send_or_cont`, local).
-    send_unchanged(net, pkt, ip, conn.tuple.daddr, true, Verdict::Accept)
-}
-
-/// Bypass (`cache_bypass`): the packet goes unchanged to its own destination, which must not be
-/// this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
-fn bypass_transmit(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
-    send_unchanged(net, pkt, ip, ip.daddr, false, Verdict::Drop)
-}
-
-/// Routes the unchanged packet to `next_hop` (as the next hop itself with `known_nh`, else as the
-/// destination) and sends it on; `if_local` when the route is to this host.
-fn send_unchanged(
-    net: &Net,
-    mut pkt: Packet<'_>,
-    ip: &Ipv4,
-    next_hop: [u8; 4],
-    known_nh: bool,
-    if_local: Verdict,
-) -> Verdict {
-    let Ok(route) = pkt.route_output(net, next_hop, known_nh) else {
-        return Verdict::Drop;
-    };
-    if route.is_local() {
-        return if_local;
-    }
-    let mtu = route.mtu();
-    if too_big(&pkt, ip, mtu) {
-        pkt.icmp_send(
-            packet::ICMP_DEST_UNREACH,
-            packet::ICMP_FRAG_NEEDED,
-            mtu.to_be(),
-        );
-        return Verdict::Drop;
-    }
-    pkt.set_route(route);
-    pkt.set_ignore_df();
-    pkt.set_ipvs_property();
-    pkt.prepare_forward();
-    pkt.local_out(net)
-}
-
-/// Whether the warning about GUE and GRE tunnels was printed.
-static GUE_GRE_WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-/// IP-in-IP tunnelling: the packet goes to the real server inside a new IPv4 header
-/// (`ip_vs_tunnel_xmit`); the real server decapsulates it and answers the client directly.
-fn tunnel_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    let tun_type = conn
-        .dest
-        .as_ref()
-        .map_or(rules::TUNNEL_TYPE_IPIP, |d| d.tun_type());
-    if tun_type != rules::TUNNEL_TYPE_IPIP {
-        // GUE and GRE are configured as with IPVS but not implemented: refuse the packets and
-        // say why, once.
-        if !GUE_GRE_WARNED.swap(true, Ordering::Relaxed) {
-            pr_warn!("GUE and GRE tunnels are not supported yet: packets for such real servers are dropped (use --tun-type ipip)\n");
-        }
-        return Verdict::Drop;
-    }
-    let Ok(route) = pkt.route_output(net, conn.tuple.daddr, false) else {
-        return Verdict::Drop;
-    };
-    if route.is_local() {
-        return Verdict::Accept;
-    }
-    // The tunnel header takes 20 bytes of the route's MTU (`IP_VS_RT_MODE_TUNNEL`); with
-    // `pmtu_disc` (always on in rvs) a DF packet that does not fit is refused back to the client,
-    // which learns the path MTU.
-    let mtu = route.mtu().saturating_sub(packet::IPV4_MIN_LEN as u32);
-    if too_big(&pkt, ip, mtu) {
-        pkt.icmp_send(
-            packet::ICMP_DEST_UNREACH,
-            packet::ICMP_FRAG_NEEDED,
-            mtu.to_be(),
-        );
-        return Verdict::Drop;
-    }
-    let Some(inner) = pkt.read::<{ packet::IPV4_MIN_LEN }>(0) else {
-        return Verdict::Drop;
-    };
-    let header = packet::ipip_header(&inner, route.saddr, conn.tuple.daddr);
-    let headroom = route.reserved_space() + packet::IPV4_MIN_LEN as u32;
-    pkt.set_ipvs_property();
-    pkt.prepare_forward();
-    pkt.set_route(route);
-    if pkt.encapsulate_ipip(net, headroom, header).is_err() {
-        return Verdict::Drop;
-    }
-    pkt.set_ignore_df();
-    pkt.local_out(net)
-}
-
-/// Rewrites the address at `addr_offset` and the port at `port_offset` (within `w`) and updates
-/// the transport checksum at `sum_offset`; UDP packets without a checksum keep none.
-struct Rewrite {
-    protocol: u8,
-    addr_offset: usize,
-    new_addr: [u8; 4],
-    port_offset: usize,
-    new_port: [u8; 2],
-    sum_offset: usize,
-    /// Whether the checksum covers the address (a pseudo-header field of this very packet).
-    addr_in_sum: bool,
-}
-
-fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
-    let partial = pkt.checksum_partial();
-    let mut w = pkt.writable(len)?;
-    let bytes = w.bytes();
-    let get4 = |b: &[u8], o: usize| -> Option<[u8; 4]> { b.get(o..o + 4)?.try_into().ok() };
-    let get2 = |b: &[u8], o: usize| -> Option<[u8; 2]> { b.get(o..o + 2)?.try_into().ok() };
-    let old_addr = get4(bytes, r.addr_offset).ok_or(EINVAL)?;
-    let old_port = get2(bytes, r.port_offset).ok_or(EINVAL)?;
-    let old_sum = get2(bytes, r.sum_offset).ok_or(EINVAL)?;
-    bytes[r.addr_offset..r.addr_offset + 4].copy_from_slice(&r.new_addr);
-    bytes[r.port_offset..r.port_offset + 2].copy_from_slice(&r.new_port);
-    let udp = r.protocol == packet::PROTO_UDP;
-    if udp && !partial && packet::udp_sum_absent(old_sum) {
-        return Ok(());
-    }
-    if r.addr_in_sum {
-        w.replace_sum4(r.sum_offset, old_addr, r.new_addr, true)?;
-    }
-    w.replace_sum2(r.sum_offset, old_port, r.new_port)?;
-    if udp && !partial {
-        let sum = &mut w.bytes()[r.sum_offset..r.sum_offset + 2];
-        if sum == [0, 0] {
-            // CSUM_MANGLED_0: a computed 0 is sent as 0xffff, 0 meaning "no checksum".
-            sum.copy_from_slice(&[0xff, 0xff]);
-        }
-    }
-    Ok(())
-}
-
-/// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
-fn nat_transmit(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
-    let l4 = ip.header_len;
-    let (Some(l4_len), Some(sum)) = (
-        packet::l4_rewrite_len(ip.protocol),
-        packet::l4_sum_offset(ip.protocol),
-    ) else {
-        return Verdict::Drop;
-    };
-    let t = &conn.tuple;
-    let Ok(route) = pkt.route_output(net, t.daddr, false) else {
-        return Verdict::Drop;
-    };
-    let local = route.is_local();
-    if !local {
-        let mtu = route.mtu();
-        if too_big(&pkt, ip, mtu) {
-            pkt.icmp_send(
-                packet::ICMP_DEST_UNREACH,
-                packet::ICMP_FRAG_NEEDED,
-                mtu.to_be(),
-            );
-            return Verdict::Drop;
-        }
-    }
-    let r = Rewrite {
-        protocol: ip.protocol,
-        addr_offset: packet::IPV4_DADDR,
-        new_addr: t.daddr,
-        port_offset: l4 + 2,
-        new_port: t.dport,
-        sum_offset: l4 + sum,
-        addr_in_sum: true,
-    };
-    let rewritten = rewrite(&mut pkt, l4 + l4_len, &r).and_then(|()| {
-        pkt.writable(l4 + l4_len)
-            .and_then(|mut w| w.ipv4_send_check(0))
-    });
-    if rewritten.is_err() {
-        return Verdict::Drop;
-    }
-    if local {
-        // A real server on the director itself: the packet goes on to the local stack with its
-        // new address and port, on its input route (`ip_vs_nat_send_or_cont`, local).
-        drop(route);
-        return Verdict::Accept;
-    }
-    pkt.set_route(route);
-    pkt.set_ignore_df();
-    pkt.set_ipvs_property();
-    pkt.prepare_forward();
-    pkt.local_out(net)
-}
-
 /// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`).
 fn reply(at: Hook, net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
-    if ip.fragment {
-        // IPVS reassembles here; rvs lets fragments of replies through untranslated.
-        return Verdict::Accept;
-    }
     let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
         return Verdict::Accept;
     };
@@ -631,16 +448,8 @@ fn reply(at: Hook, net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
         port_offset: l4,
         new_port: conn.tuple.vport,
         sum_offset: l4 + sum,
-        addr_in_sum: true,
     };
-    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
-        return Verdict::Drop;
-    }
-    if pkt
-        .writable(l4 + l4_len)
-        .and_then(|mut w| w.ipv4_send_check(0))
-        .is_err()
-    {
+    if xmit::rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
         return Verdict::Drop;
     }
     finish_reply(at, net, state, pkt, &conn, tcp_flags)
@@ -766,13 +575,17 @@ fn reply_icmp(at: Hook, net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     finish_reply(at, net, state, pkt, &conn, 0)
 }
 
-/// An ICMP error from the client's side about a reply (`ip_vs_in_icmp`): for NAT it goes on to
-/// the real server as if the real server had sent the reply itself.
+/// An ICMP error from the client's side (`ip_vs_in_icmp`): about a reply of a connection, it goes
+/// on to the real server, for NAT as if the real server had sent the reply itself; about a
+/// tunnelled request on its way to the real server, it goes back to the client.
 fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    let state = net.state();
+    if let Some(t) = quoted_tunnel(state, &pkt, ip) {
+        return tunnel_icmp(net, state, pkt, ip, &t);
+    }
     let Some(q) = quoted(&pkt, ip) else {
         return Verdict::Accept;
     };
-    let state = net.state();
     // The quoted packet is a reply as the client got it: virtual service to client.
     let key = Lookup::Request {
         protocol: q.ip.protocol,
@@ -784,9 +597,24 @@ fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
-    let Some(dest) = conn.live_dest().filter(|_| conn.fwd == rules::FWD_MASQ) else {
+    if conn.fwd != rules::FWD_MASQ {
+        // Direct routing and tunnelling: the real server sent the reply, and gets the error
+        // unchanged, as it would a request (`ip_vs_icmp_xmit`): a client's "fragmentation
+        // needed" reaches the server that must send smaller packets.
+        if let Some(dest) = conn.live_dest() {
+            let len = pkt.len();
+            dest.stats.count_in(len);
+            conn.svc_stats.count_in(len);
+            state.stats.count_in(len);
+        }
+        return xmit::transmit(net, state, pkt, ip, &conn, Payload::IcmpError);
+    }
+    let Some(dest) = conn.live_dest() else {
         return Verdict::Drop;
     };
+    if !pkt.icmp_checksum_ok(ip.header_len) {
+        return Verdict::Drop;
+    }
     let t = conn.tuple;
     let inner_l4 = q.offset + q.ip.header_len;
     let r = IcmpRewrite {
@@ -809,4 +637,161 @@ fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     pkt.set_ipvs_property();
     pkt.prepare_forward();
     pkt.local_out(net)
+}
+
+/// An ICMP error about a packet that rvs tunnelled to a real server, sent by a router on the
+/// way (to the director, the tunnel's source).
+struct TunnelError {
+    /// The ICMP header.
+    icmp: [u8; packet::ICMP_HEADER_LEN],
+    /// The quoted tunnel header: director to real server.
+    outer: Ipv4,
+    /// The length of the UDP and GUE or GRE headers after it.
+    encap_len: usize,
+    /// The quoted request inside (client to virtual service), at `inner_offset` from the
+    /// packet's start.
+    inner: Ipv4,
+    inner_offset: usize,
+    ports: packet::Ports,
+}
+
+/// Recognises an ICMP error about one of rvs's IPIP, GUE or GRE packets to a real server
+/// (`ip_vs_in_icmp` with `ip_vs_find_tunnel`, `ipvs_udp_decap`, `ipvs_gre_decap`): it quotes a
+/// tunnel header to a tunnelling real server, with the tunnel type that real server has, and
+/// it is addressed to this host.
+fn quoted_tunnel(state: &NetState, pkt: &Packet<'_>, ip: &Ipv4) -> Option<TunnelError> {
+    if ip.fragment {
+        return None;
+    }
+    let icmp = pkt.read::<{ packet::ICMP_HEADER_LEN }>(ip.header_len)?;
+    if !packet::icmp_is_error(icmp[0]) {
+        return None;
+    }
+    let offset = ip.header_len + packet::ICMP_HEADER_LEN;
+    let outer = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(offset)?)?;
+    let tunnelled = matches!(
+        outer.protocol,
+        packet::PROTO_IPIP | packet::PROTO_UDP | packet::PROTO_GRE
+    );
+    if !tunnelled || outer.later_fragment || !pkt.route_is_local() {
+        return None;
+    }
+    let after = offset + outer.header_len;
+    let guard = Guard::new();
+    let table = state.services.get(&guard);
+    let encap_len = match outer.protocol {
+        packet::PROTO_IPIP => {
+            table
+                .find_tunnel(outer.daddr, 0)
+                .filter(|e| *e == Encap::Ipip)?;
+            0
+        }
+        packet::PROTO_UDP => {
+            let headers = pkt.read::<12>(after)?;
+            let port = u16::from_be_bytes([headers[2], headers[3]]);
+            let encap = table.find_tunnel(outer.daddr, port)?;
+            if !matches!(encap, Encap::Gue { .. }) {
+                return None;
+            }
+            packet::gue_quoted_len(&headers)?
+        }
+        _ => {
+            let encap = table.find_tunnel(outer.daddr, 0)?;
+            if !matches!(encap, Encap::Gre { .. }) {
+                return None;
+            }
+            packet::gre_quoted_len(&pkt.read::<4>(after)?)?
+        }
+    };
+    drop(guard);
+    let inner_offset = after + encap_len;
+    let inner = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(inner_offset)?)?;
+    if inner.later_fragment {
+        return None;
+    }
+    // Routers quote 8 bytes of the transport header: the ports.
+    packet::l4_rewrite_len(inner.protocol)?;
+    let p = pkt.read::<4>(inner_offset + inner.header_len)?;
+    Some(TunnelError {
+        icmp,
+        outer,
+        encap_len,
+        inner,
+        inner_offset,
+        ports: packet::Ports {
+            sport: [p[0], p[1]],
+            dport: [p[2], p[3]],
+        },
+    })
+}
+
+/// Passes an error about a tunnelled request on to its client, from the virtual address: the
+/// tunnel headers are removed and the request is quoted as the client sent it. "Fragmentation
+/// needed" lowers the path MTU to the real server first and tells the client what is left of
+/// it inside the tunnel (`ip_vs_in_icmp`, `tunnel`).
+fn tunnel_icmp(
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+    t: &TunnelError,
+) -> Verdict {
+    let key = Lookup::Request {
+        protocol: t.inner.protocol,
+        caddr: t.inner.saddr,
+        cport: t.ports.sport,
+        vaddr: t.inner.daddr,
+        vport: t.ports.dport,
+    };
+    let Some(conn) = state.conns.find(&key) else {
+        return Verdict::Accept;
+    };
+    if !pkt.icmp_checksum_ok(ip.header_len) {
+        return Verdict::Drop;
+    }
+    let (kind, code) = (t.icmp[0], t.icmp[1]);
+    let mut info = u32::from_ne_bytes([t.icmp[4], t.icmp[5], t.icmp[6], t.icmp[7]]);
+    let mut stripped = 0;
+    if kind == packet::ICMP_DEST_UNREACH && code == packet::ICMP_FRAG_NEEDED {
+        let mtu = u32::from(u16::from_be_bytes([t.icmp[6], t.icmp[7]]));
+        stripped = ip.header_len + packet::ICMP_HEADER_LEN;
+        if pkt.strip(stripped, t.outer.header_len).is_err() {
+            return pkt.consume();
+        }
+        pkt.update_pmtu(net, mtu);
+        // A client that does not discover path MTUs lets the tunnel packets be fragmented.
+        if !t.outer.dont_fragment {
+            return pkt.consume();
+        }
+        // The path MTU as the route now has it, less the tunnel's headers.
+        let mtu = pkt
+            .route_output(net, t.outer.daddr, false)
+            .map_or(mtu, |route| route.mtu());
+        let overhead = u32::try_from(t.outer.header_len + t.encap_len).unwrap_or(0);
+        let mtu = if mtu > packet::MIN_MTU + overhead {
+            mtu - overhead
+        } else {
+            mtu
+        };
+        info = mtu.to_be();
+    }
+    let Some(rest) = t.inner_offset.checked_sub(stripped) else {
+        return pkt.consume();
+    };
+    if pkt.strip(rest, t.inner.header_len).is_err() {
+        return pkt.consume();
+    }
+    // The quoted header's length, read again from the linear copy now at the front.
+    let header_len = pkt.read::<1>(0).map(|b| usize::from(b[0] & 0x0f) * 4);
+    if header_len != Some(t.inner.header_len) {
+        return pkt.consume();
+    }
+    pkt.icmp_send(kind, code, info);
+    if let Some(dest) = conn.live_dest() {
+        let len = pkt.len();
+        dest.stats.count_out(len);
+        conn.svc_stats.count_out(len);
+        state.stats.count_out(len);
+    }
+    pkt.consume()
 }

@@ -13,6 +13,10 @@ pub(crate) const PROTO_ICMP: u8 = 1;
 pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
 pub(crate) const PROTO_IPIP: u8 = 4;
+pub(crate) const PROTO_GRE: u8 = 47;
+
+/// ICMP type "time exceeded" code "TTL exceeded in transit" (`ICMP_EXC_TTL`).
+pub(crate) const ICMP_EXC_TTL: u8 = 0;
 
 /// ICMP types whose payload quotes the packet that caused them and that IPVS translates
 /// (`ip_vs_in_icmp`, `ip_vs_out_icmp`).
@@ -24,6 +28,7 @@ pub(crate) const ICMP_PORT_UNREACH: u8 = 3;
 pub(crate) const ICMP_FRAG_NEEDED: u8 = 4;
 
 /// Offsets within an IPv4 header.
+pub(crate) const IPV4_TTL: usize = 8;
 pub(crate) const IPV4_SADDR: usize = 12;
 pub(crate) const IPV4_DADDR: usize = 16;
 /// Length of an IPv4 header without options.
@@ -134,19 +139,221 @@ pub(crate) fn ecn_encapsulate(inner: u8) -> u8 {
     (inner & !ECN_MASK) | ecn
 }
 
-/// The outer IPv4 header of an IPIP tunnel for the packet whose header starts with `inner`
-/// (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], DF and TTL
-/// copied, protocol IPIP. Length, identification and checksum are left 0 for the stack to fill.
-pub(crate) fn ipip_header(inner: &[u8; IPV4_MIN_LEN], saddr: [u8; 4], daddr: [u8; 4]) -> [u8; 20] {
+/// The outer IPv4 header of a tunnel of `protocol` for the packet whose header starts with
+/// `inner` (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], TTL
+/// copied, DF copied with `copy_df` (the `pmtu_disc` sysctl). Length, identification and
+/// checksum are left 0 for the stack to fill.
+pub(crate) fn tunnel_header(
+    inner: &[u8; IPV4_MIN_LEN],
+    protocol: u8,
+    copy_df: bool,
+    saddr: [u8; 4],
+    daddr: [u8; 4],
+) -> [u8; 20] {
     let mut h = [0u8; 20];
     h[0] = 0x45;
     h[1] = ecn_encapsulate(inner[1]);
-    h[6] = inner[6] & 0x40;
+    if copy_df {
+        h[6] = inner[6] & 0x40;
+    }
     h[8] = inner[8];
-    h[9] = PROTO_IPIP;
+    h[9] = protocol;
     h[12..16].copy_from_slice(&saddr);
     h[16..20].copy_from_slice(&daddr);
     h
+}
+
+/// The smallest MTU of IPv4 (RFC 791): a tunnel whose route leaves less refuses to send.
+pub(crate) const MIN_MTU: u32 = 68;
+/// Length of a UDP header.
+pub(crate) const UDP_HEADER_LEN: usize = 8;
+/// Length of the GUE base header (`struct guehdr`).
+const GUE_HEADER_LEN: usize = 4;
+/// The GUE private flags word and the remote checksum option (`GUE_LEN_PRIV +
+/// GUE_PLEN_REMCSUM`).
+const GUE_REMCSUM_LEN: usize = 8;
+/// Length of the GRE base header (`struct gre_base_hdr`), and of its checksum option.
+const GRE_HEADER_LEN: usize = 4;
+const GRE_CSUM_LEN: usize = 4;
+/// GRE flag "checksum present" (`GRE_CSUM`), in the first byte of the header.
+const GRE_FLAG_CSUM: u8 = 0x80;
+/// Offset of the checksum in a GRE header that has one.
+pub(crate) const GRE_SUM_OFFSET: u16 = 4;
+/// `ETH_P_IP`: the GRE protocol type of an IPv4 payload.
+pub(crate) const ETH_P_IP: u16 = 0x0800;
+
+/// How a tunnelled packet is wrapped for a real server (`--tun-type`, `--tun-port`,
+/// `--tun-[no|rem]csum`; `ip_vs_tunnel_xmit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encap {
+    /// IP in IP: the outer IPv4 header alone.
+    Ipip,
+    /// Generic UDP Encapsulation to UDP port `port`: UDP and GUE headers. `csum`: a UDP
+    /// checksum; `remcsum`: remote checksum offload (the real server completes the inner
+    /// checksum), which implies a UDP checksum.
+    Gue {
+        port: u16,
+        csum: bool,
+        remcsum: bool,
+    },
+    /// GRE, with its checksum when `csum`.
+    Gre { csum: bool },
+}
+
+impl Encap {
+    /// The encapsulation of a real server's tunnel settings (`IP_VS_CONN_F_TUNNEL_TYPE_*`,
+    /// `IP_VS_TUNNEL_ENCAP_FLAG_*`); `port` in host byte order. An unknown type is IPIP, as in
+    /// IPVS, which has no branch for it.
+    pub(crate) fn new(tun_type: u8, port: u16, flags: u16) -> Self {
+        let csum = flags & crate::rules::TUN_FLAG_CSUM != 0;
+        let remcsum = flags & crate::rules::TUN_FLAG_REMCSUM != 0;
+        match tun_type {
+            crate::rules::TUNNEL_TYPE_GUE => Encap::Gue {
+                port,
+                csum,
+                remcsum,
+            },
+            crate::rules::TUNNEL_TYPE_GRE => Encap::Gre { csum },
+            _ => Encap::Ipip,
+        }
+    }
+
+    /// The protocol of the outer IPv4 header.
+    pub(crate) fn protocol(self) -> u8 {
+        match self {
+            Encap::Ipip => PROTO_IPIP,
+            Encap::Gue { .. } => PROTO_UDP,
+            Encap::Gre { .. } => PROTO_GRE,
+        }
+    }
+
+    /// Whether a packet whose transport checksum is still to be computed (`partial`) carries the
+    /// remote checksum option: GUE with `remcsum` only.
+    pub(crate) fn uses_remcsum(self, partial: bool) -> bool {
+        matches!(self, Encap::Gue { remcsum: true, .. }) && partial
+    }
+
+    /// The length of the headers between the outer IPv4 header and the inner packet.
+    pub(crate) fn header_len(self, partial: bool) -> usize {
+        match self {
+            Encap::Ipip => 0,
+            Encap::Gue { .. } => {
+                let option = if self.uses_remcsum(partial) {
+                    GUE_REMCSUM_LEN
+                } else {
+                    0
+                };
+                UDP_HEADER_LEN + GUE_HEADER_LEN + option
+            }
+            Encap::Gre { csum } => GRE_HEADER_LEN + if csum { GRE_CSUM_LEN } else { 0 },
+        }
+    }
+
+    /// What a route of `route_mtu` leaves for the inner packet once wrapped (`__ip_vs_get_out_rt`,
+    /// `IP_VS_RT_MODE_TUNNEL`); `None` below IPv4's minimum, where IPVS refuses to send.
+    pub(crate) fn inner_mtu(self, route_mtu: u32, partial: bool) -> Option<u32> {
+        let overhead = IPV4_MIN_LEN + self.header_len(partial);
+        route_mtu
+            .checked_sub(u32::try_from(overhead).ok()?)
+            .filter(|mtu| *mtu >= MIN_MTU)
+    }
+
+    /// The tunnel headers of a wrapped packet (`ipvs_gue_encap`, `ipvs_gre_encap`), without the
+    /// outer IPv4 header, and their length: for GUE the UDP header from `sport` to the real
+    /// server's port with length `inner_len` plus the headers, checksum 0 (filled by the
+    /// stack), then the GUE header for an IPv4 payload; with `remcsum` (where the inner
+    /// checksum starts, and where it is stored, counted from the inner packet) the private
+    /// flags and the remote checksum option. For GRE the base header for an IPv4 payload and a
+    /// zero checksum when it has one (computed once the header is in place).
+    pub(crate) fn headers(
+        self,
+        sport: [u8; 2],
+        inner_len: usize,
+        remcsum: Option<(u16, u16)>,
+    ) -> Option<([u8; 20], usize)> {
+        let mut h = [0u8; 20];
+        match self {
+            Encap::Ipip => Some((h, 0)),
+            Encap::Gue { port, .. } => {
+                let option = if remcsum.is_some() {
+                    GUE_REMCSUM_LEN
+                } else {
+                    0
+                };
+                let len = UDP_HEADER_LEN + GUE_HEADER_LEN + option;
+                let udp_len = u16::try_from(inner_len.checked_add(len)?).ok()?;
+                h[0..2].copy_from_slice(&sport);
+                h[2..4].copy_from_slice(&port.to_be_bytes());
+                h[4..6].copy_from_slice(&udp_len.to_be_bytes());
+                let gue = UDP_HEADER_LEN;
+                // version 0, control 0, hlen in 32-bit words of options; then the protocol.
+                h[gue] = (option / 4) as u8;
+                h[gue + 1] = PROTO_IPIP;
+                if let Some((start, offset)) = remcsum {
+                    // GUE_FLAG_PRIV; the private flags: GUE_PFLAG_REMCSUM; the option: where
+                    // the checksum starts and where it goes.
+                    h[gue + 3] = 0x01;
+                    h[gue + 4] = 0x80;
+                    h[gue + 8..gue + 10].copy_from_slice(&start.to_be_bytes());
+                    h[gue + 10..gue + 12]
+                        .copy_from_slice(&start.checked_add(offset)?.to_be_bytes());
+                }
+                Some((h, len))
+            }
+            Encap::Gre { csum } => {
+                if csum {
+                    h[0] = GRE_FLAG_CSUM;
+                }
+                h[2..4].copy_from_slice(&ETH_P_IP.to_be_bytes());
+                Some((h, self.header_len(false)))
+            }
+        }
+    }
+}
+
+/// The tunnel headers of a packet quoted by an ICMP error, after the quoted outer IPv4 header:
+/// how many bytes of UDP and GUE header come before the quoted inner IPv4 header
+/// (`ipvs_udp_decap`), from the first 12 bytes after the outer header; `None` if they are not
+/// GUE version 0 data carrying IPv4.
+pub(crate) fn gue_quoted_len(b: &[u8; 12]) -> Option<usize> {
+    let gue = &b[UDP_HEADER_LEN..];
+    // version and control bits 0
+    if gue[0] & 0xe0 != 0 || gue[1] != PROTO_IPIP {
+        return None;
+    }
+    Some(UDP_HEADER_LEN + GUE_HEADER_LEN + usize::from(gue[0] & 0x1f) * 4)
+}
+
+/// How many bytes of GRE header come before a quoted inner IPv4 header (`ipvs_gre_decap`), from
+/// the GRE base header; `None` unless it is version 0 with no flag but the checksum's, carrying
+/// IPv4.
+pub(crate) fn gre_quoted_len(b: &[u8; 4]) -> Option<usize> {
+    if b[0] & !GRE_FLAG_CSUM != 0 || b[1] != 0 || u16::from_be_bytes([b[2], b[3]]) != ETH_P_IP {
+        return None;
+    }
+    Some(
+        GRE_HEADER_LEN
+            + if b[0] & GRE_FLAG_CSUM != 0 {
+                GRE_CSUM_LEN
+            } else {
+                0
+            },
+    )
+}
+
+/// Lowers the TTL of the IPv4 header `h` by one and updates its checksum incrementally
+/// (`ip_decrease_ttl`); the caller checked that the TTL is above 1.
+pub(crate) fn decrease_ttl(h: &mut [u8]) {
+    if h.len() < IPV4_MIN_LEN {
+        return;
+    }
+    h[IPV4_TTL] = h[IPV4_TTL].wrapping_sub(1);
+    // The TTL is the high byte of its 16-bit word: the sum grows by 0x0100 (RFC 1624). As the
+    // kernel, on the checksum as stored (one's-complement sums do not depend on byte order),
+    // with its end-around carry, so that the bytes are the kernel's.
+    let check = u32::from(u16::from_ne_bytes([h[10], h[11]])) + u32::from(0x0100u16.to_be());
+    let check = (check + u32::from(check >= 0xffff)) as u16;
+    h[10..12].copy_from_slice(&check.to_ne_bytes());
 }
 
 /// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
@@ -226,10 +433,10 @@ mod tests {
     }
 
     #[test]
-    fn tunnel_header() {
+    fn outer_header() {
         let mut inner = header(5, 0x4000, PROTO_TCP);
         inner[1] = 0xb8 | 0x03; // DSCP EF, ECN CE
-        let h = ipip_header(&inner, [10, 0, 0, 1], [10, 0, 0, 11]);
+        let h = tunnel_header(&inner, PROTO_IPIP, true, [10, 0, 0, 1], [10, 0, 0, 11]);
         assert_eq!(h[0], 0x45);
         assert_eq!(h[1], 0xb8 | 0x02, "CE becomes ECT(0), DSCP kept");
         assert_eq!([h[6], h[7]], [0x40, 0], "DF copied, no offset");
@@ -238,10 +445,138 @@ mod tests {
         assert_eq!(&h[12..], &[10, 0, 0, 1, 10, 0, 0, 11]);
         assert_eq!(ecn_encapsulate(0x01), 0x01);
         assert_eq!(
-            ipip_header(&header(5, 0x2000, 6), [0; 4], [0; 4])[6],
+            tunnel_header(&header(5, 0x2000, 6), PROTO_IPIP, true, [0; 4], [0; 4])[6],
             0,
             "MF not copied"
         );
+        assert_eq!(
+            tunnel_header(&inner, PROTO_GRE, false, [0; 4], [0; 4])[6..10],
+            [0, 0, 64, PROTO_GRE],
+            "DF not copied without pmtu_disc"
+        );
+    }
+
+    #[test]
+    fn encapsulations() {
+        use crate::rules::{TUN_FLAG_CSUM, TUN_FLAG_REMCSUM};
+        let gue = Encap::new(1, 6080, TUN_FLAG_REMCSUM);
+        assert_eq!(
+            gue,
+            Encap::Gue {
+                port: 6080,
+                csum: false,
+                remcsum: true
+            }
+        );
+        assert_eq!(Encap::new(2, 0, TUN_FLAG_CSUM), Encap::Gre { csum: true });
+        assert_eq!(Encap::new(0, 0, 3), Encap::Ipip);
+        assert_eq!(
+            Encap::new(7, 0, 0),
+            Encap::Ipip,
+            "IPVS sends IPIP for unknown types"
+        );
+        // The MTU left inside a 1500-byte route (`__ip_vs_get_out_rt`): IPIP 20, GUE 20+8+4
+        // (+8 with the remote checksum option), GRE 20+4 (+4 with its checksum).
+        assert_eq!(Encap::Ipip.inner_mtu(1500, true), Some(1480));
+        assert_eq!(gue.inner_mtu(1500, false), Some(1468));
+        assert_eq!(gue.inner_mtu(1500, true), Some(1460));
+        assert_eq!(Encap::Gre { csum: false }.inner_mtu(1500, true), Some(1476));
+        assert_eq!(Encap::Gre { csum: true }.inner_mtu(1500, true), Some(1472));
+        assert_eq!(Encap::Ipip.inner_mtu(88, false), Some(68));
+        assert_eq!(Encap::Ipip.inner_mtu(87, false), None, "below 68: refused");
+        assert_eq!(Encap::Ipip.inner_mtu(10, false), None);
+        assert_eq!(gue.protocol(), PROTO_UDP);
+        assert_eq!(Encap::Gre { csum: false }.protocol(), PROTO_GRE);
+    }
+
+    #[test]
+    fn gue_headers() {
+        let plain = Encap::new(1, 6080, 0);
+        let (h, len) = plain.headers([0xc0, 0x01], 100, None).unwrap();
+        assert_eq!(len, 12);
+        assert_eq!(
+            &h[..12],
+            &[0xc0, 0x01, 0x17, 0xc0, 0, 112, 0, 0, 0, PROTO_IPIP, 0, 0],
+            "UDP from the flow's port to 6080, length 8+4+100, checksum left 0; GUE v0 for IPIP"
+        );
+        let (h, len) = Encap::new(1, 6080, 2)
+            .headers([0xc0, 0x01], 100, Some((40, 16)))
+            .unwrap();
+        assert_eq!(len, 20);
+        assert_eq!(&h[4..6], &[0, 120]);
+        assert_eq!(
+            &h[8..20],
+            &[2, PROTO_IPIP, 0, 1, 0x80, 0, 0, 0, 0, 40, 0, 56],
+            "hlen 2 words, GUE_FLAG_PRIV, GUE_PFLAG_REMCSUM, checksum start 40 and field 56"
+        );
+        assert_eq!(
+            plain.headers([0; 2], 65_524, None),
+            None,
+            "UDP length overflows"
+        );
+        // What an ICMP error quotes of them.
+        let mut quoted = [0u8; 12];
+        quoted.copy_from_slice(&h[..12]);
+        assert_eq!(gue_quoted_len(&quoted), Some(20));
+        quoted[8] = 0x40;
+        assert_eq!(gue_quoted_len(&quoted), None, "GUE version 1");
+        quoted[8] = 0x20;
+        assert_eq!(gue_quoted_len(&quoted), None, "control message");
+        quoted[8] = 0;
+        quoted[9] = PROTO_TCP;
+        assert_eq!(gue_quoted_len(&quoted), None, "not IPv4 inside");
+    }
+
+    #[test]
+    fn gre_headers() {
+        let (h, len) = Encap::Gre { csum: false }
+            .headers([0; 2], 100, None)
+            .unwrap();
+        assert_eq!((&h[..4], len), (&[0, 0, 0x08, 0][..], 4));
+        let (h, len) = Encap::Gre { csum: true }
+            .headers([0; 2], 100, None)
+            .unwrap();
+        assert_eq!((&h[..8], len), (&[0x80, 0, 0x08, 0, 0, 0, 0, 0][..], 8));
+        let mut base = [0u8; 4];
+        base.copy_from_slice(&h[..4]);
+        assert_eq!(gre_quoted_len(&base), Some(8));
+        assert_eq!(gre_quoted_len(&[0, 0, 0x08, 0]), Some(4));
+        assert_eq!(gre_quoted_len(&[0x20, 0, 0x08, 0]), None, "a key");
+        assert_eq!(gre_quoted_len(&[0, 1, 0x08, 0]), None, "version 1");
+        assert_eq!(gre_quoted_len(&[0, 0, 0x86, 0xdd]), None, "IPv6 inside");
+    }
+
+    /// The RFC 1071 checksum of an IPv4 header, computed from scratch.
+    fn header_sum(h: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for (i, pair) in h.chunks(2).enumerate() {
+            if i != 5 {
+                sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+            }
+        }
+        csum_fold(sum)
+    }
+
+    #[test]
+    fn ttl_decrease_keeps_the_checksum_right() {
+        for ttl in [2u8, 64, 255] {
+            for seed in [0u16, 0x00ff, 0xfeff, 0xffff] {
+                let mut h = header(5, 0x4000, PROTO_TCP);
+                h[8] = ttl;
+                h[4..6].copy_from_slice(&seed.to_be_bytes());
+                let sum = header_sum(&h);
+                h[10..12].copy_from_slice(&sum.to_be_bytes());
+                decrease_ttl(&mut h);
+                assert_eq!(h[8], ttl - 1);
+                let expect = header_sum(&h);
+                // 0x0000 and 0xffff are the same one's-complement number.
+                let got = u16::from_be_bytes([h[10], h[11]]);
+                assert!(
+                    got == expect || (got, expect) == (0xffff, 0) || (got, expect) == (0, 0xffff),
+                    "ttl {ttl} id {seed:#x}: {got:#x} != {expect:#x}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub(crate) const FWD_BYPASS: u32 = 0x4;
 pub(crate) const TUNNEL_TYPE_IPIP: u8 = 0;
 /// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.
 pub(crate) const TUNNEL_TYPE_GUE: u8 = 1;
+/// Tunnel type GRE (`IP_VS_CONN_F_TUNNEL_TYPE_GRE`).
+pub(crate) const TUNNEL_TYPE_GRE: u8 = 2;
+/// Tunnel flag: checksum of the UDP (GUE) or GRE header (`IP_VS_TUNNEL_ENCAP_FLAG_CSUM`).
+pub(crate) const TUN_FLAG_CSUM: u16 = 1 << 0;
+/// Tunnel flag: remote checksum offload, GUE only (`IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM`).
+pub(crate) const TUN_FLAG_REMCSUM: u16 = 1 << 1;
 
 /// Why IPVS refuses a configuration (the errno it returns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

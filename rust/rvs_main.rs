@@ -28,6 +28,7 @@ mod sched;
 mod service;
 mod stats;
 mod timeouts;
+mod xmit;
 
 module! {
     type: RvsModule,

@@ -11,11 +11,12 @@
 
 use crate::{
     ffi::sync::{BhSpinLock, LockClass},
+    packet::Encap,
     rules,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// What identifies a service: its address tuple, or its firewall mark.
@@ -99,8 +100,9 @@ pub(crate) struct DestShared {
     /// Identity for the schedulers, unique for the life of the module.
     pub(crate) id: u64,
     weight: AtomicI32,
-    /// The tunnel type (`IP_VS_CONN_F_TUNNEL_TYPE_*`) for tunnelling.
-    tun_type: AtomicU8,
+    /// The tunnel settings (type, port, flags) for tunnelling, packed by [`pack_tunnel`] so that
+    /// the packet path reads the three of one configuration.
+    tunnel: AtomicU64,
     active: AtomicI32,
     total: AtomicI32,
     persistent: AtomicI32,
@@ -114,6 +116,13 @@ pub(crate) struct DestShared {
 }
 
 static NEXT_DEST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A destination's tunnel type, port (host order) and flags in one word.
+fn pack_tunnel(params: &DestParams) -> u64 {
+    u64::from(params.tun_type) << 32
+        | u64::from(params.tun_port) << 16
+        | u64::from(params.tun_flags)
+}
 
 /// `__ip_vs_dest_update_overload`: the overload flag after a change of the connection count to
 /// `conns`; `mode` > 0 when a connection was bound at the upper threshold, < 0 when one was
@@ -140,7 +149,7 @@ impl DestShared {
         let shared = Self {
             id: NEXT_DEST_ID.fetch_add(1, Ordering::Relaxed),
             weight: AtomicI32::new(params.weight),
-            tun_type: AtomicU8::new(params.tun_type),
+            tunnel: AtomicU64::new(pack_tunnel(params)),
             active: AtomicI32::new(0),
             total: AtomicI32::new(0),
             persistent: AtomicI32::new(0),
@@ -162,13 +171,15 @@ impl DestShared {
     /// Takes the new settings of an edited destination (`__ip_vs_update_dest`).
     pub(crate) fn update(&self, params: &DestParams) {
         self.weight.store(params.weight, Ordering::Relaxed);
-        self.tun_type.store(params.tun_type, Ordering::Relaxed);
+        self.tunnel.store(pack_tunnel(params), Ordering::Relaxed);
         self.set_thresholds(params.u_threshold, params.l_threshold);
     }
 
-    /// The tunnel type (`--tun-type`: 0 IPIP, 1 GUE, 2 GRE).
-    pub(crate) fn tun_type(&self) -> u8 {
-        self.tun_type.load(Ordering::Relaxed)
+    /// How packets are wrapped for this real server when it is reached by tunnelling
+    /// (`--tun-type`, `--tun-port`, `--tun-[no|rem]csum`).
+    pub(crate) fn encap(&self) -> Encap {
+        let t = self.tunnel.load(Ordering::Relaxed);
+        Encap::new((t >> 32) as u8, (t >> 16) as u16, t as u16)
     }
 
     /// Sets the connection thresholds (`-x`, `-y`).
@@ -360,6 +371,22 @@ impl ServiceTable {
         }
         by_key(tuple(u16::from_be_bytes(dport)))
             .or_else(|| by_key(tuple(0)).filter(|s| s.persistent()))
+    }
+
+    /// How packets are wrapped for the real server at IPv4 `addr` reached by tunnelling with
+    /// tunnel port `tun_port` (0 but for GUE) in any service (`ip_vs_find_tunnel`): what an ICMP
+    /// error about a tunnelled packet is checked against.
+    pub(crate) fn find_tunnel(&self, addr: [u8; 4], tun_port: u16) -> Option<Encap> {
+        self.services
+            .iter()
+            .flat_map(|s| s.dests.iter())
+            .find(|d| {
+                d.key.af == rules::AF_INET
+                    && d.key.addr[..4] == addr
+                    && d.params.tun_port == tun_port
+                    && d.params.fwd & rules::FWD_MASK == rules::FWD_TUNNEL
+            })
+            .map(|d| Encap::new(d.params.tun_type, d.params.tun_port, d.params.tun_flags))
     }
 
     /// The next table: this one plus `service`.

@@ -2,7 +2,8 @@
 # NAT over UDP: rr balances new client sockets (each source port is a connection) in IPVS's exact
 # order, UDP entries are inactive, show state UDP and expire after the UDP timeout set with
 # ipvsadm --set; an ICMP port unreachable from a real server reaches the client translated back
-# (a connected socket sees ECONNREFUSED).
+# (a connected socket sees ECONNREFUSED); an answer in fragments is reassembled and translated; a
+# datagram that would leave the director with TTL 0 is answered with "time exceeded".
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
@@ -50,3 +51,13 @@ nat_service -u "$VIP:54" rr 54
 assert_eq "ERR:ECONNREFUSED" "$(udp 54)" "no listener behind VIP:54: the client sees ECONNREFUSED"
 assert_match '^UDP UDP 10\.0\.1\.2:[0-9]+ 10\.0\.1\.100:54 10\.0\.2\.13:54$' "$(conn_entries | grep ':54 ')" \
 	"ipvsadm -Lnc: the datagram to VIP:54 made an entry to rs3:54"
+
+# An answer larger than the MTU leaves the real server in three fragments: the director
+# reassembles them (as IPVS before translating), rewrites the datagram to come from VIP:53 and
+# fragments it again for the client.
+assert_eq "rs3" "$(udp 53 --reply-size 4000)" \
+	"a 4000-byte answer in fragments reaches the client's socket from VIP:53 (rr: rs3)"
+# Forwarding costs one TTL: a datagram sent with TTL 1 is not forwarded (its connection is made,
+# rr moves on), one with TTL 2 arrives.
+assert_eq "ERR:EHOSTUNREACH" "$(udp 53 --ttl 1)" "TTL 1: the client hears time exceeded"
+assert_eq "rs1" "$(udp 53 --ttl 2)" "TTL 2: the datagram reaches rs1 (rr: rs2 was the TTL-1 one's)"

@@ -145,7 +145,7 @@ fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
         weight: 0,
         u_threshold: 0,
         l_threshold: 0,
-        tun_type: 0,
+        tun_type: rules::TUNNEL_TYPE_IPIP,
         tun_port: 0,
         tun_flags: 0,
     };

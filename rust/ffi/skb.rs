@@ -34,6 +34,30 @@ impl Verdict {
     }
 }
 
+/// Whose fragments a reassembly queue holds (`IP_DEFRAG_VS_*`): IPVS's queues per hook, apart
+/// from the stack's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DefragUser {
+    /// `LOCAL_IN`.
+    In,
+    /// `LOCAL_OUT`.
+    Out,
+    /// `FORWARD`.
+    Forward,
+}
+
+/// The `SKB_GSO_*` bits of tunnelled packets (`iptunnel_handle_offloads`).
+pub(crate) mod gso {
+    use super::sys;
+
+    pub(crate) const IPXIP4: u32 = sys::SKB_GSO_IPXIP4;
+    pub(crate) const UDP_TUNNEL: u32 = sys::SKB_GSO_UDP_TUNNEL;
+    pub(crate) const UDP_TUNNEL_CSUM: u32 = sys::SKB_GSO_UDP_TUNNEL_CSUM;
+    pub(crate) const TUNNEL_REMCSUM: u32 = sys::SKB_GSO_TUNNEL_REMCSUM;
+    pub(crate) const GRE: u32 = sys::SKB_GSO_GRE;
+    pub(crate) const GRE_CSUM: u32 = sys::SKB_GSO_GRE_CSUM;
+}
+
 /// An output route (`struct rtable`) with a reference.
 ///
 /// # Invariants
@@ -268,37 +292,100 @@ impl<'a> Packet<'a> {
         unsafe { sys::rvs_skb_set_ignore_df(self.raw()) };
     }
 
-    /// Wraps the packet in an IPv4 header for an IPIP tunnel (`ip_vs_tunnel_xmit`): makes room
-    /// (`headroom` bytes, uncloning the header), marks the packet as encapsulated for segmentation
-    /// offloads, pushes `header` (20 bytes, without identification and checksum, which are filled
-    /// here and by `ip_local_out`).
-    pub(crate) fn encapsulate_ipip(
-        &mut self,
-        net: &Net,
-        headroom: u32,
-        header: [u8; 20],
-    ) -> Result {
-        // SAFETY: the packet is ours (type invariant) for every call below; the header is pushed
-        // into the headroom that `skb_cow_head` made.
+    /// Begins wrapping the packet in tunnel headers (`ip_vs_tunnel_xmit`): makes `headroom`
+    /// bytes of private headroom, marks the packet as encapsulated with `gso` (`SKB_GSO_*` bits)
+    /// for segmentation offloads and records its IPv4 header as the inner one. The headers are
+    /// then pushed innermost first, the outer IPv4 header last ([`Encapsulation::finish`]).
+    pub(crate) fn encapsulate(&mut self, headroom: u32, gso: u32) -> Result<Encapsulation<'_, 'a>> {
+        let gso = i32::try_from(gso).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is ours (type invariant) for every call below.
         unsafe {
             let ret = sys::rvs_skb_cow_head(self.raw(), headroom);
             if ret < 0 {
                 return Err(Error::from_errno(ret));
             }
-            let ret = sys::iptunnel_handle_offloads(self.raw(), sys::SKB_GSO_IPXIP4 as i32);
+            let ret = sys::iptunnel_handle_offloads(self.raw(), gso);
             if ret < 0 {
                 return Err(Error::from_errno(ret));
             }
             sys::rvs_skb_set_transport_to_network(self.raw());
             sys::rvs_skb_set_inner_ipproto(self.raw(), crate::packet::PROTO_IPIP);
             sys::rvs_skb_set_inner_mac_to_inner_network(self.raw());
-            let data = sys::skb_push(self.raw(), header.len() as u32);
+        }
+        Ok(Encapsulation { packet: self })
+    }
+
+    /// Whether the packet is too long for a route of `mtu`, also once cut into segments when it
+    /// is a GSO super-packet (`ip_vs_exceeds_mtu`).
+    pub(crate) fn exceeds_mtu(&self, mtu: u32) -> bool {
+        if self.len() <= mtu {
+            return false;
+        }
+        // SAFETY: `skb` is valid (type invariant); the function only reads it.
+        !self.is_gso() || !unsafe { sys::skb_gso_validate_network_len(self.raw(), mtu) }
+    }
+
+    /// Reassembles a fragmented IPv4 packet (`ip_vs_gather_frags`: `ip_defrag` for `user`). The
+    /// packet comes back whole, its header's checksum updated, once its last fragment arrived;
+    /// until then the stack keeps it (or drops it), and `None` means the hook must answer
+    /// [`Verdict::Stolen`].
+    pub(crate) fn defragment(self, net: &Net, user: DefragUser) -> Option<Self> {
+        let user = match user {
+            DefragUser::In => sys::ip_defrag_users_IP_DEFRAG_VS_IN,
+            DefragUser::Out => sys::ip_defrag_users_IP_DEFRAG_VS_OUT,
+            DefragUser::Forward => sys::ip_defrag_users_IP_DEFRAG_VS_FWD,
+        };
+        // SAFETY: the packet is ours (type invariant); `ip_defrag` either takes it (non-zero) or
+        // leaves the whole datagram in this very `skb`.
+        if unsafe { sys::rvs_ip_defrag(net.as_ptr(), self.raw(), user) } != 0 {
+            return None;
+        }
+        Some(self)
+    }
+
+    /// Drops the first `len` bytes from the network header on, so that the packet starts with
+    /// what followed them (an ICMP error's quoted packet, `pskb_pull`), and makes that the
+    /// network header, with `header_len` bytes of it linear and the transport header after
+    /// them. The IPv4 options of the old header are forgotten.
+    pub(crate) fn strip(&mut self, len: usize, header_len: usize) -> Result {
+        if self.network_offset() != 0 {
+            return Err(EINVAL);
+        }
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        let header = u32::try_from(header_len).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is ours (type invariant); `data` is at the network header (checked
+        // above), and `pskb_pull` fails rather than pull past the end.
+        unsafe {
+            if !sys::rvs_pskb_pull(self.raw(), len) {
+                return Err(EINVAL);
+            }
             sys::rvs_skb_reset_network_header(self.raw());
             sys::rvs_skb_clear_ip_options(self.raw());
-            core::ptr::copy_nonoverlapping(header.as_ptr(), data.cast::<u8>(), header.len());
-            sys::rvs_ip_select_ident(net.as_ptr(), self.raw());
+            if !sys::rvs_pskb_may_pull(self.raw(), header) {
+                return Err(EINVAL);
+            }
+            sys::rvs_skb_set_transport_header(self.raw(), header as i32);
         }
         Ok(())
+    }
+
+    /// Lowers the path MTU of the route that the packet's IPv4 header (source and destination)
+    /// takes to `mtu` (`ipv4_update_pmtu`), as an ICMP "fragmentation needed" about it asks.
+    pub(crate) fn update_pmtu(&self, net: &Net, mtu: u32) {
+        if self.network_offset() != 0 || self.read::<{ crate::packet::IPV4_MIN_LEN }>(0).is_none() {
+            return;
+        }
+        // SAFETY: `net` is alive; the packet is valid and its data starts with a readable IPv4
+        // header (checked above), which is all `ipv4_update_pmtu` reads of it.
+        unsafe { sys::ipv4_update_pmtu(self.raw(), net.as_ptr(), mtu, 0, 0) };
+    }
+
+    /// Frees a packet that rvs is done with, not as a drop (`consume_skb`); the hook answers
+    /// [`Verdict::Stolen`].
+    pub(crate) fn consume(self) -> Verdict {
+        // SAFETY: the packet is ours (type invariant) and not used after this.
+        unsafe { sys::rvs_skb_consume(self.raw()) };
+        Verdict::Stolen
     }
 
     /// Whether the route leads to this host (`RTCF_LOCAL`).
@@ -311,6 +398,26 @@ impl<'a> Packet<'a> {
     pub(crate) fn route_is_loopback(&self) -> bool {
         // SAFETY: as for `route_is_local`.
         self.has_dst() && unsafe { sys::rvs_skb_dst_dev_is_loopback(self.raw()) }
+    }
+
+    /// Whether the ICMP message at `offset`, which runs to the end of the packet, has a correct
+    /// checksum (`ip_vs_checksum_common_check`).
+    pub(crate) fn icmp_checksum_ok(&self, offset: usize) -> bool {
+        let Ok(len) = usize::try_from(self.len()) else {
+            return false;
+        };
+        let (Some(span), Some(start)) = (
+            len.checked_sub(offset).and_then(|s| i32::try_from(s).ok()),
+            i32::try_from(offset)
+                .ok()
+                .and_then(|o| o.checked_add(self.network_offset())),
+        ) else {
+            return false;
+        };
+        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which lie
+        // within the packet (`len` counts from the network header).
+        let sum = unsafe { sys::skb_checksum(self.raw(), start, span, 0) };
+        crate::packet::csum_fold(sum) == 0
     }
 
     /// Sends an ICMP error about this packet to its source (`icmp_send`).
@@ -466,6 +573,166 @@ impl Writable<'_, '_> {
             .get_mut(field..field + 2)
             .ok_or(EINVAL)?
             .copy_from_slice(&folded.to_ne_bytes());
+        Ok(())
+    }
+}
+
+/// A packet being wrapped in tunnel headers, from [`Packet::encapsulate`]: the headers are pushed
+/// in front of it innermost first, the outer IPv4 header by [`Encapsulation::finish`].
+///
+/// # Invariants
+///
+/// The packet's headroom is private (`skb_cow_head`) and it is marked as encapsulated.
+pub(crate) struct Encapsulation<'p, 'a> {
+    packet: &'p mut Packet<'a>,
+}
+
+impl Encapsulation<'_, '_> {
+    fn raw(&self) -> *mut sys::sk_buff {
+        self.packet.raw()
+    }
+
+    /// The length of the packet from its first pushed header on (`skb->len`).
+    pub(crate) fn len(&self) -> u32 {
+        self.packet.len()
+    }
+
+    /// Whether the inner transport checksum is still to be computed (`CHECKSUM_PARTIAL`).
+    pub(crate) fn checksum_partial(&self) -> bool {
+        self.packet.checksum_partial()
+    }
+
+    /// Where the checksum still to be computed starts, counted from the start of the packet as
+    /// it is now, and the offset of its field from there (`skb_checksum_start_offset`,
+    /// `csum_offset`); `None` without such a checksum or before the start.
+    pub(crate) fn partial_checksum(&self) -> Option<(u16, u16)> {
+        if !self.checksum_partial() {
+            return None;
+        }
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        let (start, offset) = unsafe {
+            (
+                sys::rvs_skb_checksum_start_offset(self.raw()),
+                sys::rvs_skb_csum_offset(self.raw()),
+            )
+        };
+        Some((u16::try_from(start).ok()?, offset))
+    }
+
+    /// Leaves the inner checksum to the receiver (remote checksum offload): a packet that is not
+    /// cut into segments later is sent with its checksum field as it is (`ipvs_gue_encap`).
+    pub(crate) fn leave_inner_checksum(&mut self) {
+        if !self.packet.is_gso() {
+            // SAFETY: the packet is ours (invariant of `Packet`).
+            unsafe { sys::rvs_skb_clear_partial_csum(self.raw()) };
+        }
+    }
+
+    /// The packet's `SKB_GSO_*` bits.
+    pub(crate) fn gso_type(&self) -> u32 {
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        unsafe { sys::rvs_skb_gso_type(self.raw()) }
+    }
+
+    /// A UDP source port derived from the packet's flow hash (`udp_flow_src_port`), so that
+    /// the packets of a connection keep one and connections spread over the receiver's queues.
+    pub(crate) fn flow_src_port(&self, net: &Net) -> [u8; 2] {
+        // SAFETY: `net` is alive; the packet is ours (its hash may be computed and stored).
+        unsafe { sys::rvs_udp_flow_src_port(net.as_ptr(), self.raw()) }.to_ne_bytes()
+    }
+
+    /// Pushes `header` in front of the packet and makes it the transport header.
+    pub(crate) fn push_transport(&mut self, header: &[u8]) -> Result {
+        let len = u32::try_from(header.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        if unsafe { sys::rvs_skb_headroom(self.raw()) } < len {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the packet is ours; there are `len` bytes of private headroom (checked above,
+        // type invariant), into which the header is copied.
+        unsafe {
+            let data = sys::skb_push(self.raw(), len);
+            core::ptr::copy_nonoverlapping(header.as_ptr(), data.cast::<u8>(), header.len());
+            sys::rvs_skb_reset_transport_header(self.raw());
+        }
+        Ok(())
+    }
+
+    /// Overwrites bytes of the pushed headers at `offset` from the start of the packet.
+    pub(crate) fn write(&mut self, offset: usize, bytes: &[u8]) -> Result {
+        let end = offset.checked_add(bytes.len()).ok_or(EINVAL)?;
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        let linear = unsafe { sys::rvs_skb_headlen(self.raw()) };
+        if end > linear as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: `end` bytes from `data` are in the linear part, which is private: the pushed
+        // headers live in the headroom `skb_cow_head` made private (type invariant).
+        unsafe {
+            let data = sys::rvs_skb_data(self.raw()).add(offset);
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Sets the checksum of the UDP header just pushed, over the whole packet and the
+    /// pseudo-header of `saddr` and `daddr`, or 0 ("none") without `enabled` (`udp_set_csum`,
+    /// which leaves the sum to the device or to segmentation when it can).
+    pub(crate) fn udp_checksum(&mut self, enabled: bool, saddr: [u8; 4], daddr: [u8; 4]) -> Result {
+        let len = i32::try_from(self.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is ours and its transport header is the UDP header (pushed last).
+        unsafe {
+            sys::udp_set_csum(
+                !enabled,
+                self.raw(),
+                u32::from_ne_bytes(saddr),
+                u32::from_ne_bytes(daddr),
+                len,
+            )
+        };
+        Ok(())
+    }
+
+    /// Records the EtherType of the packet inside a GRE header (`skb_set_inner_protocol`).
+    pub(crate) fn set_inner_protocol(&mut self, eth_p: u16) {
+        // SAFETY: the packet is ours (invariant of `Packet`).
+        unsafe { sys::rvs_skb_set_inner_protocol(self.raw(), eth_p.to_be()) };
+    }
+
+    /// The one's-complement sum of the packet up to where its inner checksum starts, with that
+    /// checksum's pseudo-header part (`lco_csum`); only for a [`Self::checksum_partial`] packet.
+    pub(crate) fn outer_sum(&self) -> Option<u32> {
+        if !self.checksum_partial() {
+            return None;
+        }
+        // SAFETY: the packet is valid and its checksum is partial (checked above), as
+        // `lco_csum` requires.
+        Some(unsafe { sys::rvs_lco_csum(self.raw()) })
+    }
+
+    /// Leaves a checksum from the transport header on to the device or the stack, stored at
+    /// `offset` from there (`CHECKSUM_PARTIAL`).
+    pub(crate) fn offload_checksum(&mut self, offset: u16) {
+        // SAFETY: the packet is ours; its transport header was pushed last.
+        unsafe { sys::rvs_skb_csum_partial_at_transport(self.raw(), offset) };
+    }
+
+    /// Pushes the outer IPv4 header `header` (20 bytes without identification and checksum,
+    /// which are filled here and by `ip_local_out`); the packet is then whole again.
+    pub(crate) fn finish(self, net: &Net, header: [u8; 20]) -> Result {
+        // SAFETY: `skb` is valid (invariant of `Packet`).
+        if unsafe { sys::rvs_skb_headroom(self.raw()) } < header.len() as u32 {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the packet is ours; the header is pushed into private headroom (checked above,
+        // type invariant) and becomes the network header.
+        unsafe {
+            let data = sys::skb_push(self.raw(), header.len() as u32);
+            sys::rvs_skb_reset_network_header(self.raw());
+            sys::rvs_skb_clear_ip_options(self.raw());
+            core::ptr::copy_nonoverlapping(header.as_ptr(), data.cast::<u8>(), header.len());
+            sys::rvs_ip_select_ident(net.as_ptr(), self.raw());
+        }
         Ok(())
     }
 }

@@ -219,6 +219,28 @@ struct sock *rvs_skb_sk(const struct sk_buff *skb) { return skb->sk; }
 void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr)
 { inet_proto_csum_replace2(sum, skb, from, to, pseudohdr); }
 void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info) { icmp_send(skb, type, code, info); }
+unsigned int rvs_skb_headroom(const struct sk_buff *skb) { return skb_headroom(skb); }
+unsigned int rvs_skb_headlen(const struct sk_buff *skb) { return skb_headlen(skb); }
+unsigned char *rvs_skb_data(const struct sk_buff *skb) { return skb->data; }
+void rvs_skb_reset_transport_header(struct sk_buff *skb) { skb_reset_transport_header(skb); }
+void rvs_skb_set_transport_header(struct sk_buff *skb, int offset) { skb_set_transport_header(skb, offset); }
+int rvs_skb_checksum_start_offset(const struct sk_buff *skb) { return skb_checksum_start_offset(skb); }
+u16 rvs_skb_csum_offset(const struct sk_buff *skb) { return skb->csum_offset; }
+/* ipvs_gue_encap: with remote checksum offload the inner checksum is left to the receiver. */
+void rvs_skb_clear_partial_csum(struct sk_buff *skb) { skb->ip_summed = CHECKSUM_NONE; skb->encapsulation = 0; }
+/* gre_build_header: the GRE checksum is computed on output, from the transport header on. */
+void rvs_skb_csum_partial_at_transport(struct sk_buff *skb, u16 offset)
+{ skb->ip_summed = CHECKSUM_PARTIAL; skb->csum_start = skb_transport_header(skb) - skb->head; skb->csum_offset = offset; }
+unsigned int rvs_skb_gso_type(const struct sk_buff *skb) { return skb_shinfo(skb)->gso_type; }
+void rvs_skb_set_inner_protocol(struct sk_buff *skb, __be16 protocol) { skb_set_inner_protocol(skb, protocol); }
+__wsum rvs_lco_csum(struct sk_buff *skb) { return lco_csum(skb); }
+__be16 rvs_udp_flow_src_port(struct net *net, struct sk_buff *skb) { return udp_flow_src_port(net, skb, 0, 0, false); }
+bool rvs_pskb_pull(struct sk_buff *skb, unsigned int len) { return pskb_pull(skb, len) != NULL; }
+bool rvs_pskb_may_pull(struct sk_buff *skb, unsigned int len) { return pskb_may_pull(skb, len); }
+void rvs_skb_consume(struct sk_buff *skb) { consume_skb(skb); }
+/* ip_vs_gather_frags: ip_defrag expects bottom halves disabled. */
+int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user)
+{ int err; local_bh_disable(); err = ip_defrag(net, skb, user); local_bh_enable(); return err; }
 
 /* Two call sites of spin_lock_init, so that lockdep sees two lock classes. */
 void rvs_conn_lock_init(spinlock_t *lock) { spin_lock_init(lock); }

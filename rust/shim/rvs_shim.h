@@ -33,6 +33,7 @@
 #include <net/icmp.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
+#include <net/udp.h>
 #include <net/checksum.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <uapi/linux/ip_vs.h>
@@ -127,6 +128,23 @@ void rvs_skb_notrack(struct sk_buff *skb);
 struct sock *rvs_skb_sk(const struct sk_buff *skb);
 void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr);
 void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+unsigned int rvs_skb_headroom(const struct sk_buff *skb);
+unsigned int rvs_skb_headlen(const struct sk_buff *skb);
+unsigned char *rvs_skb_data(const struct sk_buff *skb);
+void rvs_skb_reset_transport_header(struct sk_buff *skb);
+void rvs_skb_set_transport_header(struct sk_buff *skb, int offset);
+int rvs_skb_checksum_start_offset(const struct sk_buff *skb);
+u16 rvs_skb_csum_offset(const struct sk_buff *skb);
+void rvs_skb_clear_partial_csum(struct sk_buff *skb);
+void rvs_skb_csum_partial_at_transport(struct sk_buff *skb, u16 offset);
+unsigned int rvs_skb_gso_type(const struct sk_buff *skb);
+void rvs_skb_set_inner_protocol(struct sk_buff *skb, __be16 protocol);
+__wsum rvs_lco_csum(struct sk_buff *skb);
+__be16 rvs_udp_flow_src_port(struct net *net, struct sk_buff *skb);
+bool rvs_pskb_pull(struct sk_buff *skb, unsigned int len);
+bool rvs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+void rvs_skb_consume(struct sk_buff *skb);
+int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user);
 
 /* Locks, timers, per-cpu memory, time, randomness. */
 void rvs_conn_lock_init(spinlock_t *lock);

@@ -8,7 +8,8 @@ No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is
       GET /whoami answers "NAME CLIENT_IP:PORT LOCAL_IP:PORT\\n", GET /bytes/N answers N bytes;
       the server closes after each answer. A line service on each --line port: every line L gets
       "NAME L\\n" back; the line "bye" gets "NAME bye\\n" and then the server closes first. UDP on
-      each --udp port: every datagram gets "NAME\\n" back. FILE is created once all listen.
+      each --udp port: every datagram gets "NAME\\n" back, padded with "x" to N bytes when the
+      datagram is "size N". FILE is created once all listen.
 
   traffic.py hold HOST PORT [--timeout S]
       Held TCP connections to a line service, driven by commands on stdin, one answer line each:
@@ -22,12 +23,19 @@ No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is
         port I      print "port I LOCALPORT", connection I's source port
         quit        close everything and exit (as does EOF on stdin)
 
-  traffic.py udp HOST PORT [--sockets K] [--count N] [--size S] [--unconnected] [--timeout S]
-                [--retries R]
+  traffic.py udp HOST PORT [--sockets K] [--count N] [--size S] [--reply-size R] [--ttl T]
+                [--unconnected] [--timeout S] [--retries R]
       K UDP sockets (all kept open, so K distinct source ports), one after the other; each sends
-      N datagrams of S payload bytes and waits for each answer. One line per datagram: the
-      answering NAME (with --unconnected: "NAME from IP:PORT", the answer's source), or
-      ERR:ECONNREFUSED (ICMP port unreachable), ERR:timeout, ...
+      N datagrams of S payload bytes (with --reply-size: "size R", asking for an R-byte answer)
+      and waits for each answer. One line per datagram: the answering NAME (with --unconnected:
+      "NAME from IP:PORT", the answer's source), or ERR:ECONNREFUSED (ICMP port unreachable),
+      ERR:timeout, ... With --ttl the datagrams leave with TTL T and ICMP errors are reported
+      (IP_RECVERR): ERR:EHOSTUNREACH for "time exceeded".
+
+  traffic.py icmp HOST --quote PROTO:SRC:SPORT:DST:DPORT [--type T] [--code C] [--mtu M]
+      Sends one ICMP error (default: type 3 code 4, "fragmentation needed" with next-hop MTU M)
+      to HOST from a raw socket, quoting the IPv4 header and the first 8 transport bytes of a
+      PROTO (tcp|udp) packet from SRC:SPORT to DST:DPORT, as a router does.
 
   traffic.py load HOST PORT --phase FILE --stop FILE [--workers W]
       W threads doing sequential HTTP GETs until the --stop FILE exists. One line per request:
@@ -172,6 +180,12 @@ def serve(args):
     if args.ready:
         open(args.ready, "w").close()
     answer = args.name.encode() + b"\n"
+
+    def udp_answer(request):
+        if request.startswith(b"size "):
+            return answer.ljust(int(request[5:]), b"x")
+        return answer
+
     while True:
         for key, events in sel.select():
             if isinstance(key.data, Conn):
@@ -191,12 +205,12 @@ def serve(args):
             else:
                 while True:
                     try:
-                        _, src = key.fileobj.recvfrom(65536)
+                        request, src = key.fileobj.recvfrom(65536)
                     except BlockingIOError:
                         break
                     except OSError:
                         continue
-                    key.fileobj.sendto(answer, src)
+                    key.fileobj.sendto(udp_answer(request), src)
 
 
 # ------------------------------------------------------------------------------------------- hold
@@ -264,10 +278,13 @@ def hold(args):
 
 def udp(args):
     socks = []
-    payload = b"x" * args.size
+    payload = f"size {args.reply_size}".encode() if args.reply_size else b"x" * args.size
     for _ in range(args.sockets):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(args.timeout)
+        if args.ttl:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, args.ttl)
+            s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         if args.unconnected:
             s.bind(("0.0.0.0", 0))
         else:
@@ -280,15 +297,48 @@ def udp(args):
                     if args.unconnected:
                         s.sendto(payload, (args.host, args.port))
                         data, src = s.recvfrom(65535)
-                        out = f"{data.decode().strip()} from {src[0]}:{src[1]}"
+                        out = f"{data.decode().splitlines()[0]} from {src[0]}:{src[1]}"
                     else:
                         s.send(payload)
-                        out = s.recv(65535).decode().strip()
+                        out = s.recv(65535).decode().splitlines()[0]
                 except OSError as e:
                     out = err_name(e)
                 if out != "ERR:timeout":
                     break
             print(out, flush=True)
+
+
+IP_RECVERR = 11  # linux/in.h; the socket module does not name it
+
+
+# ------------------------------------------------------------------------------------------ icmp
+
+def inet_sum(data):
+    """The Internet checksum (RFC 1071) of data."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def icmp(args):
+    import struct
+
+    proto, src, sport, dst, dport = args.quote.split(":")
+    number = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}[proto]
+    # The first 8 bytes of the quoted transport header: the ports, then a UDP length and an
+    # empty checksum, or a TCP sequence number.
+    l4 = struct.pack("!HHHH", int(sport), int(dport), 108, 0) if proto == "udp" else \
+        struct.pack("!HHI", int(sport), int(dport), 1)
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 128, 1, 0x4000, 64, number, 0,
+                               socket.inet_aton(src), socket.inet_aton(dst)))
+    ip[10:12] = inet_sum(bytes(ip)).to_bytes(2, "big")
+    message = bytearray(struct.pack("!BBHHH", args.type, args.code, 0, 0, args.mtu)) + ip + l4
+    message[2:4] = inet_sum(bytes(message)).to_bytes(2, "big")
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.sendto(bytes(message), (args.host, 0))
 
 
 # ------------------------------------------------------------------------------------------- load
@@ -440,6 +490,8 @@ def main():
             c.add_argument("--size", type=int, default=4)
             c.add_argument("--unconnected", action="store_true")
             c.add_argument("--retries", type=int, default=0)
+            c.add_argument("--reply-size", type=int, default=0)
+            c.add_argument("--ttl", type=int, default=0)
         if mode == "load":
             c.add_argument("--phase", required=True)
             c.add_argument("--stop", required=True)
@@ -447,8 +499,15 @@ def main():
         if mode == "many":
             c.add_argument("--conns", type=int, required=True)
             c.add_argument("--parallel", type=int, default=200)
+    c = sub.add_parser("icmp")
+    c.add_argument("host")
+    c.add_argument("--quote", required=True)
+    c.add_argument("--type", type=int, default=3)
+    c.add_argument("--code", type=int, default=4)
+    c.add_argument("--mtu", type=int, default=0)
     args = p.parse_args()
-    {"serve": serve, "hold": hold, "udp": udp, "load": load, "many": many}[args.mode](args)
+    modes = {"serve": serve, "hold": hold, "udp": udp, "load": load, "many": many, "icmp": icmp}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
         }
         if in_enum {
             let item = line.trim_end_matches(',');
-            if item.is_empty() || !item.contains("IPVS_") {
+            if item.is_empty() || !(item.contains("IPVS_") || item.contains("IP_VS_")) {
                 continue;
             }
             let (name, value) = match item.split_once('=') {
@@ -51,7 +51,9 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
                     .trim_start_matches('(')
                     .trim_end_matches(')')
                     .trim();
-                let parsed = if let Some(hex) = value.strip_prefix("0x") {
+                let parsed = if let Some(shift) = value.strip_prefix("1 << ") {
+                    shift.trim().parse::<u32>().ok().map(|n| 1i64 << n)
+                } else if let Some(hex) = value.strip_prefix("0x") {
                     i64::from_str_radix(hex, 16).ok()
                 } else if let Some(base) = value.strip_suffix(" - 1") {
                     values.get(base.trim()).map(|v| v - 1)
@@ -178,6 +180,26 @@ fn commands_and_attributes_match_uapi() {
         ("IPVS_STATS_ATTR_OUTBPS", stats_attr::OUTBPS.into()),
         ("IPVS_STATS_ATTR_PAD", stats_attr::PAD.into()),
         ("IPVS_GENL_VERSION", GENL_VERSION.into()),
+        (
+            "IP_VS_CONN_F_TUNNEL_TYPE_IPIP",
+            crate::rules::TUNNEL_TYPE_IPIP.into(),
+        ),
+        (
+            "IP_VS_CONN_F_TUNNEL_TYPE_GUE",
+            crate::rules::TUNNEL_TYPE_GUE.into(),
+        ),
+        (
+            "IP_VS_CONN_F_TUNNEL_TYPE_GRE",
+            crate::rules::TUNNEL_TYPE_GRE.into(),
+        ),
+        (
+            "IP_VS_TUNNEL_ENCAP_FLAG_CSUM",
+            crate::rules::TUN_FLAG_CSUM.into(),
+        ),
+        (
+            "IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM",
+            crate::rules::TUN_FLAG_REMCSUM.into(),
+        ),
     ];
     let mut wrong = Vec::new();
     for (name, ours) in expect {

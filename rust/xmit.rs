@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The transmitters (IPVS's `ip_vs_xmit.c`): how a packet of a connection reaches its real
+//! server, by NAT, direct routing or a tunnel (IPIP, GUE, GRE), or its own destination (bypass).
+//!
+//! Every one routes the packet first. A route to this host delivers the packet locally (a real
+//! server that is the director itself); any other route costs the packet one TTL
+//! (`decrement_ttl`) and must fit it, or the sender is told the path MTU.
+
+#![deny(unsafe_code)]
+
+use crate::{
+    conn::Conn,
+    ffi::{
+        pernet::Net,
+        skb::{gso, Packet, Verdict},
+    },
+    netns::NetState,
+    packet::{self, Encap, Ipv4},
+    rules,
+};
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+
+/// What a transmitter is sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// A request of the connection.
+    Request,
+    /// An ICMP error about a reply of the connection, passed on to the real server as it is
+    /// (`ip_vs_icmp_xmit`); never refused for its size.
+    IcmpError,
+}
+
+/// Sends a packet on to the connection's real server (`cp->packet_xmit`).
+pub(crate) fn transmit(
+    net: &Net,
+    state: &NetState,
+    pkt: Packet<'_>,
+    ip: &Ipv4,
+    conn: &Conn,
+    payload: Payload,
+) -> Verdict {
+    match conn.fwd {
+        rules::FWD_MASQ => nat(net, pkt, ip, conn),
+        // The real server has the virtual address too: the packet goes unchanged to its link
+        // address (`ip_vs_dr_xmit`), and its replies go straight to the client. One that is this
+        // host gets the packet locally (`ip_vs_send_or_cont`).
+        rules::FWD_DROUTE => {
+            let rs = conn.tuple.daddr;
+            send_unchanged(net, pkt, ip, (rs, true), Verdict::Accept, payload)
+        }
+        // `cache_bypass`: the packet goes unchanged to its own destination, which must not be
+        // this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
+        rules::FWD_BYPASS => {
+            send_unchanged(net, pkt, ip, (ip.daddr, false), Verdict::Drop, payload)
+        }
+        rules::FWD_TUNNEL => tunnel(net, state, pkt, ip, conn, payload),
+        // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
+        rules::FWD_LOCALNODE => Verdict::Accept,
+        _ => Verdict::Drop,
+    }
+}
+
+/// A packet leaving for another host loses one TTL; one whose TTL runs out is answered with
+/// "time exceeded" and dropped (`decrement_ttl`).
+fn decrement_ttl(pkt: &mut Packet<'_>) -> Result<(), Verdict> {
+    let ttl = pkt.read::<1>(packet::IPV4_TTL).ok_or(Verdict::Drop)?[0];
+    if ttl <= 1 {
+        pkt.icmp_send(packet::ICMP_TIME_EXCEEDED, packet::ICMP_EXC_TTL, 0);
+        return Err(Verdict::Drop);
+    }
+    let mut w = pkt
+        .writable(packet::IPV4_MIN_LEN)
+        .map_err(|_| Verdict::Drop)?;
+    packet::decrease_ttl(w.bytes());
+    Ok(())
+}
+
+/// Refuses a request with Don't Fragment that a route of `mtu` cannot carry, telling its sender
+/// the MTU (`ensure_mtu_is_adequate`); ICMP errors pass whatever their size.
+fn ensure_mtu(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32, payload: Payload) -> Result<(), Verdict> {
+    if payload == Payload::Request && ip.dont_fragment && pkt.exceeds_mtu(mtu) {
+        pkt.icmp_send(
+            packet::ICMP_DEST_UNREACH,
+            packet::ICMP_FRAG_NEEDED,
+            mtu.to_be(),
+        );
+        return Err(Verdict::Drop);
+    }
+    Ok(())
+}
+
+/// Routes the unchanged packet to `to.0` (as the next hop itself when `to.1`, else as the
+/// destination) and sends it on; a route to this host answers `if_local`.
+fn send_unchanged(
+    net: &Net,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+    (next_hop, known_nh): ([u8; 4], bool),
+    if_local: Verdict,
+    payload: Payload,
+) -> Verdict {
+    let Ok(route) = pkt.route_output(net, next_hop, known_nh) else {
+        return Verdict::Drop;
+    };
+    if route.is_local() {
+        return if_local;
+    }
+    let checked = decrement_ttl(&mut pkt).and_then(|()| ensure_mtu(&pkt, ip, route.mtu(), payload));
+    if let Err(verdict) = checked {
+        return verdict;
+    }
+    pkt.set_route(route);
+    pkt.set_ignore_df();
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.local_out(net)
+}
+
+/// Rewrites the address at `addr_offset` and the port at `port_offset` (within `w`) and updates
+/// the transport checksum at `sum_offset`; UDP packets without a checksum keep none.
+pub(crate) struct Rewrite {
+    pub(crate) protocol: u8,
+    pub(crate) addr_offset: usize,
+    pub(crate) new_addr: [u8; 4],
+    pub(crate) port_offset: usize,
+    pub(crate) new_port: [u8; 2],
+    pub(crate) sum_offset: usize,
+}
+
+/// Applies `r` to the first `len` bytes of `pkt`, then recomputes the IPv4 header checksum
+/// (`dnat_handler`, `snat_handler`, `ip_send_check`).
+pub(crate) fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
+    let partial = pkt.checksum_partial();
+    let mut w = pkt.writable(len)?;
+    let bytes = w.bytes();
+    let get4 = |b: &[u8], o: usize| -> Option<[u8; 4]> { b.get(o..o + 4)?.try_into().ok() };
+    let get2 = |b: &[u8], o: usize| -> Option<[u8; 2]> { b.get(o..o + 2)?.try_into().ok() };
+    let old_addr = get4(bytes, r.addr_offset).ok_or(EINVAL)?;
+    let old_port = get2(bytes, r.port_offset).ok_or(EINVAL)?;
+    let old_sum = get2(bytes, r.sum_offset).ok_or(EINVAL)?;
+    bytes[r.addr_offset..r.addr_offset + 4].copy_from_slice(&r.new_addr);
+    bytes[r.port_offset..r.port_offset + 2].copy_from_slice(&r.new_port);
+    let udp = r.protocol == packet::PROTO_UDP;
+    if !(udp && !partial && packet::udp_sum_absent(old_sum)) {
+        // The address is part of the transport checksum's pseudo-header.
+        w.replace_sum4(r.sum_offset, old_addr, r.new_addr, true)?;
+        w.replace_sum2(r.sum_offset, old_port, r.new_port)?;
+        if udp && !partial {
+            let sum = &mut w.bytes()[r.sum_offset..r.sum_offset + 2];
+            if sum == [0, 0] {
+                // CSUM_MANGLED_0: a computed 0 is sent as 0xffff, 0 meaning "no checksum".
+                sum.copy_from_slice(&[0xff, 0xff]);
+            }
+        }
+    }
+    w.ipv4_send_check(0)
+}
+
+/// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
+fn nat(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+    let l4 = ip.header_len;
+    let (Some(l4_len), Some(sum)) = (
+        packet::l4_rewrite_len(ip.protocol),
+        packet::l4_sum_offset(ip.protocol),
+    ) else {
+        return Verdict::Drop;
+    };
+    let t = &conn.tuple;
+    let Ok(route) = pkt.route_output(net, t.daddr, false) else {
+        return Verdict::Drop;
+    };
+    let local = route.is_local();
+    if !local {
+        let checked = decrement_ttl(&mut pkt)
+            .and_then(|()| ensure_mtu(&pkt, ip, route.mtu(), Payload::Request));
+        if let Err(verdict) = checked {
+            return verdict;
+        }
+    }
+    let r = Rewrite {
+        protocol: ip.protocol,
+        addr_offset: packet::IPV4_DADDR,
+        new_addr: t.daddr,
+        port_offset: l4 + 2,
+        new_port: t.dport,
+        sum_offset: l4 + sum,
+    };
+    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+        return Verdict::Drop;
+    }
+    if local {
+        // A real server on the director itself: the packet goes on to the local stack with its
+        // new address and port, on its input route (`ip_vs_nat_send_or_cont`, local).
+        return Verdict::Accept;
+    }
+    pkt.set_route(route);
+    pkt.set_ignore_df();
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.local_out(net)
+}
+
+/// The segmentation offloads of a packet wrapped with `encap` (`__tun_gso_type_mask` and
+/// `ip_vs_tunnel_xmit`); `remcsum` when it carries the remote checksum option.
+fn tunnel_gso(encap: Encap, remcsum: bool) -> u32 {
+    let outer = match encap {
+        Encap::Ipip => 0,
+        Encap::Gue {
+            csum,
+            remcsum: flag,
+            ..
+        } => {
+            let udp = if csum || flag {
+                gso::UDP_TUNNEL_CSUM
+            } else {
+                gso::UDP_TUNNEL
+            };
+            udp | if remcsum { gso::TUNNEL_REMCSUM } else { 0 }
+        }
+        Encap::Gre { csum: true } => gso::GRE_CSUM,
+        Encap::Gre { csum: false } => gso::GRE,
+    };
+    gso::IPXIP4 | outer
+}
+
+/// Tunnelling: the packet goes to the real server inside a new IPv4 header, and for GUE and GRE
+/// a UDP and GUE or a GRE header (`ip_vs_tunnel_xmit`); the real server unwraps it and answers
+/// the client directly.
+fn tunnel(
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+    conn: &Conn,
+    payload: Payload,
+) -> Verdict {
+    let encap = conn.dest.as_ref().map_or(Encap::Ipip, |d| d.encap());
+    let daddr = conn.tuple.daddr;
+    let Ok(route) = pkt.route_output(net, daddr, false) else {
+        return Verdict::Drop;
+    };
+    if route.is_local() {
+        return Verdict::Accept;
+    }
+    if let Err(verdict) = decrement_ttl(&mut pkt) {
+        return verdict;
+    }
+    // What the tunnel headers leave of the route's MTU; with `pmtu_disc` a DF packet that does
+    // not fit is refused back to the client, which learns the path MTU, and the DF bit is
+    // copied to the tunnel header. Without, the tunnel packet may be fragmented.
+    let partial = pkt.checksum_partial();
+    let Some(mtu) = encap.inner_mtu(route.mtu(), partial) else {
+        return Verdict::Drop;
+    };
+    let pmtu_disc = state.sysctl.pmtu_disc.load(Ordering::Relaxed) != 0;
+    if pmtu_disc {
+        if let Err(verdict) = ensure_mtu(&pkt, ip, mtu, payload) {
+            return verdict;
+        }
+    }
+    let Some(inner) = pkt.read::<{ packet::IPV4_MIN_LEN }>(0) else {
+        return Verdict::Drop;
+    };
+    let remcsum = encap.uses_remcsum(partial);
+    let outer_len = packet::IPV4_MIN_LEN + encap.header_len(partial);
+    let headroom = route.reserved_space() + outer_len as u32;
+    let saddr = route.saddr;
+    pkt.set_ipvs_property();
+    pkt.prepare_forward();
+    pkt.set_route(route);
+    let outer = packet::tunnel_header(&inner, encap.protocol(), pmtu_disc, saddr, daddr);
+    if wrap(net, &mut pkt, encap, remcsum, headroom, outer).is_err() {
+        return Verdict::Drop;
+    }
+    pkt.set_ignore_df();
+    pkt.local_out(net)
+}
+
+/// Pushes the tunnel headers of `encap` and then the outer IPv4 header `outer` in front of the
+/// packet (`ipvs_gue_encap`, `ipvs_gre_encap`, `udp_set_csum`, `gre_build_header`).
+fn wrap(
+    net: &Net,
+    pkt: &mut Packet<'_>,
+    encap: Encap,
+    remcsum: bool,
+    headroom: u32,
+    outer: [u8; 20],
+) -> Result {
+    let mut e = pkt.encapsulate(headroom, tunnel_gso(encap, remcsum))?;
+    match encap {
+        Encap::Ipip => {}
+        Encap::Gue {
+            csum,
+            remcsum: flag,
+            ..
+        } => {
+            // With remote checksum offload the real server completes the inner checksum: it is
+            // told where that starts and where it goes.
+            let option = if remcsum {
+                Some(e.partial_checksum().ok_or(EINVAL)?)
+            } else {
+                None
+            };
+            let inner_len = usize::try_from(e.len()).map_err(|_| EINVAL)?;
+            let (headers, len) = encap
+                .headers(e.flow_src_port(net), inner_len, option)
+                .ok_or(EINVAL)?;
+            if remcsum {
+                e.leave_inner_checksum();
+            }
+            e.push_transport(&headers[..len])?;
+            e.udp_checksum(
+                csum || flag,
+                outer_addr(&outer, packet::IPV4_SADDR),
+                outer_addr(&outer, packet::IPV4_DADDR),
+            )?;
+        }
+        Encap::Gre { csum } => {
+            let inner_len = usize::try_from(e.len()).map_err(|_| EINVAL)?;
+            let (headers, len) = encap.headers([0; 2], inner_len, None).ok_or(EINVAL)?;
+            e.push_transport(&headers[..len])?;
+            e.set_inner_protocol(packet::ETH_P_IP);
+            // A GSO packet's checksums are computed per segment.
+            if csum && e.gso_type() & (gso::GRE | gso::GRE_CSUM) == 0 {
+                match e.outer_sum() {
+                    Some(sum) => {
+                        let offset = usize::from(packet::GRE_SUM_OFFSET);
+                        e.write(offset, &packet::csum_fold(sum).to_ne_bytes())?;
+                    }
+                    None => e.offload_checksum(packet::GRE_SUM_OFFSET),
+                }
+            }
+        }
+    }
+    e.finish(net, outer)
+}
+
+/// An address of the IPv4 header `h`.
+fn outer_addr(h: &[u8; 20], offset: usize) -> [u8; 4] {
+    [h[offset], h[offset + 1], h[offset + 2], h[offset + 3]]
+}
