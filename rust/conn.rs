@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    defense::{self, EntryDropper},
     ffi::{
         rcu::Guard,
         rculist::{RcuHashTable, RcuLink, RcuLinked},
@@ -41,6 +42,9 @@ const F_TEMPLATE: u32 = 1 << 11;
 /// A template that no longer binds (`ip_vs_check_template`, which rehashes it with ports
 /// 0xffff): it stays in the table until it expires, shown with those ports.
 const F_INVALID: u32 = 1 << 12;
+/// A template of a one-packet service (`ip_vs_conn_ops_mode`), which counts the packets of the
+/// connections it schedules.
+const F_ONE_PACKET_TEMPLATE: u32 = 1 << 13;
 /// `IP_VS_CTPL_S_ASSURED` in a template's state: a connection it controls was established.
 const TEMPLATE_ASSURED: u32 = 1;
 /// How long a template whose connections still live is kept past its expiry (`expire_later`).
@@ -79,6 +83,8 @@ pub(crate) struct Conn {
     n_control: AtomicU32,
     /// A template's timeout in jiffies (the service's persistence timeout).
     template_ticks: u64,
+    /// Packets from the client (`in_pkts`), which the `drop_entry` defense looks at.
+    in_pkts: AtomicU32,
 }
 
 // The one `unsafe` item of this file: a declaration of where the link is, checked by `offset_of!`.
@@ -145,6 +151,7 @@ impl Conn {
                 control: control.clone(),
                 n_control: AtomicU32::new(0),
                 template_ticks: 0,
+                in_pkts: AtomicU32::new(0),
             },
             GFP_ATOMIC,
         );
@@ -160,27 +167,35 @@ impl Conn {
     }
 
     /// A new persistence template for the client network in `tuple` (whose client port is 0),
-    /// bound to `dest` for `timeout_ticks` (`ip_vs_sched_persist`, `IP_VS_CONN_F_TEMPLATE`).
+    /// bound to `dest` for `timeout_ticks` (`ip_vs_sched_persist`, `IP_VS_CONN_F_TEMPLATE`), of
+    /// a one-packet service with `one_packet`.
     pub(crate) fn new_template(
         tuple: Tuple,
         fwd: u32,
         dest: Arc<DestShared>,
         svc_stats: Arc<Stats>,
         timeout_ticks: u32,
+        one_packet: bool,
     ) -> Result<Arc<Self>> {
         let ticks = u64::from(timeout_ticks);
+        let flags = if one_packet {
+            F_TEMPLATE | F_ONE_PACKET_TEMPLATE
+        } else {
+            F_TEMPLATE
+        };
         let conn = Arc::new(
             Self {
                 link: RcuLink::new(),
                 tuple,
                 fwd,
-                state: AtomicU32::new(F_TEMPLATE),
+                state: AtomicU32::new(flags),
                 expires: AtomicU64::new(timer::jiffies().wrapping_add(ticks)),
                 dest: Some(dest.clone()),
                 svc_stats,
                 control: None,
                 n_control: AtomicU32::new(0),
                 template_ticks: ticks,
+                in_pkts: AtomicU32::new(0),
             },
             GFP_ATOMIC,
         )?;
@@ -330,6 +345,65 @@ impl Conn {
         let ticks = u64::from(secs).saturating_mul(u64::from(timer::hz()));
         self.expires
             .store(timer::jiffies().wrapping_add(ticks), Ordering::Relaxed);
+    }
+
+    /// Counts a packet from the client; that of a one-packet connection counts for the template
+    /// that scheduled it, if any (`in_pkts`).
+    pub(crate) fn count_in_packet(&self, one_packet: bool) {
+        let counted = if one_packet {
+            self.control.as_deref()
+        } else {
+            Some(self)
+        };
+        if let Some(c) = counted {
+            c.in_pkts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How long the connection lives after a packet in its current state, in jiffies.
+    fn timeout_ticks(&self, timeouts: &TimeoutTable) -> u64 {
+        if self.is_template() {
+            return self.template_ticks;
+        }
+        let secs = timeouts.seconds(self.tuple.protocol, self.state());
+        u64::from(secs).saturating_mul(u64::from(timer::hz()))
+    }
+
+    /// Whether the `drop_entry` defense drops this entry (`ip_vs_random_dropentry`): half-open
+    /// TCP connections and templates not yet assured always; established TCP connections, other
+    /// protocols' entries and one-packet services' templates when [`EntryDropper`] picks them.
+    fn to_drop(&self, now: u64, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> bool {
+        if self.n_control.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        let state = self.state.load(Ordering::Relaxed);
+        let mut try_drop = || {
+            // Idle for a minute: its last packet's expiry lies a minute or more behind the
+            // expiry a packet now would give it (`todrop_entry`).
+            let hz = u64::from(timer::hz());
+            let idle_for = now.wrapping_add(self.timeout_ticks(timeouts)).wrapping_sub(
+                self.expires
+                    .load(Ordering::Relaxed)
+                    .wrapping_add(defense::IDLE_BEFORE_DROP_SECS.saturating_mul(hz)),
+            );
+            let idle = idle_for as i64 >= 0;
+            dropper.todrop(idle, self.in_pkts.load(Ordering::Relaxed))
+        };
+        if state & F_TEMPLATE != 0 {
+            return if state & F_ONE_PACKET_TEMPLATE != 0 {
+                try_drop()
+            } else {
+                state & TEMPLATE_ASSURED == 0
+            };
+        }
+        if self.tuple.protocol == packet::PROTO_TCP {
+            return match TcpState::from_u8(self.state()) {
+                Some(TcpState::SynRecv | TcpState::SynAck) => true,
+                Some(TcpState::Established) => try_drop(),
+                _ => false,
+            };
+        }
+        try_drop()
     }
 
     /// Marks the connection dead and gives its counts back to the destination, once
@@ -499,9 +573,8 @@ impl ConnTable {
     }
 
     /// One sweep: unlinks the expired connections of the next `1/SWEEPS_PER_ROUND` of the
-    /// buckets. With `drop_embryonic`, also the half-open TCP connections (SYN_RECV, SYNACK),
-    /// IPVS's `drop_entry` defense under memory pressure.
-    pub(crate) fn sweep(&self, drop_embryonic: bool) -> usize {
+    /// buckets.
+    pub(crate) fn sweep(&self) -> usize {
         let now = timer::jiffies();
         let size = (self.chains.buckets() as u32).max(1);
         let per_sweep = size.div_ceil(SWEEPS_PER_ROUND).max(1);
@@ -523,13 +596,19 @@ impl ConnTable {
                     return false;
                 }
                 c.expired(now)
-                    || (drop_embryonic
-                        && c.tuple.protocol == packet::PROTO_TCP
-                        && matches!(
-                            TcpState::from_u8(c.state()),
-                            Some(TcpState::SynRecv | TcpState::SynAck)
-                        ))
             });
+        }
+        removed
+    }
+
+    /// The `drop_entry` defense's pass of a second (`ip_vs_random_dropentry`): 1/32 of the
+    /// buckets, picked at random, lose the entries [`Conn::to_drop`] selects.
+    pub(crate) fn random_drop(&self, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> usize {
+        let now = timer::jiffies();
+        let mut removed = 0;
+        for _ in 0..(self.chains.buckets() >> 5) {
+            let bucket = (crate::ffi::random_u32() & self.mask) as usize;
+            removed += self.remove_in(bucket, |c| c.to_drop(now, timeouts, dropper));
         }
         removed
     }

@@ -12,6 +12,7 @@
 
 use crate::{
     conn::{Conn, Lookup, Tuple},
+    defense,
     ffi::{
         pernet::{AddrType, Net},
         rcu::Guard,
@@ -178,9 +179,10 @@ fn request(net: &Net, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
         conn.svc_stats.count_in(len);
         state.stats.count_in(len);
     }
-    let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
+    let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
     let verdict = xmit::transmit(net, state, pkt, ip, &conn, Payload::Request);
+    conn.count_in_packet(one_packet);
     if one_packet {
         // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
         // put without hashing it).
@@ -211,6 +213,10 @@ fn schedule(
     let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, pkt.mark()) else {
         return Ok(None);
     };
+    // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`).
+    if state.refuse_new_conn() {
+        return Err(Verdict::Drop);
+    }
     let mut saddr = [0u8; 16];
     saddr[..4].copy_from_slice(&ip.saddr);
     let mut daddr = [0u8; 16];
@@ -397,6 +403,7 @@ fn persist(
                 target.dest,
                 svc.stats.clone(),
                 svc.params.timeout_ticks,
+                svc.params.flags & rules::SVC_F_ONEPACKET != 0,
             )
             .ok()?;
             state.conns.insert(ct.clone());
@@ -477,7 +484,7 @@ fn finish_reply(
         conn.svc_stats.count_out(len);
         state.stats.count_out(len);
     }
-    let secure_tcp = state.sysctl.secure_tcp.load(Ordering::Relaxed) >= 2;
+    let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, true, secure_tcp, &state.timeout_table());
     pkt.set_ipvs_property();
     pkt.notrack();

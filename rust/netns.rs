@@ -13,6 +13,7 @@
 
 use crate::{
     conn::{ConnTable, TimeoutTable, SWEEPS_PER_ROUND},
+    defense::{self, EntryDropper, Modes},
     ffi::{
         netfilter::HookSwitch,
         rcu::{Guard, RcuArc},
@@ -24,7 +25,7 @@ use crate::{
     stats::Stats,
     timeouts::{self, Timeouts},
 };
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI8, AtomicU32, Ordering};
 use kernel::{c_str, prelude::*};
 
 /// Per-namespace state.
@@ -45,6 +46,18 @@ pub(crate) struct NetState {
     pub(crate) hooks: HookSwitch,
     /// Counts the timer's ticks, to run the estimator every [`ESTIMATOR_TICKS`].
     ticks: AtomicU32,
+    /// The defenses in effect, from the last check.
+    defenses: Defenses,
+}
+
+/// What the defenses against overload do until their next check (IPVS's `dropentry`,
+/// `drop_rate` and `drop_counter`, and `todrop_entry`'s count-downs).
+#[derive(Default)]
+struct Defenses {
+    drop_entry: AtomicBool,
+    drop_rate: AtomicI32,
+    drop_counter: AtomicI32,
+    entry_counters: [AtomicI8; 9],
 }
 
 /// Ticks of the namespace's timer per second: each sweeps `1/SWEEPS_PER_ROUND` of the connection
@@ -68,6 +81,7 @@ impl NetState {
             conns: ConnTable::new(conn_bits, seed)?,
             hooks: HookSwitch::new(),
             ticks: AtomicU32::new(0),
+            defenses: Defenses::default(),
         })
     }
 
@@ -90,17 +104,66 @@ impl NetState {
         u64::from((timer::hz() / TICKS_PER_SECOND).max(1))
     }
 
-    /// Whether the `drop_entry` defense is on: always at 3, under memory pressure at 1 and 2
-    /// (`update_defense_level`: fewer free pages than `amemthresh`).
-    fn drop_entry_active(&self) -> bool {
-        match self.sysctl.drop_entry.load(Ordering::Relaxed) {
-            3 => true,
-            1 | 2 => {
-                let threshold = self.sysctl.amemthresh.load(Ordering::Relaxed);
-                crate::ffi::mem_available_pages() < i64::from(threshold)
+    /// The check of the defenses, once a second (`defense_work_handler`): the automatic modes
+    /// follow the free memory, the drop rate of new connections is set, and entries are dropped
+    /// while `drop_entry` is in effect.
+    fn check_defenses(&self) {
+        let sysctl = &self.sysctl;
+        let modes = Modes {
+            drop_entry: sysctl.drop_entry.load(Ordering::Relaxed),
+            drop_packet: sysctl.drop_packet.load(Ordering::Relaxed),
+            secure_tcp: sysctl.secure_tcp.load(Ordering::Relaxed),
+        };
+        let d = defense::update(
+            modes,
+            crate::ffi::mem_available_pages(),
+            sysctl.amemthresh.load(Ordering::Relaxed),
+            sysctl.am_droprate.load(Ordering::Relaxed),
+        );
+        // An automatic mode moves between 1 and 2; a value written meanwhile stays.
+        for (value, old, new) in [
+            (&sysctl.drop_entry, modes.drop_entry, d.modes.drop_entry),
+            (&sysctl.drop_packet, modes.drop_packet, d.modes.drop_packet),
+            (&sysctl.secure_tcp, modes.secure_tcp, d.modes.secure_tcp),
+        ] {
+            if old != new {
+                let _ = value.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
             }
-            _ => false,
         }
+        let defenses = &self.defenses;
+        defenses.drop_rate.store(d.drop_rate, Ordering::Relaxed);
+        if let Some(count) = d.restart_count {
+            defenses.drop_counter.store(count, Ordering::Relaxed);
+        }
+        defenses.drop_entry.store(d.drop_entry, Ordering::Relaxed);
+        if d.drop_entry {
+            let mut counters = [0i8; 9];
+            for (c, a) in counters.iter_mut().zip(&defenses.entry_counters) {
+                *c = a.load(Ordering::Relaxed);
+            }
+            let mut dropper = EntryDropper::from_counters(counters);
+            self.conns.random_drop(&self.timeout_table(), &mut dropper);
+            for (c, a) in dropper.counters().iter().zip(&defenses.entry_counters) {
+                a.store(*c, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether the `drop_packet` defense refuses this new connection (`ip_vs_todrop`).
+    pub(crate) fn refuse_new_conn(&self) -> bool {
+        let rate = self.defenses.drop_rate.load(Ordering::Relaxed);
+        if rate == 0 {
+            return false;
+        }
+        let counter = &self.defenses.drop_counter;
+        let mut refused = false;
+        // The count-down is shared by the CPUs: one refusal per `rate` connections.
+        let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+            let (next, drop) = defense::todrop(rate, c);
+            refused = drop;
+            Some(next)
+        });
+        refused
     }
 
     /// The time and the settings the locality schedulers see.
@@ -144,8 +207,11 @@ impl NetState {
 
 impl OnTimer for NetState {
     fn on_timer(&self, timer: &Timer<Self>) {
-        self.conns.sweep(self.drop_entry_active());
+        self.conns.sweep();
         let ticks = self.ticks.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if ticks % TICKS_PER_SECOND == 0 {
+            self.check_defenses();
+        }
         if ticks % ESTIMATOR_TICKS == 0 && self.sysctl.run_estimation.load(Ordering::Relaxed) != 0 {
             self.estimate();
         }
@@ -165,6 +231,8 @@ impl OnTimer for NetState {
 /// them as `int`s.
 pub(crate) struct Sysctls {
     pub(crate) amemthresh: AtomicI32,
+    /// The rate of the `drop_packet` defense at 3: one new connection in `am_droprate`.
+    pub(crate) am_droprate: AtomicI32,
     pub(crate) drop_entry: AtomicI32,
     pub(crate) drop_packet: AtomicI32,
     pub(crate) secure_tcp: AtomicI32,
@@ -194,6 +262,7 @@ impl Default for Sysctls {
             DEFAULT_EXPIRATION_SECS.saturating_mul(i32::try_from(timer::hz()).unwrap_or(i32::MAX));
         Self {
             amemthresh: AtomicI32::new(1024),
+            am_droprate: AtomicI32::new(10),
             drop_entry: AtomicI32::new(0),
             drop_packet: AtomicI32::new(0),
             secure_tcp: AtomicI32::new(0),
@@ -224,7 +293,7 @@ impl Sysctls {
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 17] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 18] {
         let plain = |name, value| IntSysctl {
             name,
             value,
@@ -242,6 +311,7 @@ impl Sysctls {
         };
         [
             plain(c_str!("amemthresh"), &self.amemthresh),
+            plain(c_str!("am_droprate"), &self.am_droprate),
             defense(c_str!("drop_entry"), &self.drop_entry),
             defense(c_str!("drop_packet"), &self.drop_packet),
             defense(c_str!("secure_tcp"), &self.secure_tcp),

@@ -16,6 +16,7 @@ mod abi;
 mod conn;
 mod conn_table;
 mod control;
+mod defense;
 mod estimator;
 mod ffi;
 mod hooks;

@@ -18,13 +18,13 @@ assert_match 'TCP  0A000002:0050 rr' "$(in_ns rvs-ns2 cat /proc/net/ip_vs)" "/pr
 assert_eq 3 "$(wc -l </proc/net/ip_vs)" "/proc/net/ip_vs of the root namespace has only the header"
 
 # Sysctls: present with IPVS's defaults, per namespace, refusing IPVS's invalid values.
-sysctls="amemthresh=1024 drop_entry=0 drop_packet=0 secure_tcp=0 snat_reroute=1 cache_bypass=0
+sysctls="amemthresh=1024 am_droprate=10 drop_entry=0 drop_packet=0 secure_tcp=0 snat_reroute=1 cache_bypass=0
 expire_nodest_conn=0 sloppy_tcp=0 sloppy_sctp=0 expire_quiescent_template=0 pmtu_disc=1
 conn_reuse_mode=1 schedule_icmp=0 ignore_tunneled=0 run_estimation=1"
 for kv in $sysctls; do
 	assert_eq "${kv#*=}" "$(cat "/proc/sys/net/ipv4/vs/${kv%%=*}")" "sysctl ${kv%%=*} defaults to ${kv#*=}" >/dev/null
 done
-log "ok: 15 sysctls with IPVS's defaults"
+log "ok: 16 sysctls with IPVS's defaults"
 in_ns rvs-ns1 sh -c 'echo 1 > /proc/sys/net/ipv4/vs/expire_nodest_conn' || fail "write a sysctl in a namespace"
 assert_eq 1 "$(in_ns rvs-ns1 cat /proc/sys/net/ipv4/vs/expire_nodest_conn)" "the namespace's sysctl changed"
 assert_eq 0 "$(cat /proc/sys/net/ipv4/vs/expire_nodest_conn)" "the root namespace's did not"

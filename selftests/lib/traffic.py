@@ -37,6 +37,10 @@ No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is
       to HOST from a raw socket, quoting the IPv4 header and the first 8 transport bytes of a
       PROTO (tcp|udp) packet from SRC:SPORT to DST:DPORT, as a router does.
 
+  traffic.py synflood HOST PORT --count N --sources A.B.C.X-Y
+      N TCP SYNs to HOST:PORT from a raw socket, from forged sources A.B.C.X to A.B.C.Y in turn
+      and source ports from 20000 up: half-open connections that nobody completes.
+
   traffic.py load HOST PORT --phase FILE --stop FILE [--workers W]
       W threads doing sequential HTTP GETs until the --stop FILE exists. One line per request:
       "PHASE NAME|ERR:...", PHASE being what the --phase FILE held when the request started
@@ -341,6 +345,25 @@ def icmp(args):
     s.sendto(bytes(message), (args.host, 0))
 
 
+def synflood(args):
+    import struct
+
+    prefix, span = args.sources.rsplit(".", 1)
+    first, last = (int(x) for x in span.split("-"))
+    dst = socket.inet_aton(args.host)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for i in range(args.count):
+        src = socket.inet_aton(f"{prefix}.{first + i % (last - first + 1)}")
+        tcp = bytearray(struct.pack("!HHIIBBHHH", 20000 + i, args.port, i, 0, 5 << 4, 0x02,
+                                    65535, 0, 0))
+        pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
+        tcp[16:18] = inet_sum(pseudo + bytes(tcp)).to_bytes(2, "big")
+        # Length, identification and checksum are filled in by the kernel (raw(7)).
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0x4000, 64, socket.IPPROTO_TCP, 0,
+                         src, dst)
+        s.sendto(ip + bytes(tcp), (args.host, 0))
+
+
 # ------------------------------------------------------------------------------------------- load
 
 def load(args):
@@ -505,8 +528,14 @@ def main():
     c.add_argument("--type", type=int, default=3)
     c.add_argument("--code", type=int, default=4)
     c.add_argument("--mtu", type=int, default=0)
+    c = sub.add_parser("synflood")
+    c.add_argument("host")
+    c.add_argument("port", type=int)
+    c.add_argument("--count", type=int, required=True)
+    c.add_argument("--sources", required=True)
     args = p.parse_args()
-    modes = {"serve": serve, "hold": hold, "udp": udp, "load": load, "many": many, "icmp": icmp}
+    modes = {"serve": serve, "hold": hold, "udp": udp, "load": load, "many": many, "icmp": icmp,
+             "synflood": synflood}
     modes[args.mode](args)
 
 

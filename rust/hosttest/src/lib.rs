@@ -9,6 +9,8 @@
 pub mod abi;
 #[path = "../../conn_table.rs"]
 pub mod conn_table;
+#[path = "../../defense.rs"]
+pub mod defense;
 #[path = "../../estimator.rs"]
 pub mod estimator;
 #[path = "../../jhash.rs"]
