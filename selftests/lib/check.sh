@@ -50,9 +50,9 @@ fi
 
 # Each VM run prints its own PASS/FAIL lines and `N passed, N failed, N skipped`; a run that dies
 # (panic, timeout) or whose kernel log shows a problem after the tests counts as one failure more.
-# The debug kernel's VMs have one vCPU each and are the long pole (its 27 selftests take about 65
+# The debug kernel's VMs have one vCPU each and are the long pole (its 30 selftests take about 80
 # minutes under TCG+KASAN): the first runs most of them beside the two release runs, which share
-# the other core; the second runs the longest five on that core once the release runs are done.
+# the other core; the second runs the longest six on that core once the release runs are done.
 # Their output is shown when they are done.
 vm_run() {
 	local name=$1 kernel=$2 module=$3
@@ -78,7 +78,8 @@ vm_tally() {
 		tally 0 1
 	fi
 }
-debug_late=(nat_10k.sh module_load_unload.sh sched_all.sh nat_dest_removal.sh cache_cluster.sh)
+debug_late=(nat_10k.sh module_load_unload.sh sched_all.sh nat_dest_removal.sh cache_cluster.sh
+	tun_gue_gre.sh)
 debug_early=()
 for t in selftests/*.sh; do
 	[[ " ${debug_late[*]} " == *" ${t##*/} "* ]] || debug_early+=("${t##*/}")

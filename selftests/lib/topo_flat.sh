@@ -82,15 +82,81 @@ rs_tunnel_receive() {
 
 # rs_udp_vip_start PORT: every real server answers UDP datagrams to VIP:PORT with its name, from
 # the VIP (a socket bound to the VIP, so that the answer's source is the VIP).
-rs_udp_vip_start() {
-	# socat forks a process per datagram: slow on the debug kernel, hence the callers' long timeouts.
+rs_udp_vip_start() { rs_serve --udp "$1" --bind "$VIP"; }
+
+# flat_checks_start: the director computes its checksums in software (no offload on its link),
+# so that the real servers verify every one of them; each real server counts UDP datagrams to
+# port 53, those of them with TTL 63 (the client sends with 64), and ICMP "destination
+# unreachable" messages; FIN_WAIT entries live 900 s, so that flat_round can count those of
+# every round even on the slow debug kernel.
+flat_checks_start() {
 	local i
+	in_lb ethtool -K eth0 tx off >/dev/null || fail "director: checksum offload off"
 	for i in $(seq "$TOPO_N"); do
-		bg "udp$i" "rvs-rs$i" socat "UDP-RECVFROM:$1,bind=$VIP,fork" "SYSTEM:echo rs$i"
+		in_rs "$i" nft -f - <<-EOF || fail "rs$i: nft counters"
+			table ip seen {
+				chain input {
+					type filter hook input priority 0;
+					udp dport 53 counter
+					udp dport 53 ip ttl 63 counter
+					icmp type destination-unreachable counter
+				}
+			}
+		EOF
 	done
-	for i in $(seq "$TOPO_N"); do
-		poll_until 30 udp_bound "$i" "$1" || fail "rs$i: socat does not listen on $VIP:$1"
-	done
+	adm --set 0 900 0 || fail "ipvsadm --set 0 900 0"
+	FLAT_ROUND=0
 }
-# udp_bound I PORT: real server I has a UDP socket on VIP:PORT.
-udp_bound() { [ -n "$(in_rs "$1" ss -Hunl "src $VIP:$2")" ]; }
+# rs_counter I N: the packets counted by rule N (1, 2, 3 above) of real server I.
+rs_counter() {
+	in_rs "$1" nft list chain ip seen input | awk '/counter/ { n++; if (n == '"$2"') print $(NF - 2) }'
+}
+rs_counter_sum() { local i sum=0; for i in $(seq "$TOPO_N"); do sum=$((sum + $(rs_counter "$i" "$1"))); done; echo "$sum"; }
+_icmp_counts() { local i; for i in $(seq "$TOPO_N"); do printf 'rs%s=%s ' "$i" "$(rs_counter "$i" 3)"; done; }
+_out_pkts() { adm -Ln --stats --exact -t "$VIP:80" | awk '$1 == "TCP" { print $5 }'; }
+_in_pkts() { adm -Ln --stats --exact -t "$VIP:80" | awk '$1 == "TCP" { print $4 }'; }
+_counted_in() { [ "$(_in_pkts)" -gt 0 ]; }
+
+# flat_round METHOD...: a TCP (HTTP, port 80) and a UDP (port 53) rr service over the 3 real
+# servers with forwarding METHOD (ipvsadm's -g, -i and tunnel options). Requests are answered
+# directly in rr order, the director counts none of the replies, the client's FINs leave every
+# TCP entry in FIN_WAIT (those of the earlier rounds included), and an ICMP error from the
+# client's side about an answer reaches the real server that sent it, unchanged.
+flat_round() {
+	local method=("$@") i n cport rs
+	FLAT_ROUND=$((FLAT_ROUND + 1))
+	adm -C
+	adm -A -t "$VIP:80" -s rr || fail "add service"
+	adm -A -u "$VIP:53" -s rr || fail "add UDP service"
+	for i in 1 2 3; do
+		adm -a -t "$VIP:80" -r "$(rs_ip "$i")" "${method[@]}" || fail "add rs$i (${method[*]})"
+		adm -a -u "$VIP:53" -r "$(rs_ip "$i")" "${method[@]}" || fail "add UDP rs$i (${method[*]})"
+	done
+	assert_eq "$(printf 'rs%s\n' 3 2 1 3 2 1)" "$(client_http 6)" \
+		"${method[*]} TCP: 6 requests go to rs3 rs2 rs1 twice, answered directly"
+	poll_until 10 _counted_in || fail "${method[*]}: no incoming packets counted"
+	assert_eq 0 "$(_out_pkts)" "${method[*]}: the director saw no reply packet (OutPkts 0)"
+	assert_eq "rs3 rs2 rs1 rs3 " \
+		"$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --sockets 4 --timeout "$((2 * TOPO_SLOW))" --retries 2 | tr '\n' ' ')" \
+		"${method[*]} UDP: 4 source ports go to rs3 rs2 rs1 rs3"
+	# The director sees only the client's side: its FIN moves ESTABLISHED to FIN_WAIT in the
+	# INPUT_ONLY table, where the connections stay (the flush of services keeps them).
+	assert_eq "FIN_WAIT=$((6 * FLAT_ROUND)) " \
+		"$(conn_entries | awk '$1 == "TCP" { print $2 }' | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
+		"${method[*]}: ipvsadm -Lnc lists every TCP connection in FIN_WAIT"
+	# "Fragmentation needed" about an answer from VIP:53 to one of this round's client ports
+	# (the entry expiring last) goes to the real server of that entry.
+	read -r cport rs < <(conn_expiry | awk '$1 == "UDP"' | sort -n -k 6 | tail -n 1 |
+		awk '{ split($3, c, ":"); split($5, d, ":"); print c[2], d[1] }')
+	_icmp_want=""
+	for i in $(seq "$TOPO_N"); do
+		n=$(rs_counter "$i" 3)
+		[ "$(rs_ip "$i")" = "$rs" ] && n=$((n + 1))
+		_icmp_want+="rs$i=$n "
+	done
+	in_cl python3 "$TRAFFIC" icmp "$VIP" --quote "udp:$VIP:53:$CLIENT_IP:$cport" --mtu 1300 ||
+		fail "send the ICMP error"
+	poll_eq "$_icmp_want" \
+		"${method[*]}: a client's ICMP error about an answer reaches the entry's real server $rs only" \
+		10 _icmp_counts
+}

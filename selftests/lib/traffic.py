@@ -3,8 +3,9 @@
 
 No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is enough.
 
-  traffic.py serve NAME [--http PORT]... [--line PORT]... [--udp PORT]... [--ready FILE]
-      One process per real server. HTTP/1.0 on each --http port: GET / answers "NAME\\n",
+  traffic.py serve NAME [--http PORT]... [--line PORT]... [--udp PORT]... [--bind ADDR]
+                  [--ready FILE]
+      One process per real server, listening on ADDR (default: every address). HTTP/1.0 on each --http port: GET / answers "NAME\\n",
       GET /whoami answers "NAME CLIENT_IP:PORT LOCAL_IP:PORT\\n", GET /bytes/N answers N bytes;
       the server closes after each answer. A line service on each --line port: every line L gets
       "NAME L\\n" back; the line "bye" gets "NAME bye\\n" and then the server closes first. UDP on
@@ -172,13 +173,13 @@ def serve(args):
         for port in ports:
             ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind(("0.0.0.0", port))
+            ls.bind((args.bind, port))
             ls.listen(4096)
             ls.setblocking(False)
             sel.register(ls, selectors.EVENT_READ, ("accept", kind))
     for port in args.udp:
         us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        us.bind(("0.0.0.0", port))
+        us.bind((args.bind, port))
         us.setblocking(False)
         sel.register(us, selectors.EVENT_READ, ("udp", None))
     if args.ready:
@@ -501,6 +502,7 @@ def main():
     s.add_argument("--http", type=int, action="append", default=[])
     s.add_argument("--line", type=int, action="append", default=[])
     s.add_argument("--udp", type=int, action="append", default=[])
+    s.add_argument("--bind", default="0.0.0.0")
     s.add_argument("--ready")
     for mode in ("hold", "udp", "load", "many"):
         c = sub.add_parser(mode)
