@@ -100,6 +100,8 @@ pub(crate) fn todrop(rate: i32, counter: i32) -> (i32, bool) {
 
 /// How many packets an entry may have received and still be dropped (`todrop_entry`).
 const MAX_DROPPED_PACKETS: usize = 8;
+/// The count-downs of [`EntryDropper`], one per packet count up to [`MAX_DROPPED_PACKETS`].
+pub(crate) const ENTRY_COUNTERS: usize = MAX_DROPPED_PACKETS + 1;
 /// How long an entry must have been idle before it may be dropped.
 pub(crate) const IDLE_BEFORE_DROP_SECS: u64 = 60;
 
@@ -107,17 +109,17 @@ pub(crate) const IDLE_BEFORE_DROP_SECS: u64 = 60;
 /// (`i` from 1 to 8), one in `i` is dropped; busier ones and ones without packets are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct EntryDropper {
-    counters: [i8; MAX_DROPPED_PACKETS + 1],
+    counters: [i8; ENTRY_COUNTERS],
 }
 
 impl EntryDropper {
     /// The dropper with the count-downs `counters`, as [`Self::counters`] returned them.
-    pub(crate) fn from_counters(counters: [i8; MAX_DROPPED_PACKETS + 1]) -> Self {
+    pub(crate) fn from_counters(counters: [i8; ENTRY_COUNTERS]) -> Self {
         Self { counters }
     }
 
     /// The count-downs, to keep until the next pass.
-    pub(crate) fn counters(&self) -> [i8; MAX_DROPPED_PACKETS + 1] {
+    pub(crate) fn counters(&self) -> [i8; ENTRY_COUNTERS] {
         self.counters
     }
 

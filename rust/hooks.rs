@@ -509,20 +509,29 @@ fn quoted(pkt: &Packet<'_>, ip: &Ipv4) -> Option<Quoted> {
         return None;
     }
     let offset = ip.header_len + packet::ICMP_HEADER_LEN;
-    let inner = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(offset)?)?;
-    if inner.later_fragment {
-        return None;
-    }
-    packet::l4_rewrite_len(inner.protocol)?;
-    let p = pkt.read::<4>(offset + inner.header_len)?;
+    let (inner, ports) = quoted_at(pkt, offset)?;
     Some(Quoted {
         offset,
         ip: inner,
-        ports: packet::Ports {
-            sport: [p[0], p[1]],
-            dport: [p[2], p[3]],
-        },
+        ports,
     })
+}
+
+/// The IPv4 header and the ports of the packet an ICMP error quotes at `offset`; `None` unless
+/// it is the first fragment of a TCP or UDP packet. (Routers quote 8 bytes of the transport
+/// header: the ports.)
+fn quoted_at(pkt: &Packet<'_>, offset: usize) -> Option<(Ipv4, packet::Ports)> {
+    let ip = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(offset)?)?;
+    if ip.later_fragment {
+        return None;
+    }
+    packet::l4_rewrite_len(ip.protocol)?;
+    let p = pkt.read::<4>(offset + ip.header_len)?;
+    let ports = packet::Ports {
+        sport: [p[0], p[1]],
+        dport: [p[2], p[3]],
+    };
+    Some((ip, ports))
 }
 
 /// The translation of an ICMP error: `addr` goes to the outer header at `outer_offset` and to
@@ -712,23 +721,14 @@ fn quoted_tunnel(state: &NetState, pkt: &Packet<'_>, ip: &Ipv4) -> Option<Tunnel
     };
     drop(guard);
     let inner_offset = after + encap_len;
-    let inner = packet::parse_ipv4(&pkt.read::<{ packet::IPV4_MIN_LEN }>(inner_offset)?)?;
-    if inner.later_fragment {
-        return None;
-    }
-    // Routers quote 8 bytes of the transport header: the ports.
-    packet::l4_rewrite_len(inner.protocol)?;
-    let p = pkt.read::<4>(inner_offset + inner.header_len)?;
+    let (inner, ports) = quoted_at(pkt, inner_offset)?;
     Some(TunnelError {
         icmp,
         outer,
         encap_len,
         inner,
         inner_offset,
-        ports: packet::Ports {
-            sport: [p[0], p[1]],
-            dport: [p[2], p[3]],
-        },
+        ports,
     })
 }
 

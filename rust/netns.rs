@@ -25,7 +25,7 @@ use crate::{
     stats::Stats,
     timeouts::{self, Timeouts},
 };
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI8, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicI8, AtomicU32, Ordering};
 use kernel::{c_str, prelude::*};
 
 /// Per-namespace state.
@@ -50,14 +50,13 @@ pub(crate) struct NetState {
     defenses: Defenses,
 }
 
-/// What the defenses against overload do until their next check (IPVS's `dropentry`,
-/// `drop_rate` and `drop_counter`, and `todrop_entry`'s count-downs).
+/// The state of the defenses against overload between their checks (IPVS's `drop_rate` and
+/// `drop_counter`, and `todrop_entry`'s count-downs, which are per namespace here).
 #[derive(Default)]
 struct Defenses {
-    drop_entry: AtomicBool,
     drop_rate: AtomicI32,
     drop_counter: AtomicI32,
-    entry_counters: [AtomicI8; 9],
+    entry_counters: [AtomicI8; defense::ENTRY_COUNTERS],
 }
 
 /// Ticks of the namespace's timer per second: each sweeps `1/SWEEPS_PER_ROUND` of the connection
@@ -135,9 +134,8 @@ impl NetState {
         if let Some(count) = d.restart_count {
             defenses.drop_counter.store(count, Ordering::Relaxed);
         }
-        defenses.drop_entry.store(d.drop_entry, Ordering::Relaxed);
         if d.drop_entry {
-            let mut counters = [0i8; 9];
+            let mut counters = [0i8; defense::ENTRY_COUNTERS];
             for (c, a) in counters.iter_mut().zip(&defenses.entry_counters) {
                 *c = a.load(Ordering::Relaxed);
             }
