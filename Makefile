@@ -1,66 +1,50 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# rvs: build the module and the admin tool, run the VM, the demo and the tests.
+# rvs: every target is one call into the xtask crate (`cargo xtask --help`), which owns the host
+# side: dependencies, test kernels, rvs.ko, the VM runner, the demo, the tests and the benchmark.
 #
 #   make demo                      the main job: boot the VM and show rvs at work
-#   make check                     every test: host unit tests, then the selftests in the VM
+#   make check                     every test: host tests, lint, then the selftests in VMs (rvs and ip_vs)
 #   make bench                     NAT throughput, packet and connection rates: rvs vs ip_vs vs plain forwarding
 #   make vm CMD='ipvsadm -Ln'      run a command in the VM   [MODULE=rvs|ipvs|none] [KERNEL=release|debug]
-#   make module [KDIR=...]         build rvs.ko (default KDIR: the cached release test kernel)
+#   make module [KDIR=...]         build rvs.ko (default: for the cached release test kernel); prints its path
 #   make rvsadm                    build target/release/rvsadm
 #   make deps | kernel             install dependencies | build the test kernel [KERNEL=debug]
 #   make host-test | lint          cargo tests | rustfmt and clippy (module and host crates)
+#   make check ARGS='--full'       arguments for check (--full, --repeat N, test names...)
 
 SHELL := /bin/bash
 KERNEL ?= release
 MODULE ?= rvs
 CMD ?= ipvsadm -Ln
-KMAKE_VARS = LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
-	BINDGEN=$(HOME)/.cargo/bin/bindgen $(KMAKE_EXTRA)
-CARGO ?= $(HOME)/.cargo/bin/cargo
+CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
+XTASK = $(CARGO) xtask
 
 .PHONY: all module rvsadm deps kernel vm demo bench check host-test lint clean
 
 all: module rvsadm
 
 deps:
-	@qemu/deps.sh
-
-kernel: deps
-	@qemu/kernel.sh $(KERNEL) >/dev/null
-
-# rvs.ko is built in this directory for one kernel at a time: when KDIR changes, the objects of
-# the previous kernel (and its generated bindings) are cleaned first.
+	@$(XTASK) deps
+kernel:
+	@$(XTASK) kernel $(KERNEL)
 module:
-	@set -e; kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu/kernel.sh $(KERNEL)); \
-	if [ "$$(cat .kdir 2>/dev/null)" != "$$kdir" ]; then \
-		$(MAKE) -s -C "$$kdir" M=$(CURDIR) $(KMAKE_VARS) clean >/dev/null; echo "$$kdir" > .kdir; fi; \
-	$(MAKE) -C "$$kdir" M=$(CURDIR) $(KMAKE_VARS) modules
-
+	@$(XTASK) module $(KERNEL) --kdir "$(KDIR)"
 rvsadm:
-	@cd userspace-tool && $(CARGO) build --release --quiet
-
+	@$(CARGO) build --release --quiet --package rvsadm
 # CMD reaches the guest as one argument, untouched by make ($(value)) and by the host's shell
 # (single quotes, with embedded ones escaped).
 vm:
-	@qemu/run-vm.sh --kernel $(KERNEL) --module $(MODULE) -- '$(subst ','\'',$(value CMD))'
-
-demo: deps
-	@qemu/run-vm.sh --kernel release --module rvs -- qemu/demo.sh
-
-bench: deps
-	@qemu/run-vm.sh --kernel release --module none -- bench/nat.sh
-
+	@$(XTASK) vm --kernel $(KERNEL) --module $(MODULE) -- '$(subst ','\'',$(value CMD))'
+demo:
+	@$(XTASK) demo
+bench:
+	@$(XTASK) bench
+check:
+	@$(XTASK) check $(ARGS)
 host-test:
-	@selftests/lib/host-test.sh
-
+	@$(XTASK) host-test
 lint:
-	@selftests/lib/lint.sh
-
-check: deps
-	@selftests/lib/check.sh
-
+	@$(XTASK) lint
 clean:
-	@kdir=$$(cat .kdir 2>/dev/null); [ -z "$$kdir" ] || $(MAKE) -s -C "$$kdir" M=$(CURDIR) $(KMAKE_VARS) clean
-	@rm -f .kdir
-	@cd userspace-tool && $(CARGO) clean --quiet
+	@$(CARGO) clean --quiet

@@ -6,7 +6,7 @@
 #
 # ADM picks the admin tool (default: rvsadm; ipvsadm speaks the same netlink ABI). To watch the
 # same demo against in-tree IPVS:
-#   qemu/run-vm.sh --kernel release --module ipvs -- 'ADM=ipvsadm qemu/demo.sh'
+#   cargo xtask vm --module ipvs -- 'ADM=ipvsadm qemu/demo.sh'
 set -u
 . "$(dirname "$0")/../selftests/lib/lib.sh"
 . "$RVS_ROOT/selftests/lib/topo.sh"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# PID 1 of the rvs test guest (see run-vm.sh). Stage 1 runs on the read-only 9p view of the host
+# PID 1 of the rvs test guest (see xtask/src/vm.rs). Stage 1 runs on the read-only 9p view of the host
 # root and switches to a writable overlay of it; stage 2 sets up the guest, loads the module under
 # test, runs the command and reports its status, the module unload and the kernel log to $RVS_RUN.
 # Any failure here must still end in a power-off, or the host would wait for its timeout.

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The IPVS generic netlink ABI: family, commands, attribute numbers and version encoding.
+//! The IPVS generic netlink ABI: family, commands, attribute numbers, the flags and numbers the
+//! attributes carry, and version encoding.
 //!
 //! C header: [`include/uapi/linux/ip_vs.h`](srctree/include/uapi/linux/ip_vs.h)
 //!
-//! This file has no dependency on the kernel crate: rvs.ko and the `rvsadm` tool both compile it, so
-//! the two sides of the ABI cannot drift apart, and host tests compare it with the uapi header.
+//! This file has no dependency on the kernel crate, nor on `std`: rvs.ko compiles it as its `abi`
+//! module, and the `rvs-abi` crate (`abi/` in the repository) wraps it for the `rvsadm` tool and
+//! the host tests, so the two sides of the ABI cannot drift apart, and host tests compare it with
+//! the uapi headers.
 
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
@@ -25,6 +28,109 @@ pub const fn version_code(version: (u8, u8, u8)) -> u32 {
 /// Splits an encoded IPVS version into `(major, minor, patch)`.
 pub const fn version_parts(code: u32) -> (u32, u32, u32) {
     ((code >> 16) & 0xff, (code >> 8) & 0xff, code & 0xff)
+}
+
+/// Address family `AF_INET` (`linux/socket.h`), as `IPVS_SVC_ATTR_AF` and
+/// `IPVS_DEST_ATTR_ADDR_FAMILY` carry it.
+pub const AF_INET: u16 = 2;
+/// Address family `AF_INET6` (`linux/socket.h`).
+pub const AF_INET6: u16 = 10;
+
+/// Protocol `IPPROTO_TCP` (`linux/in.h`), as `IPVS_SVC_ATTR_PROTOCOL` carries it.
+pub const IPPROTO_TCP: u16 = 6;
+/// Protocol `IPPROTO_UDP` (`linux/in.h`).
+pub const IPPROTO_UDP: u16 = 17;
+/// Protocol `IPPROTO_SCTP` (`linux/in.h`).
+pub const IPPROTO_SCTP: u16 = 132;
+
+/// Size of the scheduler name buffer, NUL included (`IP_VS_SCHEDNAME_MAXLEN`).
+pub const SCHEDNAME_MAXLEN: usize = 16;
+/// Size of the persistence engine name buffer, NUL included (`IP_VS_PENAME_MAXLEN`).
+pub const PENAME_MAXLEN: usize = 16;
+/// Size of the sync daemon's interface name buffer, NUL included (`IP_VS_IFNAME_MAXLEN`).
+pub const IFNAME_MAXLEN: usize = 16;
+
+/// `IPVS_SVC_ATTR_NETMASK` of an `AF_INET` service without persistence granularity: the mask
+/// 255.255.255.255 (the bytes of the `__be32` mask, read in host order).
+pub const NETMASK_INET_ALL: u32 = 0xffff_ffff;
+/// `IPVS_SVC_ATTR_NETMASK` of an `AF_INET6` service without persistence granularity: the prefix
+/// length 128, the largest valid one (`1..=128`).
+pub const NETMASK_INET6_ALL: u32 = 128;
+
+/// Encodes `struct ip_vs_flags { flags, mask }`, the payload of `IPVS_SVC_ATTR_FLAGS`: the
+/// service flags, then the mask of the flags to change, both in host byte order.
+pub const fn flags_bytes(flags: u32, mask: u32) -> [u8; 8] {
+    let f = flags.to_ne_bytes();
+    let m = mask.to_ne_bytes();
+    [f[0], f[1], f[2], f[3], m[0], m[1], m[2], m[3]]
+}
+
+/// Splits the payload of `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`) into `(flags, mask)`.
+pub const fn flags_parts(bytes: [u8; 8]) -> (u32, u32) {
+    (
+        u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+        u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+    )
+}
+
+/// Virtual service flags (`IP_VS_SVC_F_*`), in `IPVS_SVC_ATTR_FLAGS`.
+pub mod svc_flag {
+    pub const PERSISTENT: u32 = 0x0001;
+    pub const HASHED: u32 = 0x0002;
+    pub const ONEPACKET: u32 = 0x0004;
+    pub const SCHED1: u32 = 0x0008;
+    pub const SCHED2: u32 = 0x0010;
+    pub const SCHED3: u32 = 0x0020;
+    /// `sh` tries other buckets when the hashed destination is unavailable.
+    pub const SCHED_SH_FALLBACK: u32 = SCHED1;
+    /// `sh` hashes the source port too.
+    pub const SCHED_SH_PORT: u32 = SCHED2;
+    /// `mh` rehashes when the destination found is unavailable (`IP_VS_SVC_F_SCHED_MH_FALLBACK`
+    /// of `ip_vs_mh.c`, not of the uapi header).
+    pub const SCHED_MH_FALLBACK: u32 = SCHED1;
+    /// `mh` hashes the source port too (`IP_VS_SVC_F_SCHED_MH_PORT` of `ip_vs_mh.c`).
+    pub const SCHED_MH_PORT: u32 = SCHED2;
+}
+
+/// Forwarding methods of the connection flags (`IP_VS_CONN_F_*`), in `IPVS_DEST_ATTR_FWD_METHOD`.
+pub mod conn_flag {
+    /// The bits of the forwarding method (`IP_VS_CONN_F_FWD_MASK`).
+    pub const FWD_MASK: u32 = 0x0007;
+    /// Masquerading, NAT.
+    pub const MASQ: u32 = 0x0000;
+    pub const LOCALNODE: u32 = 0x0001;
+    /// IP tunnelling.
+    pub const TUNNEL: u32 = 0x0002;
+    /// Direct routing.
+    pub const DROUTE: u32 = 0x0003;
+    /// Cache bypass: a connection without real server goes to the packet's own destination.
+    pub const BYPASS: u32 = 0x0004;
+}
+
+/// Tunnel types (`IP_VS_CONN_F_TUNNEL_TYPE_*`), in `IPVS_DEST_ATTR_TUN_TYPE`.
+pub mod tunnel_type {
+    /// IPIP, the default.
+    pub const IPIP: u8 = 0;
+    /// GUE, which needs a port (`IPVS_DEST_ATTR_TUN_PORT`).
+    pub const GUE: u8 = 1;
+    pub const GRE: u8 = 2;
+    pub const MAX: u8 = 3;
+}
+
+/// Tunnel encapsulation flags (`IP_VS_TUNNEL_ENCAP_FLAG_*`), in `IPVS_DEST_ATTR_TUN_FLAGS`.
+pub mod tunnel_flag {
+    pub const NOCSUM: u16 = 0;
+    /// Checksum of the UDP (GUE) or GRE header.
+    pub const CSUM: u16 = 1 << 0;
+    /// Remote checksum offload, GUE only.
+    pub const REMCSUM: u16 = 1 << 1;
+}
+
+/// Sync daemon states (`IP_VS_STATE_*`), in `IPVS_DAEMON_ATTR_STATE`.
+pub mod daemon_state {
+    pub const NONE: u32 = 0x0000;
+    pub const MASTER: u32 = 0x0001;
+    pub const BACKUP: u32 = 0x0002;
 }
 
 /// Generic netlink commands (`enum IPVS_CMD_*`).

@@ -129,7 +129,7 @@ impl Conn {
         let mut flags = F_INACTIVE;
         // A bypass connection has no destination whose forwarding would set the flag
         // (`__ip_vs_update_dest` sets it in the destination's connection flags).
-        if dest.is_some() && fwd != crate::rules::FWD_MASQ {
+        if dest.is_some() && fwd != crate::abi::conn_flag::MASQ {
             flags |= F_NOOUTPUT;
         }
         if let Some(d) = &dest {
@@ -525,7 +525,7 @@ impl ConnTable {
                     }
                     Lookup::Reply { daddr, dport, .. } => {
                         !c.is_template()
-                            && c.fwd == crate::rules::FWD_MASQ
+                            && c.fwd == crate::abi::conn_flag::MASQ
                             && t.daddr == daddr
                             && t.dport == dport
                     }

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    abi::{conn_flag, svc_flag, AF_INET},
     conn::{Conn, Lookup, Tuple},
     defense,
     ffi::{
@@ -20,7 +21,7 @@ use crate::{
     },
     netns::NetState,
     packet::{self, Encap, Ipv4},
-    proto, rules,
+    proto,
     sched::Flow,
     service::{Dest, DestShared, Service, ServiceKey},
     xmit::{self, Payload, Rewrite},
@@ -223,7 +224,7 @@ fn schedule(
     daddr[..4].copy_from_slice(&ip.daddr);
     let mut random_below = crate::ffi::random_u32_below;
     let mut flow = Flow {
-        af: rules::AF_INET,
+        af: AF_INET,
         saddr,
         daddr,
         sport: ports.sport,
@@ -239,7 +240,7 @@ fn schedule(
             .and_then(|dest| Target::of(dest, ports.dport, None))
     };
     let one_packet =
-        ip.protocol == packet::PROTO_UDP && svc.params.flags & rules::SVC_F_ONEPACKET != 0;
+        ip.protocol == packet::PROTO_UDP && svc.params.flags & svc_flag::ONEPACKET != 0;
     // The new connection's addresses, to the real server's `daddr:dport`.
     let tuple_to = |daddr, dport| Tuple {
         protocol: ip.protocol,
@@ -262,7 +263,7 @@ fn schedule(
             return Err(Verdict::Drop);
         }
         let no_dest = tuple_to([0; 4], [0; 2]);
-        let conn = Conn::new(no_dest, rules::FWD_BYPASS, None, svc.stats.clone(), None)
+        let conn = Conn::new(no_dest, conn_flag::BYPASS, None, svc.stats.clone(), None)
             .map_err(|_| Verdict::Drop)?;
         drop(guard);
         if !one_packet {
@@ -306,7 +307,7 @@ impl Target {
     /// tunnel) keeps the virtual port. `None` for an IPv6 real server of an IPv4 service
     /// (tunnelling to IPv6), which rvs cannot reach yet.
     fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
-        if dest.key.af != rules::AF_INET {
+        if dest.key.af != AF_INET {
             if !IPV6_DEST_WARNED.swap(true, Ordering::Relaxed) {
                 pr_warn!("IPv6 real servers of IPv4 services are not supported yet: their packets are refused\n");
             }
@@ -322,7 +323,7 @@ impl Target {
             } else {
                 dest.key.port.to_be_bytes()
             },
-            fwd: dest.params.fwd & rules::FWD_MASK,
+            fwd: dest.params.fwd & conn_flag::FWD_MASK,
             control,
         })
     }
@@ -403,7 +404,7 @@ fn persist(
                 target.dest,
                 svc.stats.clone(),
                 svc.params.timeout_ticks,
-                svc.params.flags & rules::SVC_F_ONEPACKET != 0,
+                svc.params.flags & svc_flag::ONEPACKET != 0,
             )
             .ok()?;
             state.conns.insert(ct.clone());
@@ -613,7 +614,7 @@ fn request_icmp(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
-    if conn.fwd != rules::FWD_MASQ {
+    if conn.fwd != conn_flag::MASQ {
         // Direct routing and tunnelling: the real server sent the reply, and gets the error
         // unchanged, as it would a request (`ip_vs_icmp_xmit`): a client's "fragmentation
         // needed" reaches the server that must send smaller packets.

@@ -8,10 +8,12 @@
 
 #![deny(unsafe_code)]
 
-/// IP protocol numbers.
+use crate::abi::{tunnel_flag, tunnel_type, IPPROTO_TCP, IPPROTO_UDP};
+
+/// IP protocol numbers (TCP and UDP as the IPVS ABI's `IPPROTO_*`).
 pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_TCP: u8 = IPPROTO_TCP as u8;
+pub(crate) const PROTO_UDP: u8 = IPPROTO_UDP as u8;
 pub(crate) const PROTO_IPIP: u8 = 4;
 pub(crate) const PROTO_GRE: u8 = 47;
 
@@ -205,15 +207,15 @@ impl Encap {
     /// `IP_VS_TUNNEL_ENCAP_FLAG_*`); `port` in host byte order. An unknown type is IPIP, as in
     /// IPVS, which has no branch for it.
     pub(crate) fn new(tun_type: u8, port: u16, flags: u16) -> Self {
-        let csum = flags & crate::rules::TUN_FLAG_CSUM != 0;
-        let remcsum = flags & crate::rules::TUN_FLAG_REMCSUM != 0;
+        let csum = flags & tunnel_flag::CSUM != 0;
+        let remcsum = flags & tunnel_flag::REMCSUM != 0;
         match tun_type {
-            crate::rules::TUNNEL_TYPE_GUE => Encap::Gue {
+            tunnel_type::GUE => Encap::Gue {
                 port,
                 csum,
                 remcsum,
             },
-            crate::rules::TUNNEL_TYPE_GRE => Encap::Gre { csum },
+            tunnel_type::GRE => Encap::Gre { csum },
             _ => Encap::Ipip,
         }
     }
@@ -458,8 +460,7 @@ mod tests {
 
     #[test]
     fn encapsulations() {
-        use crate::rules::{TUN_FLAG_CSUM, TUN_FLAG_REMCSUM};
-        let gue = Encap::new(1, 6080, TUN_FLAG_REMCSUM);
+        let gue = Encap::new(1, 6080, tunnel_flag::REMCSUM);
         assert_eq!(
             gue,
             Encap::Gue {
@@ -468,7 +469,10 @@ mod tests {
                 remcsum: true
             }
         );
-        assert_eq!(Encap::new(2, 0, TUN_FLAG_CSUM), Encap::Gre { csum: true });
+        assert_eq!(
+            Encap::new(2, 0, tunnel_flag::CSUM),
+            Encap::Gre { csum: true }
+        );
         assert_eq!(Encap::new(0, 0, 3), Encap::Ipip);
         assert_eq!(
             Encap::new(7, 0, 0),

@@ -3,42 +3,10 @@
 //! IPVS's rules for service and destination configuration, as `ip_vs_ctl.c` applies them, and the
 //! names it prints. Pure logic without kernel dependencies, tested on the host by `cargo test`.
 
-/// `AF_INET`.
-pub(crate) const AF_INET: u16 = 2;
-/// `AF_INET6`.
-pub(crate) const AF_INET6: u16 = 10;
-
-/// Service flag: persistent (`IP_VS_SVC_F_PERSISTENT`).
-pub(crate) const SVC_F_PERSISTENT: u32 = 0x1;
-/// Service flag: hashed into the service table (`IP_VS_SVC_F_HASHED`), always set on a service
-/// that exists.
-pub(crate) const SVC_F_HASHED: u32 = 0x2;
-/// Service flag: one-packet scheduling (`IP_VS_SVC_F_ONEPACKET`).
-pub(crate) const SVC_F_ONEPACKET: u32 = 0x4;
-
-/// Forwarding method mask of a destination's connection flags (`IP_VS_CONN_F_FWD_MASK`).
-pub(crate) const FWD_MASK: u32 = 0x7;
-/// Forwarding method: IP tunnelling (`IP_VS_CONN_F_TUNNEL`).
-pub(crate) const FWD_TUNNEL: u32 = 0x2;
-/// Forwarding method: masquerading, NAT (`IP_VS_CONN_F_MASQ`).
-pub(crate) const FWD_MASQ: u32 = 0x0;
-/// Forwarding method: local node (`IP_VS_CONN_F_LOCALNODE`).
-pub(crate) const FWD_LOCALNODE: u32 = 0x1;
-/// Forwarding method: direct routing (`IP_VS_CONN_F_DROUTE`).
-pub(crate) const FWD_DROUTE: u32 = 0x3;
-/// Forwarding of a connection without real server to the packet's own destination
-/// (`IP_VS_CONN_F_BYPASS`, `cache_bypass`).
-pub(crate) const FWD_BYPASS: u32 = 0x4;
-/// Tunnel type IPIP (`IP_VS_CONN_F_TUNNEL_TYPE_IPIP`), the default.
-pub(crate) const TUNNEL_TYPE_IPIP: u8 = 0;
-/// Tunnel type GUE (`IP_VS_CONN_F_TUNNEL_TYPE_GUE`), which needs a port.
-pub(crate) const TUNNEL_TYPE_GUE: u8 = 1;
-/// Tunnel type GRE (`IP_VS_CONN_F_TUNNEL_TYPE_GRE`).
-pub(crate) const TUNNEL_TYPE_GRE: u8 = 2;
-/// Tunnel flag: checksum of the UDP (GUE) or GRE header (`IP_VS_TUNNEL_ENCAP_FLAG_CSUM`).
-pub(crate) const TUN_FLAG_CSUM: u16 = 1 << 0;
-/// Tunnel flag: remote checksum offload, GUE only (`IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM`).
-pub(crate) const TUN_FLAG_REMCSUM: u16 = 1 << 1;
+use crate::abi::{
+    conn_flag, svc_flag, tunnel_type, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+    NETMASK_INET6_ALL,
+};
 
 /// Why IPVS refuses a configuration (the errno it returns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,13 +20,13 @@ pub(crate) enum Refusal {
 /// The flags of a service after `SET_SERVICE`/`NEW_SERVICE` with `struct ip_vs_flags`:
 /// `(old & ~mask) | (flags & mask)`, and always `HASHED` once the service is in the table.
 pub(crate) fn merge_flags(old: u32, flags: u32, mask: u32) -> u32 {
-    ((old & !mask) | (flags & mask)) | SVC_F_HASHED
+    ((old & !mask) | (flags & mask)) | svc_flag::HASHED
 }
 
 /// Whether an IPv6 service's netmask, a prefix length, is valid (`1..=128`); IPv4 masks are not
 /// checked.
 pub(crate) fn netmask_valid(af: u16, netmask: u32) -> bool {
-    af != AF_INET6 || (1..=128).contains(&netmask)
+    af != AF_INET6 || (1..=NETMASK_INET6_ALL).contains(&netmask)
 }
 
 /// Checks the numbers of a destination as `ip_vs_add_dest` / `ip_vs_edit_dest` do, in order.
@@ -78,7 +46,7 @@ pub(crate) fn check_dest(
     if u_threshold > i32::MAX as u32 {
         return Err(Refusal::Invalid);
     }
-    if tun_type == TUNNEL_TYPE_GUE && tun_port == 0 {
+    if tun_type == tunnel_type::GUE && tun_port == 0 {
         return Err(Refusal::Invalid);
     }
     Ok(())
@@ -103,10 +71,10 @@ pub(crate) fn timeout_ticks(seconds: u32, hz: u32) -> u32 {
 
 /// The forwarding method's name in `/proc/net/ip_vs` (`ip_vs_fwd_name`).
 pub(crate) fn fwd_name(conn_flags: u32) -> &'static str {
-    match conn_flags & FWD_MASK {
-        1 => "Local",
-        2 => "Tunnel",
-        3 => "Route",
+    match conn_flags & conn_flag::FWD_MASK {
+        conn_flag::LOCALNODE => "Local",
+        conn_flag::TUNNEL => "Tunnel",
+        conn_flag::DROUTE => "Route",
         _ => "Masq",
     }
 }
@@ -133,9 +101,9 @@ impl core::fmt::Display for ProtoName {
 pub(crate) fn proto_name(protocol: u16) -> ProtoName {
     match protocol {
         0 => ProtoName::Known("IP"),
-        17 => ProtoName::Known("UDP"),
-        6 => ProtoName::Known("TCP"),
-        132 => ProtoName::Known("SCTP"),
+        IPPROTO_UDP => ProtoName::Known("UDP"),
+        IPPROTO_TCP => ProtoName::Known("TCP"),
+        IPPROTO_SCTP => ProtoName::Known("SCTP"),
         1 => ProtoName::Known("ICMP"),
         58 => ProtoName::Known("ICMPv6"),
         n => ProtoName::Number(n),
@@ -161,24 +129,25 @@ impl core::fmt::Display for Ipv6Full<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::AF_INET;
 
     #[test]
     fn flags_merge_like_ipvs() {
         // ipvsadm sends mask ~0: a full replace, plus HASHED.
         assert_eq!(
-            merge_flags(0, SVC_F_PERSISTENT, !0),
-            SVC_F_PERSISTENT | SVC_F_HASHED
+            merge_flags(0, svc_flag::PERSISTENT, !0),
+            svc_flag::PERSISTENT | svc_flag::HASHED
         );
         assert_eq!(
-            merge_flags(SVC_F_PERSISTENT | SVC_F_HASHED, 0, !0),
-            SVC_F_HASHED
+            merge_flags(svc_flag::PERSISTENT | svc_flag::HASHED, 0, !0),
+            svc_flag::HASHED
         );
         // A partial mask keeps the other bits.
         assert_eq!(
             merge_flags(
-                SVC_F_PERSISTENT | SVC_F_HASHED,
-                SVC_F_ONEPACKET,
-                SVC_F_ONEPACKET
+                svc_flag::PERSISTENT | svc_flag::HASHED,
+                svc_flag::ONEPACKET,
+                svc_flag::ONEPACKET
             ),
             0x7
         );
@@ -191,13 +160,13 @@ mod tests {
         assert_eq!(check_dest(1, 10, 11, 0, 0), Err(Refusal::OutOfRange));
         assert_eq!(check_dest(1, 0x8000_0000, 0, 0, 0), Err(Refusal::Invalid));
         assert_eq!(
-            check_dest(1, 0, 0, TUNNEL_TYPE_GUE, 0),
+            check_dest(1, 0, 0, tunnel_type::GUE, 0),
             Err(Refusal::Invalid)
         );
-        assert_eq!(check_dest(1, 0, 0, TUNNEL_TYPE_GUE, 6080), Ok(()));
+        assert_eq!(check_dest(1, 0, 0, tunnel_type::GUE, 6080), Ok(()));
         // The weight is checked first.
         assert_eq!(
-            check_dest(u32::MAX, 0x8000_0000, 0, TUNNEL_TYPE_GUE, 0),
+            check_dest(u32::MAX, 0x8000_0000, 0, tunnel_type::GUE, 0),
             Err(Refusal::OutOfRange)
         );
     }

@@ -10,9 +10,9 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    abi::{conn_flag, svc_flag, AF_INET},
     ffi::sync::{BhSpinLock, LockClass},
     packet::Encap,
-    rules,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
@@ -356,7 +356,7 @@ impl ServiceTable {
     ) -> Option<&Arc<Service>> {
         let mut addr = [0u8; 16];
         addr[..4].copy_from_slice(&daddr);
-        let af = rules::AF_INET;
+        let af = AF_INET;
         let tuple = |port| ServiceKey::Tuple {
             af,
             protocol: u16::from(protocol),
@@ -381,10 +381,10 @@ impl ServiceTable {
             .iter()
             .flat_map(|s| s.dests.iter())
             .find(|d| {
-                d.key.af == rules::AF_INET
+                d.key.af == AF_INET
                     && d.key.addr[..4] == addr
                     && d.params.tun_port == tun_port
-                    && d.params.fwd & rules::FWD_MASK == rules::FWD_TUNNEL
+                    && d.params.fwd & conn_flag::FWD_MASK == conn_flag::TUNNEL
             })
             .map(|d| Encap::new(d.params.tun_type, d.params.tun_port, d.params.tun_flags))
     }
@@ -499,7 +499,7 @@ impl Service {
 
     /// Whether the service is persistent.
     pub(crate) fn persistent(&self) -> bool {
-        self.params.flags & rules::SVC_F_PERSISTENT != 0
+        self.params.flags & svc_flag::PERSISTENT != 0
     }
 }
 

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    abi::conn_flag,
     conn::Conn,
     ffi::{
         pernet::Net,
@@ -17,7 +18,6 @@ use crate::{
     },
     netns::NetState,
     packet::{self, Encap, Ipv4},
-    rules,
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -42,22 +42,22 @@ pub(crate) fn transmit(
     payload: Payload,
 ) -> Verdict {
     match conn.fwd {
-        rules::FWD_MASQ => nat(net, pkt, ip, conn),
+        conn_flag::MASQ => nat(net, pkt, ip, conn),
         // The real server has the virtual address too: the packet goes unchanged to its link
         // address (`ip_vs_dr_xmit`), and its replies go straight to the client. One that is this
         // host gets the packet locally (`ip_vs_send_or_cont`).
-        rules::FWD_DROUTE => {
+        conn_flag::DROUTE => {
             let rs = conn.tuple.daddr;
             send_unchanged(net, pkt, ip, (rs, true), Verdict::Accept, payload)
         }
         // `cache_bypass`: the packet goes unchanged to its own destination, which must not be
         // this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
-        rules::FWD_BYPASS => {
+        conn_flag::BYPASS => {
             send_unchanged(net, pkt, ip, (ip.daddr, false), Verdict::Drop, payload)
         }
-        rules::FWD_TUNNEL => tunnel(net, state, pkt, ip, conn, payload),
+        conn_flag::TUNNEL => tunnel(net, state, pkt, ip, conn, payload),
         // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
-        rules::FWD_LOCALNODE => Verdict::Accept,
+        conn_flag::LOCALNODE => Verdict::Accept,
         _ => Verdict::Drop,
     }
 }

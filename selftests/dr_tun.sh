@@ -29,6 +29,13 @@ assert_eq "ERR:EHOSTUNREACH" \
 assert_eq "$udp_in" "$(rs_counter_sum 1)" "no real server got the TTL-1 datagram"
 
 # PMTU through the tunnel: the client's full-size DF segments do not fit with 20 more bytes.
+# flat_round's ICMP error (mtu 1300) taught one real server, whichever served the UDP entry that
+# expires last, a path MTU towards the client: had it been rs3, rs3 would advertise a smaller MSS
+# and the client's segments would fit without any "fragmentation needed". Forget them first.
+for i in 1 2 3; do in_rs "$i" ip route flush cache; done
+in_cl ip route flush cache
+assert_eq "" "$(in_rs 3 ip route get "$CLIENT_IP" | grep -o 'mtu [0-9]*')" \
+	"rs3 has no path MTU towards the client before the upload"
 bg sink rvs-rs3 socat -u TCP-LISTEN:9000,reuseaddr "OPEN:$TOPO_DIR/upload,creat,trunc"
 adm -A -t "$VIP:9000" -s rr || fail "add upload service"
 adm -a -t "$VIP:9000" -r "$(rs_ip 3)" -i || fail "add tunnel rs3"

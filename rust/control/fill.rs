@@ -5,7 +5,7 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    abi::{cmd_attr, dest_attr, stats_attr, svc_attr},
+    abi::{self, cmd_attr, dest_attr, stats_attr, svc_attr},
     ffi::genl::AttrWriter,
     service::{Dest, Service, ServiceKey},
     stats::Snapshot,
@@ -65,9 +65,7 @@ pub(crate) fn service(w: &mut AttrWriter<'_>, svc: &Service, hz: u32) -> Result 
         let sched = svc.params.scheduler.map_or("none", |s| s.name());
         w.put_str(svc_attr::SCHED_NAME, sched.as_bytes())?;
         // struct ip_vs_flags { flags, mask = ~0 }
-        let mut flags = [0xffu8; 8];
-        flags[..4].copy_from_slice(&svc.params.flags.to_ne_bytes());
-        w.put_bytes(svc_attr::FLAGS, &flags)?;
+        w.put_bytes(svc_attr::FLAGS, &abi::flags_bytes(svc.params.flags, !0))?;
         w.put_u32(svc_attr::TIMEOUT, svc.timeout_seconds(hz))?;
         w.put_u32(svc_attr::NETMASK, svc.params.netmask)?;
         put_both_stats(w, svc_attr::STATS, svc_attr::STATS64, &svc.stats.snapshot())

@@ -6,10 +6,11 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    abi, conn_table,
+    abi::{self, svc_flag, AF_INET6},
+    conn_table,
     ffi::{params, pernet::Net, procfs::SeqWriter, rcu, timer},
     packet,
-    rules::{self, Ipv6Full, AF_INET6},
+    rules::{self, Ipv6Full},
     service::ServiceKey,
 };
 use core::fmt::{self, Write};
@@ -37,7 +38,7 @@ pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
         .filter(|s| matches!(s.key, ServiceKey::Fwmark { .. }));
     for svc in tuples.chain(marks) {
         let sched = svc.params.scheduler.map_or("none", |s| s.name());
-        let ops = if svc.params.flags & rules::SVC_F_ONEPACKET != 0 {
+        let ops = if svc.params.flags & svc_flag::ONEPACKET != 0 {
             "ops "
         } else {
             ""

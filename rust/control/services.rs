@@ -7,7 +7,10 @@
 
 use super::fill;
 use crate::{
-    abi::{cmd, cmd_attr, dest_attr, svc_attr},
+    abi::{
+        self, cmd, cmd_attr, conn_flag, dest_attr, svc_attr, tunnel_type, AF_INET, AF_INET6,
+        IPPROTO_TCP,
+    },
     ffi::{
         errno,
         genl::{Attr, Dump, Nest, Request},
@@ -16,7 +19,7 @@ use crate::{
         rcu,
     },
     netns::NetState,
-    rules::{self, Refusal, AF_INET, AF_INET6},
+    rules::{self, Refusal},
     sched,
     service::{
         Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams, ServiceTable,
@@ -24,8 +27,6 @@ use crate::{
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
-
-const IPPROTO_TCP: u16 = 6;
 
 fn refusal(r: Refusal) -> Error {
     match r {
@@ -99,12 +100,12 @@ fn parse_service(attr: Option<Attr<'_>>, full: bool) -> Result<ServiceRequest<'_
         ) else {
             return Err(EINVAL);
         };
-        let flags: [u8; 8] = flags.padded();
+        let (flags, mask) = abi::flags_parts(flags.padded());
         Some(FullService {
             sched_name: sched.c_str(),
             pe_name: nest.get(svc_attr::PE_NAME).map(|a| a.c_str()),
-            flags: u32::from_ne_bytes([flags[0], flags[1], flags[2], flags[3]]),
-            mask: u32::from_ne_bytes([flags[4], flags[5], flags[6], flags[7]]),
+            flags,
+            mask,
             timeout: timeout.u32()?,
             netmask: netmask.u32()?,
         })
@@ -145,7 +146,7 @@ fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
         weight: 0,
         u_threshold: 0,
         l_threshold: 0,
-        tun_type: rules::TUNNEL_TYPE_IPIP,
+        tun_type: tunnel_type::IPIP,
         tun_port: 0,
         tun_flags: 0,
     };
@@ -158,7 +159,7 @@ fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
         ) else {
             return Err(EINVAL);
         };
-        req.fwd = fwd.u32()? & rules::FWD_MASK;
+        req.fwd = fwd.u32()? & conn_flag::FWD_MASK;
         req.weight = weight.u32()?;
         req.u_threshold = u.u32()?;
         req.l_threshold = l.u32()?;
@@ -215,7 +216,7 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
                 return Err(errno::eafnosupport());
             }
             // Only tunnelling can reach a real server of another address family.
-            if d.af != svc.key.af() && command != cmd::DEL_DEST && d.fwd != rules::FWD_TUNNEL {
+            if d.af != svc.key.af() && command != cmd::DEL_DEST && d.fwd != conn_flag::TUNNEL {
                 return Err(EINVAL);
             }
             Some(d)

@@ -44,13 +44,7 @@
 #![deny(unsafe_code)]
 
 use super::{addr_fold, Candidate, Flow, AF_INET6};
-
-/// `IP_VS_SVC_F_SCHED_MH_FALLBACK` (`IP_VS_SVC_F_SCHED1`): rehash when the destination found is
-/// unavailable.
-const SVC_F_SCHED_MH_FALLBACK: u32 = 0x0008;
-
-/// `IP_VS_SVC_F_SCHED_MH_PORT` (`IP_VS_SVC_F_SCHED2`): hash the client's port too.
-const SVC_F_SCHED_MH_PORT: u32 = 0x0010;
+use crate::abi::svc_flag;
 
 /// `CONFIG_IP_VS_MH_TAB_INDEX` of the target kernel (and the Kconfig default).
 const CONFIG_TAB_INDEX: usize = 12;
@@ -387,12 +381,12 @@ impl MaglevHashing {
     /// Picks the destination the client hashes to (`ip_vs_mh_schedule`), or `None` if it is
     /// unavailable and the service has no `mh-fallback` (or no destination is available at all).
     pub(crate) fn schedule<C: Candidate>(&self, dests: &[C], flow: &Flow<'_>) -> Option<usize> {
-        let port = if flow.svc_flags & SVC_F_SCHED_MH_PORT != 0 {
+        let port = if flow.svc_flags & svc_flag::SCHED_MH_PORT != 0 {
             u16::from_be_bytes(flow.sport)
         } else {
             0
         };
-        if flow.svc_flags & SVC_F_SCHED_MH_FALLBACK != 0 {
+        if flow.svc_flags & svc_flag::SCHED_MH_FALLBACK != 0 {
             self.get_fallback(dests, flow.af, &flow.saddr, port)
         } else {
             self.get(dests, flow.af, &flow.saddr, port)
@@ -438,8 +432,9 @@ mod tests {
     //! 192.168.0.1:80; `clients6(n)` from each of 2001:db8::(7i):i to 2001:db8::1.
 
     use super::super::{Candidate, Flow, SchedState, Scheduler, AF_INET6};
-    use super::{hsiphash_u32, MaglevHashing, SVC_F_SCHED_MH_FALLBACK, SVC_F_SCHED_MH_PORT};
+    use super::{hsiphash_u32, MaglevHashing};
     use super::{HASH1, HASH2, TAB_SIZE};
+    use crate::abi::svc_flag;
     use std::format;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::string::String;
@@ -690,7 +685,7 @@ mod tests {
     #[test]
     fn clients_fallback() {
         run3(
-            SVC_F_SCHED_MH_FALLBACK,
+            svc_flag::SCHED_MH_FALLBACK,
             [
                 "0 0 1 0 0 0 2 1 0 2 1 1 0 0 0 1 1 0 0 1",
                 "0 0 0 0 0 0 2 0 0 2 0 0 0 0 0 2 0 0 0 0",
@@ -704,7 +699,7 @@ mod tests {
     #[test]
     fn clients_port() {
         run3(
-            SVC_F_SCHED_MH_PORT,
+            svc_flag::SCHED_MH_PORT,
             [
                 "0 1 1 2 1 1 0 2 0 0 0 1 0 0 0 1 2 0 0 2",
                 "0 - - 2 - - 0 2 0 0 0 - 0 0 0 - 2 0 0 2",
@@ -718,7 +713,7 @@ mod tests {
     #[test]
     fn clients_fallback_and_port() {
         run3(
-            SVC_F_SCHED_MH_FALLBACK | SVC_F_SCHED_MH_PORT,
+            svc_flag::SCHED_MH_FALLBACK | svc_flag::SCHED_MH_PORT,
             [
                 "0 1 1 2 1 1 0 2 0 0 0 1 0 0 0 1 2 0 0 2",
                 "0 0 2 2 0 0 0 2 0 0 0 2 0 0 0 2 2 0 0 2",
@@ -748,7 +743,7 @@ mod tests {
 
     #[test]
     fn zero_weights_and_empty_list_leave_the_table_empty() {
-        let mut s = Svc::new(2, SVC_F_SCHED_MH_FALLBACK);
+        let mut s = Svc::new(2, svc_flag::SCHED_MH_FALLBACK);
         s.put(1, "10.0.2.11", 80, 0, false);
         s.put(2, "10.0.2.12", 80, 0, false);
         s.start();
@@ -794,7 +789,7 @@ mod tests {
     #[test]
     fn ipv6_service() {
         // An IPv6 service with an IPv4 destination (zero-padded, folds to its own word).
-        let mut s = Svc::new(AF_INET6, SVC_F_SCHED_MH_PORT);
+        let mut s = Svc::new(AF_INET6, svc_flag::SCHED_MH_PORT);
         s.put(1, "2001:db8:2::11", 80, 1, false);
         s.put(2, "2001:db8:2::12", 80, 2, false);
         s.put(3, "10.0.2.13", 443, 3, false);
@@ -810,7 +805,7 @@ mod tests {
     fn a_list_changed_behind_its_back_cannot_panic() {
         // Not IPVS behaviour (the caller must call dests_changed): slots beyond the list count
         // as free, which ends the fallback walk.
-        let mut s = three(SVC_F_SCHED_MH_FALLBACK);
+        let mut s = three(svc_flag::SCHED_MH_FALLBACK);
         s.dests.truncate(1);
         let picks = s.clients(20);
         assert!(picks.split(' ').all(|p| p == "0" || p == "-"), "{picks}");

@@ -38,15 +38,8 @@ mod twos;
 mod wlc;
 mod wrr;
 
-/// `AF_INET6`: the address family whose addresses `dh` and `sh` fold from 128 to 32 bits.
-pub(crate) const AF_INET6: u16 = 10;
-
-/// `IP_VS_SVC_F_SCHED_SH_FALLBACK` (`IP_VS_SVC_F_SCHED1`): `sh` tries other buckets when the
-/// hashed destination is unavailable.
-pub(crate) const SVC_F_SCHED_SH_FALLBACK: u32 = 0x0008;
-
-/// `IP_VS_SVC_F_SCHED_SH_PORT` (`IP_VS_SVC_F_SCHED2`): `sh` hashes the source port too.
-pub(crate) const SVC_F_SCHED_SH_PORT: u32 = 0x0010;
+// `AF_INET6`: the address family whose addresses `dh` and `sh` fold from 128 to 32 bits.
+use crate::abi::AF_INET6;
 
 /// What a scheduler may look at in the packet that opens a connection.
 ///

@@ -18,7 +18,8 @@
 
 #![deny(unsafe_code)]
 
-use super::{addr_fold, hash_32, Candidate, Flow, SVC_F_SCHED_SH_FALLBACK, SVC_F_SCHED_SH_PORT};
+use super::{addr_fold, hash_32, Candidate, Flow};
+use crate::abi::svc_flag;
 
 /// `IP_VS_SH_TAB_BITS`.
 const TAB_BITS: u32 = 8;
@@ -138,12 +139,12 @@ impl SourceHashing {
     /// Picks the destination the client hashes to (`ip_vs_sh_schedule`), or `None` if it is
     /// unavailable and the service has no `sh-fallback` (or no destination is available at all).
     pub(crate) fn schedule<C: Candidate>(&self, dests: &[C], flow: &Flow<'_>) -> Option<usize> {
-        let port = if flow.svc_flags & SVC_F_SCHED_SH_PORT != 0 {
+        let port = if flow.svc_flags & svc_flag::SCHED_SH_PORT != 0 {
             u16::from_be_bytes(flow.sport)
         } else {
             0
         };
-        if flow.svc_flags & SVC_F_SCHED_SH_FALLBACK != 0 {
+        if flow.svc_flags & svc_flag::SCHED_SH_FALLBACK != 0 {
             self.get_fallback(dests, flow.af, &flow.saddr, port)
         } else {
             self.get(dests, flow.af, &flow.saddr, port)
@@ -179,9 +180,8 @@ mod tests {
     //! 2001:db8::(7i):i to 2001:db8::1. `upd` refills the table (IPVS's `upd_dest`), `ovl` does not.
 
     use super::super::testing::World;
-    use super::super::{
-        SchedState, Scheduler, AF_INET6, SVC_F_SCHED_SH_FALLBACK, SVC_F_SCHED_SH_PORT,
-    };
+    use super::super::{SchedState, Scheduler, AF_INET6};
+    use crate::abi::svc_flag;
     use std::string::String;
 
     fn world(svc_flags: u32) -> World {
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn clients_fallback() {
-        let mut w = three(SVC_F_SCHED_SH_FALLBACK);
+        let mut w = three(svc_flag::SCHED_SH_FALLBACK);
         assert_eq!(table(&w), TABLE_3_2_1);
         assert_eq!(w.clients(20), "0 1 2 1 2 0 2 0 0 0 0 2 0 1 0 1 0 0 1 0");
         w.upd(2, 0, false);
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn clients_port() {
-        let mut w = three(SVC_F_SCHED_SH_PORT);
+        let mut w = three(svc_flag::SCHED_SH_PORT);
         assert_eq!(table(&w), TABLE_3_2_1);
         assert_eq!(w.clients(20), "0 0 2 1 1 1 1 0 0 0 2 1 0 0 0 2 2 1 1 0");
         w.upd(2, 0, false);
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn clients_fallback_and_port() {
-        let mut w = three(SVC_F_SCHED_SH_FALLBACK | SVC_F_SCHED_SH_PORT);
+        let mut w = three(svc_flag::SCHED_SH_FALLBACK | svc_flag::SCHED_SH_PORT);
         assert_eq!(table(&w), TABLE_3_2_1);
         assert_eq!(w.clients(20), "0 0 2 1 1 1 1 0 0 0 2 1 0 0 0 2 2 1 1 0");
         w.upd(2, 0, false);
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_are_folded() {
-        let mut w = world(SVC_F_SCHED_SH_PORT);
+        let mut w = world(svc_flag::SCHED_SH_PORT);
         w.af = AF_INET6;
         w.put(1, 1, 0, 0, false);
         w.put(2, 2, 0, 0, false);
@@ -324,7 +324,7 @@ mod tests {
     fn a_list_changed_behind_its_back_cannot_panic() {
         // Not IPVS behaviour (the caller must call dests_changed): buckets beyond the list are
         // NULL, which ends the fallback walk.
-        let mut w = three(SVC_F_SCHED_SH_FALLBACK);
+        let mut w = three(svc_flag::SCHED_SH_FALLBACK);
         w.dests.truncate(1);
         let picks = w.clients(20);
         assert!(picks.split(' ').all(|p| p == "0" || p == "-"), "{picks}");
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn empty_list() {
-        let mut w = world(SVC_F_SCHED_SH_FALLBACK);
+        let mut w = world(svc_flag::SCHED_SH_FALLBACK);
         w.start();
         assert_eq!(table(&w), ".".repeat(256));
         assert_eq!(w.clients(3), "- - -");

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers for the selftests. Sourced by every selftests/*.sh, which run as root inside the VM
-# (qemu/run-vm.sh) with MODULE=rvs or MODULE=ipvs telling which implementation is under test.
+# (cargo xtask vm, cargo xtask check) with MODULE=rvs or MODULE=ipvs telling which implementation is under test.
 #
 # A test prints what it checks, exits 0 on success, 1 on failure and 4 to skip; it cleans up after
 # itself (namespaces are deleted by the EXIT trap), whatever the outcome.

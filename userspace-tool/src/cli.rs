@@ -2,7 +2,11 @@
 //! options, the table of legal combinations and ipvsadm's messages, so that scripts written for
 //! ipvsadm (and `ipvsadm -S` output fed to `rvsadm -R`) work unchanged.
 
-use crate::ipvs::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use rvs_abi::{
+    conn_flag, daemon_state, svc_flag, tunnel_flag, tunnel_type, AF_INET, AF_INET6, IFNAME_MAXLEN,
+    IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, NETMASK_INET6_ALL, NETMASK_INET_ALL, PENAME_MAXLEN,
+    SCHEDNAME_MAXLEN,
+};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 
@@ -210,12 +214,47 @@ impl fmt::Display for UsageError {
 
 type Result<T> = std::result::Result<T, UsageError>;
 
-/// Service flags as ipvsadm sets them.
-pub const SVC_F_PERSISTENT: u32 = 0x1;
-pub const SVC_F_ONEPACKET: u32 = 0x4;
-pub const SVC_F_SCHED1: u32 = 0x8;
-pub const SVC_F_SCHED2: u32 = 0x10;
-pub const SVC_F_SCHED3: u32 = 0x20;
+/// The virtual service options by protocol (`-t`, `-u`, `--sctp-service`), which `-S` prints.
+pub const PROTO_OPTIONS: [(&str, u16); 3] = [
+    ("tcp-service", IPPROTO_TCP),
+    ("udp-service", IPPROTO_UDP),
+    ("sctp-service", IPPROTO_SCTP),
+];
+
+/// The forwarding methods by option (`-m`, `-i`, `-g`), which `-S` prints.
+pub const FWD_OPTIONS: [(&str, u32); 3] = [
+    ("masquerading", conn_flag::MASQ),
+    ("ipip", conn_flag::TUNNEL),
+    ("gatewaying", conn_flag::DROUTE),
+];
+
+/// The tunnel types by `--tun-type` name.
+pub const TUN_TYPES: [(&str, u8); 3] = [
+    ("ipip", tunnel_type::IPIP),
+    ("gue", tunnel_type::GUE),
+    ("gre", tunnel_type::GRE),
+];
+
+/// The tunnel checksum options (`--tun-nocsum`, `--tun-csum`, `--tun-remcsum`) by flags.
+pub const TUN_CSUM_OPTIONS: [(Opt, u16); 3] = [
+    (Opt::TunNoCsum, tunnel_flag::NOCSUM),
+    (Opt::TunCsum, tunnel_flag::CSUM),
+    (Opt::TunRemCsum, tunnel_flag::REMCSUM),
+];
+
+/// The scheduler flags by `-b` name, with the scheduler that a name belongs to (`None`: any).
+/// Listings name a flag with the name of the service's scheduler, else with the generic one
+/// (ipvsadm's `parse_sched_flags` and `print_sched_flags`).
+pub const SCHED_FLAGS: [(&str, Option<&str>, u32); 7] = [
+    ("flag-1", None, svc_flag::SCHED1),
+    ("flag-2", None, svc_flag::SCHED2),
+    ("flag-3", None, svc_flag::SCHED3),
+    ("sh-fallback", Some("sh"), svc_flag::SCHED_SH_FALLBACK),
+    ("sh-port", Some("sh"), svc_flag::SCHED_SH_PORT),
+    ("mh-fallback", Some("mh"), svc_flag::SCHED_MH_FALLBACK),
+    ("mh-port", Some("mh"), svc_flag::SCHED_MH_PORT),
+];
+
 /// Default persistence timeout of `-p` without a value (ipvsadm 1.31).
 pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 360;
 const MAX_TIMEOUT: u32 = 86400 * 31;
@@ -529,19 +568,17 @@ fn resolve_v4(host: &str) -> Option<Ipv4Addr> {
         })
 }
 
+/// `-b`: a scheduler's own flag names are accepted for that scheduler, or before `-s`.
 fn parse_sched_flags(sched: &str, text: &str) -> Result<u32> {
     let mut flags = 0;
     for word in text.split(',') {
-        flags |= match word {
-            "flag-1" => SVC_F_SCHED1,
-            "flag-2" => SVC_F_SCHED2,
-            "flag-3" => SVC_F_SCHED3,
-            "sh-fallback" if sched.is_empty() || sched == "sh" => SVC_F_SCHED1,
-            "sh-port" if sched.is_empty() || sched == "sh" => SVC_F_SCHED2,
-            "mh-fallback" if sched.is_empty() || sched == "mh" => SVC_F_SCHED1,
-            "mh-port" if sched.is_empty() || sched == "mh" => SVC_F_SCHED2,
-            _ => return Err(UsageError::new(format!("invalid scheduler flag `{word}'"))),
-        };
+        flags |= SCHED_FLAGS
+            .iter()
+            .find(|(name, owner, _)| {
+                *name == word && owner.is_none_or(|o| sched.is_empty() || sched == o)
+            })
+            .map(|&(_, _, flag)| flag)
+            .ok_or_else(|| UsageError::new(format!("invalid scheduler flag `{word}'")))?;
     }
     Ok(flags)
 }
@@ -606,19 +643,19 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
         pe_name: String::new(),
         flags: 0,
         timeout: 0,
-        netmask: 0xffff_ffff,
+        netmask: NETMASK_INET_ALL,
     };
     let mut dest = DestSpec {
         af: 0,
         addr: [0; 16],
         port: 0,
-        conn_flags: 3,
+        conn_flags: conn_flag::DROUTE,
         weight: 1,
         u_threshold: 0,
         l_threshold: 0,
-        tun_type: 0,
+        tun_type: tunnel_type::IPIP,
         tun_port: 0,
-        tun_flags: 0,
+        tun_flags: tunnel_flag::NOCSUM,
     };
     let mut daemon = DaemonSpec::default();
     let mut format = Format::default();
@@ -659,8 +696,8 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                     },
                 )?;
                 daemon.state = match value.as_deref() {
-                    Some("master") => 1,
-                    Some("backup") => 2,
+                    Some("master") => daemon_state::MASTER,
+                    Some("backup") => daemon_state::BACKUP,
                     _ if start => {
                         return Err(UsageError::new("illegal start-daemon parameter specified"))
                     }
@@ -683,24 +720,31 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     for (name, value) in iter {
         let v = value.as_deref();
         let arg = || v.unwrap_or("");
-        match name {
-            "tcp-service" | "udp-service" | "sctp-service" => {
-                set_option(&mut options, Opt::Service)?;
-                svc.protocol = match name {
-                    "tcp-service" => IPPROTO_TCP,
-                    "udp-service" => IPPROTO_UDP,
-                    _ => IPPROTO_SCTP,
-                };
-                let (af, addr, port) = parse_addr_port(arg(), svc.protocol).ok_or_else(|| {
-                    UsageError::new("illegal virtual server address[:port] specified")
-                })?;
-                svc.af = af;
-                svc.addr = addr;
-                svc.port = port.unwrap_or(0);
-                if af == AF_INET6 {
-                    svc.netmask = 128;
-                }
+        if let Some(&(_, method)) = FWD_OPTIONS.iter().find(|(option, _)| *option == name) {
+            set_option(&mut options, Opt::Forward)?;
+            dest.conn_flags = method;
+            continue;
+        }
+        if let Some(&(opt, flags)) = TUN_CSUM_OPTIONS.iter().find(|(o, _)| opt_name(*o) == name) {
+            set_option(&mut options, opt)?;
+            dest.tun_flags = flags;
+            continue;
+        }
+        if let Some(&(_, protocol)) = PROTO_OPTIONS.iter().find(|(option, _)| *option == name) {
+            set_option(&mut options, Opt::Service)?;
+            svc.protocol = protocol;
+            let (af, addr, port) = parse_addr_port(arg(), svc.protocol).ok_or_else(|| {
+                UsageError::new("illegal virtual server address[:port] specified")
+            })?;
+            svc.af = af;
+            svc.addr = addr;
+            svc.port = port.unwrap_or(0);
+            if af == AF_INET6 {
+                svc.netmask = NETMASK_INET6_ALL;
             }
+            continue;
+        }
+        match name {
             "fwmark-service" => {
                 set_option(&mut options, Opt::Service)?;
                 svc.af = AF_INET;
@@ -715,11 +759,11 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             }
             "scheduler" => {
                 set_option(&mut options, Opt::Scheduler)?;
-                svc.sched_name = arg().chars().take(15).collect();
+                svc.sched_name = arg().chars().take(SCHEDNAME_MAXLEN - 1).collect();
             }
             "persistent" => {
                 set_option(&mut options, Opt::Persistent)?;
-                svc.flags |= SVC_F_PERSISTENT;
+                svc.flags |= svc_flag::PERSISTENT;
                 svc.timeout = parse_timeout(v, 1, MAX_TIMEOUT)?;
             }
             "netmask" => {
@@ -733,7 +777,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                     svc.netmask = u32::from_ne_bytes(mask.octets());
                 } else {
                     svc.netmask = arg().parse::<u32>().unwrap_or(0);
-                    if !(1..=128).contains(&svc.netmask) {
+                    if !(1..=NETMASK_INET6_ALL).contains(&svc.netmask) {
                         return Err(UsageError::new("illegal ipv6 netmask specified"));
                     }
                 }
@@ -747,14 +791,6 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                 dest.addr = addr;
                 dest_given_port = port.is_some();
                 dest.port = port.unwrap_or(svc.port);
-            }
-            "masquerading" | "ipip" | "gatewaying" => {
-                set_option(&mut options, Opt::Forward)?;
-                dest.conn_flags = match name {
-                    "masquerading" => 0,
-                    "ipip" => 2,
-                    _ => 3,
-                };
             }
             "weight" => {
                 set_option(&mut options, Opt::Weight)?;
@@ -778,7 +814,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             "connection" => set_option(&mut options, Opt::Connection)?,
             "mcast-interface" => {
                 set_option(&mut options, Opt::Mcast)?;
-                daemon.mcast_ifn = arg().chars().take(15).collect();
+                daemon.mcast_ifn = arg().chars().take(IFNAME_MAXLEN - 1).collect();
             }
             "syncid" => {
                 set_option(&mut options, Opt::SyncId)?;
@@ -817,15 +853,15 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                     return Err(UsageError::new("-6 used before -f\n"));
                 }
                 svc.af = AF_INET6;
-                svc.netmask = 128;
+                svc.netmask = NETMASK_INET6_ALL;
             }
             "ops" => {
                 set_option(&mut options, Opt::OnePacket)?;
-                svc.flags |= SVC_F_ONEPACKET;
+                svc.flags |= svc_flag::ONEPACKET;
             }
             "pe" => {
                 set_option(&mut options, Opt::PersistenceEngine)?;
-                svc.pe_name = arg().chars().take(16).collect();
+                svc.pe_name = arg().chars().take(PENAME_MAXLEN).collect();
             }
             "sched-flags" => {
                 set_option(&mut options, Opt::SchedFlags)?;
@@ -837,34 +873,24 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             }
             "tun-type" => {
                 set_option(&mut options, Opt::TunType)?;
-                dest.tun_type = match arg() {
-                    "ipip" => 0,
-                    "gue" => 1,
-                    "gre" => 2,
-                    other => {
-                        return Err(UsageError::new(format!(
-                            "unknown tunnel type `{other}' (ipip, gue, gre)"
-                        )))
-                    }
-                };
+                dest.tun_type = TUN_TYPES
+                    .iter()
+                    .find(|(name, _)| *name == arg())
+                    .map(|&(_, t)| t)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = TUN_TYPES.iter().map(|(name, _)| *name).collect();
+                        UsageError::new(format!(
+                            "unknown tunnel type `{}' ({})",
+                            arg(),
+                            names.join(", ")
+                        ))
+                    })?;
             }
             "tun-port" => {
                 set_option(&mut options, Opt::TunPort)?;
                 dest.tun_port = number(arg(), 1, 65535)
                     .ok_or_else(|| UsageError::new("illegal tunnel port specified"))?
                     as u16;
-            }
-            "tun-nocsum" => {
-                set_option(&mut options, Opt::TunNoCsum)?;
-                dest.tun_flags = 0;
-            }
-            "tun-csum" => {
-                set_option(&mut options, Opt::TunCsum)?;
-                dest.tun_flags = 1;
-            }
-            "tun-remcsum" => {
-                set_option(&mut options, Opt::TunRemCsum)?;
-                dest.tun_flags = 2;
             }
             "json" => {
                 set_option(&mut options, Opt::Json)?;
@@ -901,12 +927,12 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     check_combination(cmd, options)?;
 
     if matches!(cmd, Cmd::Add | Cmd::Edit) {
-        if svc.fwmark == 0 && svc.port == 0 && svc.flags & SVC_F_PERSISTENT == 0 {
+        if svc.fwmark == 0 && svc.port == 0 && svc.flags & svc_flag::PERSISTENT == 0 {
             return Err(UsageError::new(
                 "Zero port specified for non-persistent service",
             ));
         }
-        if svc.flags & SVC_F_ONEPACKET != 0 && svc.fwmark == 0 && svc.protocol != IPPROTO_UDP {
+        if svc.flags & svc_flag::ONEPACKET != 0 && svc.fwmark == 0 && svc.protocol != IPPROTO_UDP {
             return Err(UsageError::new(
                 "One-Packet Scheduling is only for UDP virtual services",
             ));
@@ -920,16 +946,20 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     }
     if matches!(cmd, Cmd::AddDest | Cmd::EditDest) {
         // DR and TUN cannot change the port; ipvsadm forces the service's.
-        if svc.fwmark == 0 && (dest.conn_flags == 2 || dest.conn_flags == 3) {
+        if svc.fwmark == 0
+            && (dest.conn_flags == conn_flag::TUNNEL || dest.conn_flags == conn_flag::DROUTE)
+        {
             dest.port = svc.port;
         }
-        if dest.conn_flags != 2 && (dest.tun_type != 0 || dest.tun_port != 0 || dest.tun_flags != 0)
-        {
+        let tunnel_options = dest.tun_type != tunnel_type::IPIP
+            || dest.tun_port != 0
+            || dest.tun_flags != tunnel_flag::NOCSUM;
+        if dest.conn_flags != conn_flag::TUNNEL && tunnel_options {
             return Err(UsageError::new(
                 "tunnel options need the ipip forwarding method (-i)",
             ));
         }
-        if dest.tun_type == 1 && dest.tun_port == 0 {
+        if dest.tun_type == tunnel_type::GUE && dest.tun_port == 0 {
             return Err(UsageError::new("--tun-type gue needs --tun-port"));
         }
     }
@@ -959,7 +989,13 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     })))
 }
 
-fn long_or_short(name: &str) -> String {
+/// The name of option `opt` (ipvsadm's `optnames`), which is also its long form.
+pub fn opt_name(opt: Opt) -> &'static str {
+    OPT_NAMES[opt as usize]
+}
+
+/// How ipvsadm writes option `name`: its short form if it has one, else its long form.
+pub fn long_or_short(name: &str) -> String {
     match LONG.iter().find(|(n, _, _)| *n == name) {
         Some((_, Some(c), _)) => format!("-{c}"),
         _ => format!("--{name}"),
@@ -1106,9 +1142,9 @@ mod tests {
         );
         assert_eq!(&inv.svc.addr[..4], &[10, 0, 0, 1]);
         assert_eq!(inv.svc.sched_name, "wlc");
-        assert_eq!(inv.svc.netmask, 0xffff_ffff);
+        assert_eq!(inv.svc.netmask, NETMASK_INET_ALL);
         let inv = run("-A -u 10.0.0.1:53 -s rr -p -M 255.255.255.0 -o");
-        assert_eq!(inv.svc.flags, SVC_F_PERSISTENT | SVC_F_ONEPACKET);
+        assert_eq!(inv.svc.flags, svc_flag::PERSISTENT | svc_flag::ONEPACKET);
         assert_eq!(inv.svc.timeout, DEFAULT_PERSISTENT_TIMEOUT);
         assert_eq!(inv.svc.netmask, u32::from_ne_bytes([255, 255, 255, 0]));
         assert_eq!(run("-A -t 10.0.0.1:80 -p 60").svc.timeout, 60);

@@ -1,15 +1,12 @@
 //! The IPVS generic netlink client: what libipvs does for ipvsadm, over [`crate::netlink`].
 
-use crate::abi::{self, cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr};
 use crate::cli::{DaemonSpec, DestSpec, ServiceSpec};
 use crate::netlink::{AttrBuf, Attrs, Error, GenlSocket, NLM_F_DUMP};
+use rvs_abi::{
+    cmd, cmd_attr, daemon_attr, dest_attr, flags_bytes, info_attr, stats_attr, svc_attr, AF_INET6,
+    GENL_NAME, GENL_VERSION,
+};
 use std::net::IpAddr;
-
-pub const AF_INET: u16 = libc::AF_INET as u16;
-pub const AF_INET6: u16 = libc::AF_INET6 as u16;
-pub const IPPROTO_TCP: u16 = libc::IPPROTO_TCP as u16;
-pub const IPPROTO_UDP: u16 = libc::IPPROTO_UDP as u16;
-pub const IPPROTO_SCTP: u16 = libc::IPPROTO_SCTP as u16;
 
 /// What `IPVS_CMD_GET_INFO` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,9 +245,8 @@ pub fn service_nest(svc: &ServiceSpec) -> AttrBuf {
     if !svc.pe_name.is_empty() {
         nest.put_str(svc_attr::PE_NAME, &svc.pe_name);
     }
-    let mut flags = [0xffu8; 8];
-    flags[..4].copy_from_slice(&svc.flags.to_ne_bytes());
-    nest.put(svc_attr::FLAGS, &flags);
+    // struct ip_vs_flags { flags, mask = ~0 }: the flags replace the service's.
+    nest.put(svc_attr::FLAGS, &flags_bytes(svc.flags, !0));
     nest.put_u32(svc_attr::TIMEOUT, svc.timeout);
     nest.put_u32(svc_attr::NETMASK, svc.netmask);
     nest
@@ -282,18 +278,18 @@ impl Ipvs {
     /// Opens a socket and resolves the `"IPVS"` family.
     pub fn connect() -> Result<Self, Error> {
         let mut sock = GenlSocket::open()?;
-        let family = sock.resolve_family(abi::GENL_NAME)?;
+        let family = sock.resolve_family(GENL_NAME)?;
         Ok(Self { sock, family })
     }
 
     fn doit(&mut self, command: u8, attrs: &AttrBuf) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         self.sock
-            .request(self.family, 0, command, abi::GENL_VERSION, attrs)
+            .request(self.family, 0, command, GENL_VERSION, attrs)
     }
 
     fn dump(&mut self, command: u8, attrs: &AttrBuf) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         self.sock
-            .request(self.family, NLM_F_DUMP, command, abi::GENL_VERSION, attrs)
+            .request(self.family, NLM_F_DUMP, command, GENL_VERSION, attrs)
     }
 
     pub fn info(&mut self) -> Result<Info, Error> {
@@ -422,10 +418,11 @@ impl Ipvs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rvs_abi::{svc_flag, AF_INET, IPPROTO_TCP, NETMASK_INET_ALL};
 
     fn stats_nest(wide: bool) -> AttrBuf {
         let mut s = AttrBuf::new();
-        for kind in 1..=10u16 {
+        for kind in stats_attr::CONNS..=stats_attr::OUTBPS {
             if wide || kind == stats_attr::INBYTES || kind == stats_attr::OUTBYTES {
                 s.put(kind, &(u64::from(kind) * 1000).to_ne_bytes());
             } else {
@@ -445,9 +442,9 @@ mod tests {
             )
             .put_be16(svc_attr::PORT, 80)
             .put_str(svc_attr::SCHED_NAME, "wrr")
-            .put(svc_attr::FLAGS, &[1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])
+            .put(svc_attr::FLAGS, &flags_bytes(svc_flag::PERSISTENT, !0))
             .put_u32(svc_attr::TIMEOUT, 300)
-            .put_u32(svc_attr::NETMASK, 0xffff_ffff)
+            .put_u32(svc_attr::NETMASK, NETMASK_INET_ALL)
             .put_nested(svc_attr::STATS, &stats_nest(false));
         if with_stats64 {
             nest.put_nested(svc_attr::STATS64, &stats_nest(true));

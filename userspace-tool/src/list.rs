@@ -3,11 +3,13 @@
 //! bytes, `rvsadm -S` prints rules that `-R` reads back, and `--json` for programs.
 
 use crate::cli::{
-    Format, SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3,
+    long_or_short, opt_name, Format, Opt, FWD_OPTIONS, PROTO_OPTIONS, SCHED_FLAGS,
+    TUN_CSUM_OPTIONS, TUN_TYPES,
 };
-use crate::ipvs::{
-    ip_of, Dest, Info, Service, Stats, Timeouts, AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP,
-    IPPROTO_UDP,
+use crate::ipvs::{ip_of, Dest, Info, Service, Stats, Timeouts};
+use rvs_abi::{
+    conn_flag, svc_flag, tunnel_flag, tunnel_type, version_parts, AF_INET, AF_INET6, IPPROTO_SCTP,
+    IPPROTO_TCP, IPPROTO_UDP, NETMASK_INET6_ALL, NETMASK_INET_ALL,
 };
 use std::cmp::Ordering;
 use std::fmt::Write;
@@ -15,21 +17,22 @@ use std::net::Ipv4Addr;
 
 /// `IP_VS_CONN_F_FWD_MASK` names (`fwd_name`).
 pub fn fwd_name(conn_flags: u32) -> &'static str {
-    match conn_flags & 0x7 {
-        0 => "Masq",
-        1 => "Local",
-        2 => "Tunnel",
-        3 => "Route",
+    match conn_flags & conn_flag::FWD_MASK {
+        conn_flag::MASQ => "Masq",
+        conn_flag::LOCALNODE => "Local",
+        conn_flag::TUNNEL => "Tunnel",
+        conn_flag::DROUTE => "Route",
         _ => "Bypass",
     }
 }
 
-fn fwd_switch(conn_flags: u32) -> &'static str {
-    match conn_flags & 0x7 {
-        0 => "-m",
-        2 => "-i",
-        _ => "-g",
-    }
+/// The option of the forwarding method, that of direct routing (`-g`) for a method without one.
+fn fwd_switch(conn_flags: u32) -> String {
+    let option = |method| FWD_OPTIONS.iter().find(|(_, m)| *m == method);
+    let (name, _) = option(conn_flags & conn_flag::FWD_MASK)
+        .or_else(|| option(conn_flag::DROUTE))
+        .expect("direct routing has an option");
+    long_or_short(name)
 }
 
 fn proto_name(protocol: u16) -> &'static str {
@@ -41,13 +44,11 @@ fn proto_name(protocol: u16) -> &'static str {
     }
 }
 
-fn proto_switch(protocol: u16) -> &'static str {
-    match protocol {
-        IPPROTO_TCP => "-t",
-        IPPROTO_UDP => "-u",
-        IPPROTO_SCTP => "--sctp-service",
-        _ => "?",
-    }
+fn proto_switch(protocol: u16) -> String {
+    PROTO_OPTIONS
+        .iter()
+        .find(|(_, p)| *p == protocol)
+        .map_or_else(|| "?".into(), |(name, _)| long_or_short(name))
 }
 
 /// `address:port` as `addrport_to_anyname` prints it (`[v6]:port`; names unless numeric).
@@ -158,51 +159,57 @@ fn title(out: &mut String, f: &Format) {
     };
 }
 
-/// ipvsadm's `print_sched_flags`: the names the scheduler gives its flags.
+/// ipvsadm's `print_sched_flags`: the names the scheduler gives its flags, else the generic ones.
 fn sched_flags(svc: &Service) -> String {
-    let names: [&str; 3] = match svc.sched_name.as_str() {
-        "sh" => ["sh-fallback", "sh-port", "flag-3"],
-        "mh" => ["mh-fallback", "mh-port", "flag-3"],
-        _ => ["flag-1", "flag-2", "flag-3"],
+    let own_name = |flag| {
+        SCHED_FLAGS
+            .iter()
+            .find(|&&(_, owner, f)| f == flag && owner == Some(svc.sched_name.as_str()))
+            .map(|&(name, _, _)| name)
     };
-    [SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3]
+    SCHED_FLAGS
         .iter()
-        .zip(names)
-        .filter(|(bit, _)| svc.flags & **bit != 0)
-        .map(|(_, n)| n)
+        .filter(|&&(_, owner, flag)| owner.is_none() && svc.flags & flag != 0)
+        .map(|&(generic, _, flag)| own_name(flag).unwrap_or(generic))
         .collect::<Vec<_>>()
         .join(",")
 }
 
 fn tunnel_info(d: &Dest) -> String {
-    if d.conn_flags & 0x7 != 2 {
+    if d.conn_flags & conn_flag::FWD_MASK != conn_flag::TUNNEL {
         return "n/a".into();
     }
     let csum = match d.tun_flags {
-        1 => "+c",
-        2 => "+r",
+        tunnel_flag::CSUM => "+c",
+        tunnel_flag::REMCSUM => "+r",
         _ => "-c",
     };
     match d.tun_type {
-        1 => format!("gue:{}:{}", d.tun_port, csum),
-        2 => format!("gre:{csum}"),
+        tunnel_type::GUE => format!("gue:{}:{}", d.tun_port, csum),
+        tunnel_type::GRE => format!("gre:{csum}"),
         _ => "ipip".into(),
     }
 }
 
+/// The tunnel options of a rule; a type without name is saved as GRE, checksum flags without
+/// option as `--tun-nocsum`.
 fn tunnel_rule(d: &Dest) -> String {
-    if d.conn_flags & 0x7 != 2 {
+    if d.conn_flags & conn_flag::FWD_MASK != conn_flag::TUNNEL {
         return String::new();
     }
-    let csum = match d.tun_flags {
-        1 => " --tun-csum",
-        2 => " --tun-remcsum",
-        _ => " --tun-nocsum",
-    };
-    match d.tun_type {
-        0 => " --tun-type ipip".into(),
-        1 => format!(" --tun-type gue --tun-port {}{}", d.tun_port, csum),
-        _ => format!(" --tun-type gre{csum}"),
+    let csum = TUN_CSUM_OPTIONS
+        .iter()
+        .find(|&&(_, flags)| flags == d.tun_flags)
+        .map_or(Opt::TunNoCsum, |&(opt, _)| opt);
+    let csum = format!(" {}", long_or_short(opt_name(csum)));
+    let named = |kind| TUN_TYPES.iter().find(|&&(_, t)| t == kind);
+    let &(name, kind) = named(d.tun_type)
+        .or_else(|| named(tunnel_type::GRE))
+        .expect("GRE has a name");
+    match kind {
+        tunnel_type::IPIP => format!(" --tun-type {name}"),
+        tunnel_type::GUE => format!(" --tun-type {name} --tun-port {}{csum}", d.tun_port),
+        _ => format!(" --tun-type {name}{csum}"),
     }
 }
 
@@ -236,9 +243,9 @@ pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format
         }
     };
     let mask = || -> Option<String> {
-        if svc.af == AF_INET && svc.netmask != 0xffff_ffff {
+        if svc.af == AF_INET && svc.netmask != NETMASK_INET_ALL {
             Some(Ipv4Addr::from(svc.netmask.to_ne_bytes()).to_string())
-        } else if svc.af == AF_INET6 && svc.netmask != 128 {
+        } else if svc.af == AF_INET6 && svc.netmask != NETMASK_INET6_ALL {
             Some(svc.netmask.to_string())
         } else {
             None
@@ -247,13 +254,13 @@ pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format
     let flags = sched_flags(svc);
     if f.rule {
         let _ = write!(out, "-A {} -s {}", name, svc.sched_name);
-        if svc.flags & SVC_F_PERSISTENT != 0 {
+        if svc.flags & svc_flag::PERSISTENT != 0 {
             let _ = write!(out, " -p {}", svc.timeout);
             if let Some(m) = mask() {
                 let _ = write!(out, " -M {m}");
             }
         }
-        if svc.flags & SVC_F_ONEPACKET != 0 {
+        if svc.flags & svc_flag::ONEPACKET != 0 {
             out.push_str(" -o");
         }
         if !svc.pe_name.is_empty() {
@@ -278,7 +285,7 @@ pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format
         if !flags.is_empty() {
             let _ = write!(out, " ({flags})");
         }
-        if svc.flags & SVC_F_PERSISTENT != 0 {
+        if svc.flags & svc_flag::PERSISTENT != 0 {
             let _ = write!(out, " persistent {}", svc.timeout);
             if let Some(m) = mask() {
                 let _ = write!(out, " mask {m}");
@@ -287,7 +294,7 @@ pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format
         if !svc.pe_name.is_empty() {
             let _ = write!(out, " pe {}", svc.pe_name);
         }
-        if svc.flags & SVC_F_ONEPACKET != 0 {
+        if svc.flags & svc_flag::ONEPACKET != 0 {
             out.push_str(" ops");
         }
     }
@@ -369,11 +376,7 @@ pub fn service_entry(out: &mut String, svc: &Service, dests: &[Dest], f: &Format
 pub fn render_all(info: &Info, services: &[(Service, Vec<Dest>)], f: &Format) -> String {
     let mut out = String::new();
     if !f.rule {
-        let (major, minor, patch) = (
-            info.version >> 16 & 0xff,
-            info.version >> 8 & 0xff,
-            info.version & 0xff,
-        );
+        let (major, minor, patch) = version_parts(info.version);
         let _ = writeln!(
             out,
             "IP Virtual Server version {major}.{minor}.{patch} (size={})",
@@ -477,11 +480,7 @@ fn json_stats(s: &Stats) -> String {
 /// `-L --json`: the whole table as one JSON object.
 pub fn render_json(info: &Info, services: &[(Service, Vec<Dest>)]) -> String {
     let mut out = String::new();
-    let (major, minor, patch) = (
-        info.version >> 16 & 0xff,
-        info.version >> 8 & 0xff,
-        info.version & 0xff,
-    );
+    let (major, minor, patch) = version_parts(info.version);
     let _ = write!(
         out,
         "{{\"version\":\"{major}.{minor}.{patch}\",\"conn_tab_size\":{},\"services\":[",
@@ -511,7 +510,7 @@ pub fn render_json(info: &Info, services: &[(Service, Vec<Dest>)]) -> String {
             json_str(if svc.af == AF_INET6 { "inet6" } else { "inet" }),
             json_str(&svc.sched_name),
             svc.flags,
-            svc.flags & SVC_F_PERSISTENT != 0,
+            svc.flags & svc_flag::PERSISTENT != 0,
             svc.timeout,
             json_str(&if svc.af == AF_INET { Ipv4Addr::from(svc.netmask.to_ne_bytes()).to_string() } else { svc.netmask.to_string() }),
             json_stats(&svc.stats)
@@ -562,9 +561,9 @@ mod tests {
             fwmark,
             sched_name: "rr".into(),
             pe_name: String::new(),
-            flags: 2,
+            flags: svc_flag::HASHED,
             timeout: 0,
-            netmask: 0xffff_ffff,
+            netmask: NETMASK_INET_ALL,
             stats: Stats::default(),
         }
     }
@@ -615,12 +614,12 @@ mod tests {
     #[test]
     fn services_and_dests_match_ipvsadm() {
         let mut persistent = svc([10, 0, 0, 1], 443, IPPROTO_TCP, 0);
-        persistent.flags |= SVC_F_PERSISTENT;
+        persistent.flags |= svc_flag::PERSISTENT;
         persistent.timeout = 300;
         persistent.sched_name = "wrr".into();
         persistent.netmask = u32::from_ne_bytes([255, 255, 255, 0]);
         let mut ops = svc([10, 0, 0, 1], 53, IPPROTO_UDP, 0);
-        ops.flags |= SVC_F_ONEPACKET;
+        ops.flags |= svc_flag::ONEPACKET;
         ops.sched_name = "wlc".into();
         let mut sctp = svc([10, 0, 0, 4], 3868, IPPROTO_SCTP, 0);
         sctp.sched_name = "rr".into();

@@ -1,17 +1,15 @@
 //! rvsadm: the administration tool of rvs, command-line compatible with ipvsadm 1.31.
 
-#[path = "../../rust/abi.rs"]
-mod abi;
 mod cli;
 mod ipvs;
 mod list;
 mod names;
 mod netlink;
 
-use abi::cmd;
 use cli::{Cmd, Invocation, Opt, Parsed};
 use ipvs::Ipvs;
 use netlink::Error;
+use rvs_abi::{cmd, daemon_state};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -120,7 +118,11 @@ fn run(inv: &Invocation, ipvs: &mut Ipvs, out: &mut String) -> Result<(), Failur
         }
         Cmd::List if inv.has(Opt::Daemon) => {
             for (state, ifn, syncid) in ipvs.daemons().map_err(fail)? {
-                let role = if state & 1 != 0 { "master" } else { "backup" };
+                let role = if state & daemon_state::MASTER != 0 {
+                    "master"
+                } else {
+                    "backup"
+                };
                 out.push_str(&format!(
                     "{role} sync daemon (mcast={ifn}, syncid={syncid})\n"
                 ));
@@ -214,7 +216,7 @@ fn main() -> ExitCode {
                 return Ok(());
             }
             Parsed::Version => {
-                let (major, minor, patch) = abi::VERSION;
+                let (major, minor, patch) = rvs_abi::VERSION;
                 println!(
                     "rvsadm v{} (IPVS netlink ABI v{major}.{minor}.{patch})",
                     env!("CARGO_PKG_VERSION")

@@ -1,7 +1,7 @@
 //! Reverse name lookups for listings without `-n`, as ipvsadm does them (`gethostbyaddr`,
 //! `getservbyport`), falling back to numbers.
 
-use crate::ipvs::{IPPROTO_TCP, IPPROTO_UDP};
+use rvs_abi::{IPPROTO_TCP, IPPROTO_UDP};
 use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
 

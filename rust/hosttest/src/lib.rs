@@ -2,11 +2,12 @@
 //! tests (the `#[cfg(test)]` modules in the files themselves) and the ABI checks below.
 //!
 //! Each module is the module's own source file, included by path: there is one copy of the code.
+//! The ABI module is the `rvs-abi` crate, which includes `rust/abi.rs` the same way, so that the
+//! files' `crate::abi::...` paths resolve here as in rvs.ko.
 
 #![allow(dead_code)]
 
-#[path = "../../abi.rs"]
-pub mod abi;
+pub use rvs_abi as abi;
 #[path = "../../conn_table.rs"]
 pub mod conn_table;
 #[path = "../../defense.rs"]

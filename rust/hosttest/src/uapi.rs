@@ -1,11 +1,13 @@
-//! Checks `abi.rs` against the kernel's uapi header `linux/ip_vs.h`, so that a typo in an
-//! attribute or command number cannot reach the wire.
+//! Checks `abi.rs` against the kernel's uapi header `linux/ip_vs.h` (and, for the address
+//! families and protocols it carries, `linux/in.h` and the C library's `bits/socket.h`), so that a
+//! typo in an attribute, command, flag or protocol number cannot reach the wire.
 
 use crate::abi::*;
 use std::collections::HashMap;
 
 /// Evaluates the enumerators of every `enum { ... }` block of a C header (implicit values count
-/// up from the previous one), plus the simple numeric `#define`s.
+/// up from the previous one), plus the simple numeric `#define`s and those that name an earlier
+/// constant (`#define AF_INET PF_INET`).
 fn c_constants(header: &str) -> HashMap<String, i64> {
     let mut values = HashMap::new();
     let mut in_enum = false;
@@ -23,7 +25,8 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
         }
         if in_enum {
             let item = line.trim_end_matches(',');
-            if item.is_empty() || !(item.contains("IPVS_") || item.contains("IP_VS_")) {
+            let ours = ["IPVS_", "IP_VS_", "IPPROTO_"];
+            if item.starts_with('#') || !ours.iter().any(|prefix| item.contains(prefix)) {
                 continue;
             }
             let (name, value) = match item.split_once('=') {
@@ -58,7 +61,7 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
                 } else if let Some(base) = value.strip_suffix(" - 1") {
                     values.get(base.trim()).map(|v| v - 1)
                 } else {
-                    value.parse().ok()
+                    value.parse().ok().or_else(|| values.get(value).copied())
                 };
                 if let Some(v) = parsed {
                     values.insert(name.to_string(), v);
@@ -69,16 +72,56 @@ fn c_constants(header: &str) -> HashMap<String, i64> {
     values
 }
 
-fn header() -> Option<String> {
-    std::fs::read_to_string("/usr/include/linux/ip_vs.h").ok()
+fn read(path: &str, package: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (Debian package {package})"))
+}
+
+/// The C library's `bits/socket.h`, which defines `AF_INET` and `AF_INET6` (the kernel's uapi
+/// headers do not): in `/usr/include/bits` or in a multiarch directory such as
+/// `/usr/include/x86_64-linux-gnu/bits`.
+fn socket_header() -> String {
+    let plain = std::path::PathBuf::from("/usr/include/bits/socket.h");
+    let multiarch = std::fs::read_dir("/usr/include")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bits/socket.h"));
+    let path = std::iter::once(plain)
+        .chain(multiarch)
+        .find(|p| p.is_file())
+        .expect("no bits/socket.h under /usr/include (Debian package libc6-dev)");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The constants of `linux/ip_vs.h`, `linux/in.h` and `bits/socket.h`.
+fn uapi() -> HashMap<String, i64> {
+    let mut c = c_constants(&socket_header());
+    for path in ["/usr/include/linux/ip_vs.h", "/usr/include/linux/in.h"] {
+        c.extend(c_constants(&read(path, "linux-libc-dev")));
+    }
+    c
+}
+
+/// Compares `(C name, abi.rs value)` pairs with the headers.
+fn check(c: &HashMap<String, i64>, expect: &[(&str, i64)]) {
+    let mut wrong = Vec::new();
+    for (name, ours) in expect {
+        match c.get(*name) {
+            Some(theirs) if theirs == ours => {}
+            other => wrong.push(format!("{name}: uapi {other:?}, abi.rs {ours}")),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "abi.rs disagrees with the C headers:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
 fn commands_and_attributes_match_uapi() {
-    let Some(text) = header() else {
-        panic!("/usr/include/linux/ip_vs.h is missing (Debian package linux-libc-dev)");
-    };
-    let c = c_constants(&text);
+    let c = uapi();
     let expect: &[(&str, i64)] = &[
         ("IPVS_CMD_NEW_SERVICE", cmd::NEW_SERVICE.into()),
         ("IPVS_CMD_SET_SERVICE", cmd::SET_SERVICE.into()),
@@ -180,39 +223,82 @@ fn commands_and_attributes_match_uapi() {
         ("IPVS_STATS_ATTR_OUTBPS", stats_attr::OUTBPS.into()),
         ("IPVS_STATS_ATTR_PAD", stats_attr::PAD.into()),
         ("IPVS_GENL_VERSION", GENL_VERSION.into()),
-        (
-            "IP_VS_CONN_F_TUNNEL_TYPE_IPIP",
-            crate::rules::TUNNEL_TYPE_IPIP.into(),
-        ),
-        (
-            "IP_VS_CONN_F_TUNNEL_TYPE_GUE",
-            crate::rules::TUNNEL_TYPE_GUE.into(),
-        ),
-        (
-            "IP_VS_CONN_F_TUNNEL_TYPE_GRE",
-            crate::rules::TUNNEL_TYPE_GRE.into(),
-        ),
-        (
-            "IP_VS_TUNNEL_ENCAP_FLAG_CSUM",
-            crate::rules::TUN_FLAG_CSUM.into(),
-        ),
-        (
-            "IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM",
-            crate::rules::TUN_FLAG_REMCSUM.into(),
-        ),
     ];
-    let mut wrong = Vec::new();
-    for (name, ours) in expect {
-        match c.get(*name) {
-            Some(theirs) if theirs == ours => {}
-            other => wrong.push(format!("{name}: uapi {other:?}, abi.rs {ours}")),
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "abi.rs disagrees with linux/ip_vs.h:\n{}",
-        wrong.join("\n")
-    );
+    check(&c, expect);
     assert_eq!(version_code(VERSION), 0x010201);
     assert_eq!(version_parts(0x010201), (1, 2, 1));
+}
+
+#[test]
+fn flags_and_numbers_match_uapi() {
+    let c = uapi();
+    let expect: &[(&str, i64)] = &[
+        ("IP_VS_VERSION_CODE", version_code(VERSION).into()),
+        ("IP_VS_SVC_F_PERSISTENT", svc_flag::PERSISTENT.into()),
+        ("IP_VS_SVC_F_HASHED", svc_flag::HASHED.into()),
+        ("IP_VS_SVC_F_ONEPACKET", svc_flag::ONEPACKET.into()),
+        ("IP_VS_SVC_F_SCHED1", svc_flag::SCHED1.into()),
+        ("IP_VS_SVC_F_SCHED2", svc_flag::SCHED2.into()),
+        ("IP_VS_SVC_F_SCHED3", svc_flag::SCHED3.into()),
+        (
+            "IP_VS_SVC_F_SCHED_SH_FALLBACK",
+            svc_flag::SCHED_SH_FALLBACK.into(),
+        ),
+        ("IP_VS_SVC_F_SCHED_SH_PORT", svc_flag::SCHED_SH_PORT.into()),
+        // ip_vs_mh.c defines IP_VS_SVC_F_SCHED_MH_FALLBACK / _PORT as SCHED1 / SCHED2.
+        ("IP_VS_SVC_F_SCHED1", svc_flag::SCHED_MH_FALLBACK.into()),
+        ("IP_VS_SVC_F_SCHED2", svc_flag::SCHED_MH_PORT.into()),
+        ("IP_VS_STATE_NONE", daemon_state::NONE.into()),
+        ("IP_VS_STATE_MASTER", daemon_state::MASTER.into()),
+        ("IP_VS_STATE_BACKUP", daemon_state::BACKUP.into()),
+        ("IP_VS_CONN_F_FWD_MASK", conn_flag::FWD_MASK.into()),
+        ("IP_VS_CONN_F_MASQ", conn_flag::MASQ.into()),
+        ("IP_VS_CONN_F_LOCALNODE", conn_flag::LOCALNODE.into()),
+        ("IP_VS_CONN_F_TUNNEL", conn_flag::TUNNEL.into()),
+        ("IP_VS_CONN_F_DROUTE", conn_flag::DROUTE.into()),
+        ("IP_VS_CONN_F_BYPASS", conn_flag::BYPASS.into()),
+        ("IP_VS_SCHEDNAME_MAXLEN", SCHEDNAME_MAXLEN as i64),
+        ("IP_VS_PENAME_MAXLEN", PENAME_MAXLEN as i64),
+        ("IP_VS_IFNAME_MAXLEN", IFNAME_MAXLEN as i64),
+        ("IP_VS_CONN_F_TUNNEL_TYPE_IPIP", tunnel_type::IPIP.into()),
+        ("IP_VS_CONN_F_TUNNEL_TYPE_GUE", tunnel_type::GUE.into()),
+        ("IP_VS_CONN_F_TUNNEL_TYPE_GRE", tunnel_type::GRE.into()),
+        ("IP_VS_CONN_F_TUNNEL_TYPE_MAX", tunnel_type::MAX.into()),
+        ("IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM", tunnel_flag::NOCSUM.into()),
+        ("IP_VS_TUNNEL_ENCAP_FLAG_CSUM", tunnel_flag::CSUM.into()),
+        (
+            "IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM",
+            tunnel_flag::REMCSUM.into(),
+        ),
+        ("AF_INET", AF_INET.into()),
+        ("AF_INET6", AF_INET6.into()),
+        ("IPPROTO_TCP", IPPROTO_TCP.into()),
+        ("IPPROTO_UDP", IPPROTO_UDP.into()),
+        ("IPPROTO_SCTP", IPPROTO_SCTP.into()),
+    ];
+    check(&c, expect);
+}
+
+/// `IPVS_SVC_ATTR_FLAGS` carries `struct ip_vs_flags { __u32 flags; __u32 mask; }` in host byte
+/// order, which `flags_bytes` and `flags_parts` encode and decode; the netmasks of services
+/// without persistence granularity are all ones (IPv4) and the prefix length 128 (IPv6).
+#[test]
+fn flags_struct_and_netmasks() {
+    let text = read("/usr/include/linux/ip_vs.h", "linux-libc-dev");
+    let body = text
+        .split_once("struct ip_vs_flags {")
+        .and_then(|(_, rest)| rest.split_once("};"))
+        .map(|(body, _)| body.split_whitespace().collect::<Vec<_>>())
+        .expect("struct ip_vs_flags is missing from linux/ip_vs.h");
+    assert_eq!(body, ["__u32", "flags;", "__u32", "mask;"]);
+    let bytes = flags_bytes(svc_flag::PERSISTENT, !0);
+    assert_eq!(bytes[..4], svc_flag::PERSISTENT.to_ne_bytes());
+    assert_eq!(bytes[4..], [0xff; 4]);
+    assert_eq!(flags_parts(bytes), (svc_flag::PERSISTENT, !0));
+    assert_eq!(
+        flags_parts(flags_bytes(0x1234_5678, 0x9abc_def0)),
+        (0x1234_5678, 0x9abc_def0)
+    );
+    assert_eq!(NETMASK_INET_ALL.to_ne_bytes(), [255; 4]);
+    assert_eq!(NETMASK_INET6_ALL, 128);
 }

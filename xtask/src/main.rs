@@ -1,0 +1,93 @@
+//! `cargo xtask <verb>`: the host side of rvs, from installing the toolchain to running every test.
+//! The selftests themselves are shell scripts run inside the guest (selftests/).
+
+mod check;
+mod deps;
+mod kernel;
+mod lint;
+mod module;
+mod plan;
+mod pool;
+mod toolchain;
+mod util;
+mod vm;
+
+use std::time::Duration;
+
+use kernel::Flavour;
+use vm::Module;
+
+const HELP: &str = "\
+cargo xtask <verb>: rvs's host side
+
+  deps [--check]             install (or only verify) the host's dependencies
+  kernel [release|debug]     build the test kernel once (cached by its inputs); prints its directory
+  module [release|debug] [--kdir DIR]
+                             build rvs.ko for a test kernel or any kernel build directory; prints its path
+  vm [--kernel release|debug] [--module rvs|ipvs|none] [--timeout SECS] -- CMD...
+                             run CMD as root in a VM with the module loaded; exits with CMD's status
+  demo                       the main job: a client, a director and three web servers balanced by rvs
+  check [--full] [--jobs N] [--kernel K] [--module M] [--save-durations] [TEST...]
+                             every test: host tests, lint, the runner, then each selftest against rvs
+                             (release and debug kernel) and ip_vs; ends with `N passed, N failed`
+  check --repeat N [--kernel K] [--module M] [TEST...]
+                             run tests N times in each lane and report their pass rates
+  bench                      NAT throughput, packet and connection rates: rvs vs ip_vs vs plain forwarding
+  lint                       rustfmt and clippy (module and host crates)
+  host-test                  cargo test of the host crates and the module's kernel-independent logic
+
+Environment: RVS_CACHE (default /var/cache/rvs), RVS_KDIR (a kernel build directory for vm),
+RVS_CHECK_JOBS (worker VMs at once), RVS_VERBOSE=1 (print passing tests' output), RVS_KVM=1.
+";
+
+fn run(verb: &str, rest: &[String]) -> util::Result<i32> {
+    match verb {
+        "deps" => deps::main(rest),
+        "kernel" => kernel::main(rest),
+        "module" => module::main(rest),
+        "vm" => vm::main(rest),
+        "demo" => {
+            deps::ensure()?;
+            vm::run_cmd(
+                Flavour::Release,
+                Module::Rvs,
+                Duration::from_secs(2400),
+                "qemu/demo.sh",
+            )
+        }
+        "bench" => {
+            deps::ensure()?;
+            vm::run_cmd(
+                Flavour::Release,
+                Module::None,
+                Duration::from_secs(2400),
+                "bench/nat.sh",
+            )
+        }
+        "check" => check::main(rest),
+        "lint" => lint::lint_main(),
+        "host-test" => lint::host_test_main(),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(0)
+        }
+        _ => {
+            eprint!("xtask: unknown verb '{verb}'\n\n{HELP}");
+            Ok(2)
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let verb = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[1.min(args.len())..];
+    let code = match run(verb, rest) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask {verb}: error: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
