@@ -79,6 +79,17 @@ pub(crate) fn update(modes: Modes, avail_pages: i64, amemthresh: i32, am_droprat
     }
 }
 
+/// The rate at which the `drop_packet` defense refuses new connections now: a mode written by hand
+/// (0 or 3) counts at once, as IPVS updates the defenses on every write of the sysctl
+/// (`proc_do_defense_mode`); the automatic modes use `checked`, the rate of the last check.
+pub(crate) fn drop_rate(mode: i32, checked: i32, am_droprate: i32) -> i32 {
+    match mode {
+        ALWAYS => am_droprate.max(0),
+        AUTO_IDLE | AUTO_ACTIVE => checked,
+        _ => 0,
+    }
+}
+
 /// Whether the TCP state table of the `secure_tcp` defense is in effect for `mode`.
 pub(crate) fn secure_tcp_on(mode: i32) -> bool {
     mode >= AUTO_ACTIVE
@@ -195,6 +206,16 @@ mod tests {
         assert_eq!(off.drop_rate, 0);
         // A negative threshold counts as 0: memory is never short.
         assert_eq!(update(modes(1, 1, 1), 0, -1, 7).modes, modes(1, 1, 1));
+    }
+
+    #[test]
+    fn written_drop_packet_modes_count_at_once() {
+        // Off and on take effect before the next check; the automatic modes wait for it.
+        assert_eq!(drop_rate(0, 7, 4), 0);
+        assert_eq!(drop_rate(3, 0, 4), 4);
+        assert_eq!(drop_rate(3, 0, -1), 0);
+        assert_eq!(drop_rate(AUTO_IDLE, 0, 4), 0);
+        assert_eq!(drop_rate(AUTO_ACTIVE, 7, 4), 7);
     }
 
     #[test]

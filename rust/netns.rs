@@ -149,7 +149,11 @@ impl NetState {
 
     /// Whether the `drop_packet` defense refuses this new connection (`ip_vs_todrop`).
     pub(crate) fn refuse_new_conn(&self) -> bool {
-        let rate = self.defenses.drop_rate.load(Ordering::Relaxed);
+        let rate = defense::drop_rate(
+            self.sysctl.drop_packet.load(Ordering::Relaxed),
+            self.defenses.drop_rate.load(Ordering::Relaxed),
+            self.sysctl.am_droprate.load(Ordering::Relaxed),
+        );
         if rate == 0 {
             return false;
         }

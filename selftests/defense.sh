@@ -39,9 +39,9 @@ assert_eq "ping rs3" "$(hold_cmd 'ping 0')" "the established connection still an
 in_lb sysctl -qw net.ipv4.vs.drop_entry=0 || fail "drop_entry=0"
 
 # drop_packet=3 refuses one new connection in am_droprate (4): the first, the fifth, the ninth;
-# the others are scheduled as usual (rr over the UDP service: rs3 rs2 rs1).
+# the others are scheduled as usual (rr over the UDP service: rs3 rs2 rs1). Writing the mode
+# takes effect at once, on and off (IPVS updates the defenses on every write).
 in_lb sysctl -qw net.ipv4.vs.am_droprate=4 net.ipv4.vs.drop_packet=3 || fail "drop_packet=3"
-nap 2
 got=$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --sockets 12 --timeout "$((2 * TOPO_SLOW))" | tr '\n' ' ')
 in_lb sysctl -qw net.ipv4.vs.drop_packet=0 || fail "drop_packet=0"
 assert_eq "ERR:timeout rs3 rs2 rs1 ERR:timeout rs3 rs2 rs1 ERR:timeout rs3 rs2 rs1 " "$got" \

@@ -31,7 +31,10 @@ assert_eq "" "$(printf '%s\n' "$entries" | awk '$6 > 300 || $6 < 240')" \
 # A 10 s UDP timeout applies to the next packet of any entry.
 adm --set 0 0 10 || fail "ipvsadm --set 0 0 10"
 assert_eq "Timeout (tcp tcpfin udp): 900 120 10" "$(adm -L --timeout)" "ipvsadm -L --timeout shows udp 10"
-assert_eq "rs1" "$(udp 53)" "rr: the next socket goes to rs1 (after rs3 rs2 rs1 rs3 rs2 rs1 rs3 rs2)"
+got=$(udp 53)
+# (Seen once in 300 release runs against rvs: rs2. What the table held then tells why.)
+[ "$got" = rs1 ] || log "the connections then: $(conn_expiry | tr '\n' ';')"
+assert_eq "rs1" "$got" "rr: the next socket goes to rs1 (after rs3 rs2 rs1 rs3 rs2 rs1 rs3 rs2)"
 short=$(conn_expiry | awk '$6 <= 10')
 assert_match '^UDP UDP 10\.0\.1\.2:[0-9]+ 10\.0\.1\.100:53 10\.0\.2\.11:53 ([0-9]|10)$' "$short" \
 	"ipvsadm -Lnc: the new entry (to rs1) expires within 10 s"

@@ -123,7 +123,7 @@ _counted_in() { [ "$(_in_pkts)" -gt 0 ]; }
 # TCP entry in FIN_WAIT (those of the earlier rounds included), and an ICMP error from the
 # client's side about an answer reaches the real server that sent it, unchanged.
 flat_round() {
-	local method=("$@") i n cport rs
+	local method=("$@") i n cport rs got
 	FLAT_ROUND=$((FLAT_ROUND + 1))
 	adm -C
 	adm -A -t "$VIP:80" -s rr || fail "add service"
@@ -132,7 +132,12 @@ flat_round() {
 		adm -a -t "$VIP:80" -r "$(rs_ip "$i")" "${method[@]}" || fail "add rs$i (${method[*]})"
 		adm -a -u "$VIP:53" -r "$(rs_ip "$i")" "${method[@]}" || fail "add UDP rs$i (${method[*]})"
 	done
-	assert_eq "$(printf 'rs%s\n' 3 2 1 3 2 1)" "$(client_http 6)" \
+	got=$(client_http 6)
+	# (Seen once in 300 release runs against rvs with GRE: a connect timeout. The table and
+	# the counters then tell where the SYNs went.)
+	[ "$got" = "$(printf 'rs%s\n' 3 2 1 3 2 1)" ] ||
+		log "the connections then: $(conn_entries | tr '\n' ';') stats: $(adm -Ln --stats --exact | tr '\n' ';')"
+	assert_eq "$(printf 'rs%s\n' 3 2 1 3 2 1)" "$got" \
 		"${method[*]} TCP: 6 requests go to rs3 rs2 rs1 twice, answered directly"
 	poll_until 10 _counted_in || fail "${method[*]}: no incoming packets counted"
 	assert_eq 0 "$(_out_pkts)" "${method[*]}: the director saw no reply packet (OutPkts 0)"

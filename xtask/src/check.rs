@@ -242,7 +242,7 @@ fn cached_path(key: &str) -> PathBuf {
 }
 
 /// Builds both kernels (side by side) and the module for each, and rvsadm.
-fn prepare_images(flavours: &[Flavour], need_module: bool) -> Result<BTreeMap<Flavour, Image>> {
+fn prepare_images(flavours: &[Flavour]) -> Result<BTreeMap<Flavour, Image>> {
     let started = Instant::now();
     let builds: Vec<_> = flavours
         .iter()
@@ -254,12 +254,7 @@ fn prepare_images(flavours: &[Flavour], need_module: bool) -> Result<BTreeMap<Fl
     }
     let mut images = BTreeMap::new();
     for &f in flavours {
-        let m = if need_module {
-            Module::Rvs
-        } else {
-            Module::Ipvs
-        };
-        images.insert(f, Image::prepare(f, m)?);
+        images.insert(f, Image::prepare(f, Module::Rvs)?);
     }
     println!(
         "== kernels, rvs.ko and rvsadm ready ({})",
@@ -379,7 +374,7 @@ pub fn main(args: &[String]) -> Result<i32> {
     let mut flavours: Vec<Flavour> = o.lanes.iter().map(|l| l.kernel).collect();
     flavours.sort();
     flavours.dedup();
-    let images = prepare_images(&flavours, true)?;
+    let images = prepare_images(&flavours)?;
 
     // Host tests and lint run beside the VMs; their output is shown when they are done.
     let host = whole.then(|| background(crate::lint::host_tests_captured));
@@ -573,7 +568,7 @@ fn repeat(o: &Options) -> Result<i32> {
     let mut flavours: Vec<Flavour> = o.lanes.iter().map(|l| l.kernel).collect();
     flavours.sort();
     flavours.dedup();
-    let images = prepare_images(&flavours, true)?;
+    let images = prepare_images(&flavours)?;
     let history = load_history();
     let mut jobs = Vec::new();
     for &lane in &o.lanes {
@@ -677,6 +672,28 @@ mod tests {
         assert!(deps_of("rvsadm_compat.sh").contains(&"target/release/rvsadm".to_string()));
         assert!(deps_of("ipvsadm_matrix.sh")
             .contains(&"selftests/expected/ipvsadm_matrix.out".to_string()));
+    }
+
+    #[test]
+    fn a_skipped_selftest_fails_the_check() {
+        let green = Tally {
+            passed: 3,
+            failed: 0,
+            skipped: vec![],
+        };
+        assert_eq!(finish(&green).unwrap(), 0);
+        let skipped = Tally {
+            passed: 3,
+            failed: 0,
+            skipped: vec!["keepalived_nat [rvs, release]".into()],
+        };
+        assert_eq!(finish(&skipped).unwrap(), 1);
+        let failed = Tally {
+            passed: 3,
+            failed: 1,
+            skipped: vec![],
+        };
+        assert_eq!(finish(&failed).unwrap(), 1);
     }
 
     #[test]

@@ -29,7 +29,8 @@ cargo xtask <verb>: rvs's host side
   demo                       the main job: a client, a director and three web servers balanced by rvs
   check [--full] [--jobs N] [--kernel K] [--module M] [--save-durations] [TEST...]
                              every test: host tests, lint, the runner, then each selftest against rvs
-                             (release and debug kernel) and ip_vs; ends with `N passed, N failed`
+                             (release and debug kernel) and ip_vs; ends with `N passed, N failed`;
+                             with TEST names, only those selftests
   check --repeat N [--kernel K] [--module M] [TEST...]
                              run tests N times in each lane and report their pass rates
   bench                      NAT throughput, packet and connection rates: rvs vs ip_vs vs plain forwarding

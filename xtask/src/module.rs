@@ -1,4 +1,5 @@
-//! `cargo xtask module [release|debug] [--kdir DIR]`: builds rvs.ko and prints its path.
+//! `cargo xtask module [release|debug] [--kdir DIR]`: builds rvs.ko and prints its path
+//! (`target/rvs-release.ko`, `target/rvs-debug.ko`, `target/rvs-kdir-<hash>.ko`).
 //!
 //! Kbuild builds an external module inside its source directory, for one kernel at a time. To keep
 //! one build per kernel (the release and the debug kernel's VMs run side by side), the module's
@@ -123,6 +124,9 @@ pub fn build_with(target: &Target, stage_suffix: &str, extra: &[String]) -> Resu
         .join("target/kmod")
         .join(format!("{}{stage_suffix}", target.stage_name()));
     fs::create_dir_all(&stage)?;
+    // One build per stage at a time (a `make vm` beside a running check, say).
+    let lock = fs::File::create(stage.join(".lock"))?;
+    lock.lock()?;
     sync_stage(&stage)?;
     // Diagnostics name the tree's files, not their staged copies.
     let mut krustflags = format!(
@@ -152,7 +156,14 @@ pub fn build_with(target: &Target, stage_suffix: &str, extra: &[String]) -> Resu
             .arg("modules"),
         &format!("building rvs.ko against {}", kdir.display()),
     )?;
-    Ok(stage.join("rvs.ko"))
+    // Kbuild rewrites rvs.ko in place; VMs copy the module from a file that is only ever
+    // replaced whole, so that a rebuild cannot hand them half a module.
+    let name = format!("rvs-{}{stage_suffix}.ko", target.stage_name());
+    let built = root().join("target").join(&name);
+    let tmp = root().join("target").join(format!(".{name}.tmp"));
+    fs::copy(stage.join("rvs.ko"), &tmp)?;
+    fs::rename(&tmp, &built)?;
+    Ok(built)
 }
 
 pub fn build(target: &Target) -> Result<PathBuf> {

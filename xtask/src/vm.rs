@@ -93,10 +93,9 @@ impl RunDir {
             .map(PathBuf::from)
             .unwrap_or_else(|| "/tmp".into());
         let path = base.join(format!(
-            "rvs-run.{}.{}.{}",
+            "rvs-run.{}.{}",
             std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed),
-            Instant::now().elapsed().subsec_nanos()
+            SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         fs::create_dir(&path)?;
         let run = RunDir { path };
