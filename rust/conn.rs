@@ -20,7 +20,6 @@ use crate::{
     ffi::{
         rcu::Guard,
         rculist::{RcuHashTable, RcuLink, RcuLinked},
-        sync::LockClass,
         timer,
     },
     jhash, packet,
@@ -474,7 +473,11 @@ impl ConnTable {
     pub(crate) fn new(bits: u32, seed: u32) -> Result<Self> {
         let size = 1usize << bits;
         Ok(Self {
-            chains: RcuHashTable::new(size, LockClass::ConnTable)?,
+            chains: RcuHashTable::new(
+                size,
+                kernel::c_str!("rvs_conn_table"),
+                kernel::static_lock_class!(),
+            )?,
             mask: (size - 1) as u32,
             seed,
             count: AtomicU32::new(0),
@@ -621,16 +624,20 @@ impl ConnTable {
         }
     }
 
-    /// Calls `f` with every connection, for `/proc/net/ip_vs_conn`.
-    pub(crate) fn for_each(
+    /// The number of hash buckets.
+    pub(crate) fn buckets(&self) -> usize {
+        self.chains.buckets()
+    }
+
+    /// Calls `f` with every connection of hash bucket `bucket`, for `/proc/net/ip_vs_conn`.
+    pub(crate) fn for_each_in(
         &self,
+        bucket: usize,
         mut f: impl FnMut(&Conn) -> core::fmt::Result,
     ) -> core::fmt::Result {
-        for bucket in 0..self.chains.buckets() {
-            let guard = Guard::new();
-            for conn in self.chains.iter(bucket, &guard) {
-                f(&conn)?;
-            }
+        let guard = Guard::new();
+        for conn in self.chains.iter(bucket, &guard) {
+            f(&conn)?;
         }
         Ok(())
     }

@@ -3,8 +3,9 @@
 //! The rvs state of one network namespace.
 //!
 //! IPVS keeps its services, timeouts, statistics and sysctls per namespace (`struct netns_ipvs`);
-//! so does rvs. The state is created by the pernet `init` of each namespace and dropped by its
-//! `exit`.
+//! so does rvs. The state is the pernet data of each namespace ([`NetData`]): created when the
+//! namespace is (or when rvs is loaded), with its sysctls, `/proc/net` files and timer attached,
+//! and dropped when it goes.
 //!
 //! Writers of the service table are serialised by the generic netlink mutex: the IPVS family is
 //! not `parallel_ops`, so no two commands run at once.
@@ -13,9 +14,12 @@
 
 use crate::{
     conn::{ConnTable, TimeoutTable, SWEEPS_PER_ROUND},
+    conn_tab_size,
+    control::proc,
     defense::{self, EntryDropper, Modes},
     ffi::{
-        netfilter::HookSwitch,
+        self, params,
+        pernet::{Attach, Net, NetData},
         rcu::{Guard, RcuArc},
         sysctl::{IntKind, IntSysctl},
         timer::{self, OnTimer, Timer},
@@ -30,7 +34,7 @@ use kernel::{c_str, prelude::*};
 
 /// Per-namespace state.
 pub(crate) struct NetState {
-    // Atomics rather than a lock: the packet path will read them in softirq context.
+    // Atomics rather than a lock: the packet path reads them in softirq context.
     timeout_tcp: AtomicU32,
     timeout_tcp_fin: AtomicU32,
     timeout_udp: AtomicU32,
@@ -42,8 +46,6 @@ pub(crate) struct NetState {
     pub(crate) sysctl: Sysctls,
     /// The connections.
     pub(crate) conns: ConnTable,
-    /// The netfilter hooks, registered while there are services.
-    pub(crate) hooks: HookSwitch,
     /// Counts the timer's ticks, to run the estimator every [`ESTIMATOR_TICKS`].
     ticks: AtomicU32,
     /// The defenses in effect, from the last check.
@@ -68,8 +70,9 @@ const ESTIMATOR_TICKS: u32 = 2 * TICKS_PER_SECOND;
 const SCHED_EXPIRE_TICKS: u32 = locality::CHECK_EXPIRE_INTERVAL_SECS * TICKS_PER_SECOND;
 
 impl NetState {
-    /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets.
-    pub(crate) fn new(conn_bits: u32, seed: u32) -> Result<Self> {
+    /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets
+    /// whose hash is seeded with `seed`.
+    fn with_conn_bits(conn_bits: u32, seed: u32) -> Result<Self> {
         Ok(Self {
             timeout_tcp: AtomicU32::new(timeouts::DEFAULT.tcp),
             timeout_tcp_fin: AtomicU32::new(timeouts::DEFAULT.tcp_fin),
@@ -78,7 +81,6 @@ impl NetState {
             stats: Stats::new()?,
             sysctl: Sysctls::default(),
             conns: ConnTable::new(conn_bits, seed)?,
-            hooks: HookSwitch::new(),
             ticks: AtomicU32::new(0),
             defenses: Defenses::default(),
         })
@@ -92,11 +94,6 @@ impl NetState {
             tcp_fin_wait: t.tcp_fin,
             udp: t.udp,
         }
-    }
-
-    /// Arms the first tick of the namespace's timer.
-    pub(crate) fn start_timer(&self, timer: &Timer<Self>) {
-        timer.fire_in(Self::tick_interval());
     }
 
     fn tick_interval() -> u64 {
@@ -207,6 +204,32 @@ impl NetState {
     }
 }
 
+/// The rvs state of `net`; `-ENODEV` if rvs's pernet subsystem is not set up there.
+pub(crate) fn state(net: &Net) -> Result<&NetState> {
+    net.data::<NetState>().ok_or(ENODEV)
+}
+
+impl NetData for NetState {
+    fn new(_net: &Net) -> Result<Self> {
+        let bits = conn_tab_size::bits_for(params::conn_tab_bits());
+        Self::with_conn_bits(bits, ffi::random_u32())
+    }
+
+    fn attach<'a>(&'a self, to: &mut Attach<'a, Self>) -> Result {
+        to.sysctls(Sysctls::PATH, &self.sysctl.entries())?;
+        to.proc_file::<proc::Services>(c_str!("ip_vs"))?;
+        to.proc_file::<proc::Totals>(c_str!("ip_vs_stats"))?;
+        to.proc_file::<proc::Conns>(c_str!("ip_vs_conn"))?;
+        to.timer(Self::tick_interval())
+    }
+
+    fn exit(&self, _net: &Net) {
+        self.conns.flush(false);
+    }
+
+    crate::pernet_subsystem!(NetState);
+}
+
 impl OnTimer for NetState {
     fn on_timer(&self, timer: &Timer<Self>) {
         self.conns.sweep();
@@ -300,16 +323,19 @@ impl Sysctls {
             name,
             value,
             kind: IntKind::Plain,
+            read_only_unprivileged: false,
         };
         let defense = |name, value| IntSysctl {
             name,
             value,
             kind: IntKind::Range(&DEFENSE_MODE_MIN, &DEFENSE_MODE_MAX),
+            read_only_unprivileged: false,
         };
         let jiffies = |name, value| IntSysctl {
             name,
             value,
             kind: IntKind::Jiffies,
+            read_only_unprivileged: false,
         };
         [
             plain(c_str!("amemthresh"), &self.amemthresh),
@@ -330,7 +356,12 @@ impl Sysctls {
             plain(c_str!("conn_reuse_mode"), &self.conn_reuse_mode),
             plain(c_str!("schedule_icmp"), &self.schedule_icmp),
             plain(c_str!("ignore_tunneled"), &self.ignore_tunneled),
-            plain(c_str!("run_estimation"), &self.run_estimation),
+            // The estimator costs CPU time of the whole host: the root of a user namespace
+            // cannot switch it (IPVS makes it read-only there).
+            IntSysctl {
+                read_only_unprivileged: true,
+                ..plain(c_str!("run_estimation"), &self.run_estimation)
+            },
             jiffies(c_str!("lblc_expiration"), &self.lblc_expiration),
             jiffies(c_str!("lblcr_expiration"), &self.lblcr_expiration),
         ]

@@ -5,26 +5,33 @@
 //! rvs speaks the IPVS generic netlink ABI, so that unmodified `ipvsadm` and `keepalived` drive it
 //! as they drive in-tree `ip_vs`, and hooks netfilter where IPVS does.
 //!
-//! Layout: `ffi/` is the thin unsafe layer over the C shim and kernel APIs (registrations,
-//! netlink messages, namespaces); everything else is safe Rust: `control/` (netlink commands),
-//! `netns` (per-namespace state), `hooks` (packet path); `abi`, `timeouts` and `conn_table` have
-//! no kernel dependency and are unit-tested on the host.
+//! Layout: `ffi/` is the thin unsafe layer over the C shim and kernel APIs: safe wrappers, and
+//! traits with generic adapters for what the kernel calls back (a netlink family, per-namespace
+//! data, netfilter hooks, /proc files, timers). Everything else is safe Rust and implements them:
+//! `control/` (the netlink commands and /proc files), `netns` (per-namespace state), `hooks` (the
+//! packet path), `service`, `conn`, `sched/`, `xmit`. The crate root wires the two: it registers
+//! the family and the pernet subsystem. Modules without kernel dependencies (`abi`, `timeouts`,
+//! `conn_tab_size`, the schedulers' logic, `packet`, `defense`, ...) are unit-tested on the host
+//! (`rust/hosttest`).
+
+#![deny(unsafe_code)]
 
 use kernel::prelude::*;
 
 mod abi;
+mod config_rules;
 mod conn;
-mod conn_table;
+mod conn_tab_size;
 mod control;
 mod defense;
 mod estimator;
+#[allow(unsafe_code)]
 mod ffi;
 mod hooks;
 mod jhash;
 mod netns;
 mod packet;
 mod proto;
-mod rules;
 mod sched;
 mod service;
 mod stats;
@@ -42,26 +49,26 @@ module! {
 struct RvsModule {
     // Fields drop in declaration order: the family goes first so that no request can reach a
     // namespace whose state the pernet unregistration frees next.
-    _genl: ffi::genl::FamilyRegistration,
-    _pernet: ffi::pernet::PernetRegistration,
+    _genl: ffi::genl::Registration<control::Ipvs>,
+    _pernet: ffi::pernet::Registration<netns::NetState>,
 }
 
 impl kernel::Module for RvsModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         let requested_bits = ffi::params::conn_tab_bits();
-        let bits = conn_table::bits_for(requested_bits);
+        let bits = conn_tab_size::bits_for(requested_bits);
         if i64::from(bits) != i64::from(requested_bits) {
             pr_info!(
                 "conn_tab_bits={} out of range {}..={}, using {}\n",
                 requested_bits,
-                conn_table::MIN_BITS,
-                conn_table::MAX_BITS,
+                conn_tab_size::MIN_BITS,
+                conn_tab_size::MAX_BITS,
                 bits
             );
         }
         // The per-namespace state must exist before any request can arrive for it.
-        let pernet = ffi::pernet::PernetRegistration::new()?;
-        let genl = ffi::genl::FamilyRegistration::new().inspect_err(|e| {
+        let pernet = <netns::NetState as ffi::pernet::NetData>::subsystem().register()?;
+        let genl = ffi::genl::Registration::<control::Ipvs>::new(module).inspect_err(|e| {
             if e.to_errno() == EEXIST.to_errno() {
                 pr_err!("the IPVS netlink family is taken: is ip_vs loaded? (rmmod ip_vs)\n");
             }
@@ -72,7 +79,7 @@ impl kernel::Module for RvsModule {
             major,
             minor,
             patch,
-            conn_table::size_for(bits)
+            conn_tab_size::size_for(bits)
         );
         Ok(Self {
             _genl: genl,

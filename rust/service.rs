@@ -11,7 +11,7 @@
 
 use crate::{
     abi::{conn_flag, svc_flag, AF_INET},
-    ffi::sync::{BhSpinLock, LockClass},
+    ffi::sync::BhSpinLock,
     packet::Encap,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
@@ -22,7 +22,7 @@ use kernel::{prelude::*, sync::Arc};
 /// What identifies a service: its address tuple, or its firewall mark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ServiceKey {
-    /// `(af, protocol, address, port)`; the address is normalised (`rules::normalize_addr`).
+    /// `(af, protocol, address, port)`; the address is normalised (`config_rules::normalize_addr`).
     Tuple {
         af: u16,
         protocol: u16,
@@ -72,7 +72,7 @@ pub(crate) struct Service {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DestKey {
     pub(crate) af: u16,
-    /// Normalised (`rules::normalize_addr`).
+    /// Normalised (`config_rules::normalize_addr`).
     pub(crate) addr: [u8; 16],
     pub(crate) port: u16,
 }
@@ -463,10 +463,9 @@ impl Service {
         self.with_dests(removed(&self.dests, index)?)
     }
 
-    /// The same service with other destinations; tells the scheduler (IPVS's `add_dest`,
-    /// `del_dest` and `upd_dest` callbacks).
+    /// The same service with other destinations. Its scheduler (shared with `self`) learns them
+    /// with [`Service::reschedule`] when the new service goes live.
     fn with_dests(&self, dests: KVec<Arc<Dest>>) -> Result<Self> {
-        self.sched.lock().dests_changed(&dests);
         Ok(Self {
             key: self.key,
             params: self.params,
@@ -474,6 +473,12 @@ impl Service {
             stats: self.stats.clone(),
             sched: self.sched.clone(),
         })
+    }
+
+    /// Tells the scheduler the service's destinations (IPVS's `add_dest`, `del_dest` and
+    /// `upd_dest` callbacks), once nothing can fail any more before they go live.
+    pub(crate) fn reschedule(&self) {
+        self.sched.lock().dests_changed(&self.dests);
     }
 
     /// Zeroes the statistics of the service and of its destinations (`ip_vs_zero_service`).
@@ -509,7 +514,7 @@ fn new_sched_state(
     dests: &[Arc<Dest>],
 ) -> Result<Arc<BhSpinLock<SchedState>>> {
     let state = scheduler.unwrap_or(Scheduler::RoundRobin).new_state(dests);
-    Arc::pin_init(BhSpinLock::new(state, LockClass::Scheduler), GFP_KERNEL)
+    Arc::pin_init(crate::new_bh_spinlock!(state, "rvs_sched"), GFP_KERNEL)
 }
 
 impl Candidate for Arc<Dest> {

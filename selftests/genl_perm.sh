@@ -24,3 +24,14 @@ assert_match 'CAP_NET_ADMIN \(EPERM\)' "$out" "rvsadm names the missing capabili
 # enough, IPVS checks the initial user namespace.
 out=$(unshare --user --map-root-user --net python3 "$GENL" request GET_INFO)
 assert_eq "errno=EPERM" "$out" "GET_INFO from a user namespace's root: EPERM"
+
+# The sysctls of that namespace: those that cost the whole host (the estimator) are read-only for
+# its root, the others writable (ip_vs_control_net_init_sysctl); in the initial user namespace
+# all are writable.
+modes=$(unshare --user --map-root-user --net stat -c '%n %a' \
+	/proc/sys/net/ipv4/vs/run_estimation /proc/sys/net/ipv4/vs/amemthresh)
+assert_eq "/proc/sys/net/ipv4/vs/run_estimation 444
+/proc/sys/net/ipv4/vs/amemthresh 644" "$modes" \
+	"a user namespace's network namespace: run_estimation read-only, amemthresh writable"
+assert_eq "644" "$(stat -c %a /proc/sys/net/ipv4/vs/run_estimation)" \
+	"run_estimation is writable in the initial namespace"

@@ -9,23 +9,66 @@
 #![deny(unsafe_code)]
 
 mod fill;
+mod policy;
 pub(crate) mod proc;
 mod services;
 
 use crate::{
     abi::{self, cmd, cmd_attr, daemon_attr, info_attr},
-    conn_table,
+    conn_tab_size,
     ffi::{
         errno,
-        genl::{Dump, Nest, Request},
+        genl::{Command, Dump, Family, Policy, Request},
         params,
     },
-    timeouts,
+    netns, timeouts,
 };
-use kernel::prelude::*;
+use kernel::{c_str, prelude::*, str::CStr};
+
+/// The `"IPVS"` generic netlink family (`ip_vs_genl_family`).
+pub(crate) struct Ipvs;
+
+/// A command with a `doit`, a `dumpit`, or both (`ip_vs_genl_ops`).
+const fn command(cmd: u8, doit: bool, dumpit: bool) -> Command {
+    Command { cmd, doit, dumpit }
+}
+
+impl Family for Ipvs {
+    const NAME: &'static CStr = c_str!("IPVS");
+    const VERSION: u32 = abi::GENL_VERSION as u32;
+    const POLICY: &'static [Policy] = &policy::COMMAND;
+    const COMMANDS: &'static [Command] = &[
+        command(cmd::NEW_SERVICE, true, false),
+        command(cmd::SET_SERVICE, true, false),
+        command(cmd::DEL_SERVICE, true, false),
+        command(cmd::GET_SERVICE, true, true),
+        command(cmd::NEW_DEST, true, false),
+        command(cmd::SET_DEST, true, false),
+        command(cmd::DEL_DEST, true, false),
+        command(cmd::GET_DEST, false, true),
+        command(cmd::NEW_DAEMON, true, false),
+        command(cmd::DEL_DAEMON, true, false),
+        command(cmd::GET_DAEMON, false, true),
+        command(cmd::SET_CONFIG, true, false),
+        command(cmd::GET_CONFIG, true, false),
+        command(cmd::GET_INFO, true, false),
+        command(cmd::ZERO, true, false),
+        command(cmd::FLUSH, true, false),
+    ];
+    // IPVS's commands predate strict validation.
+    const STRICT_FROM: u8 = cmd::FLUSH + 1;
+
+    fn doit(request: &Request<'_>) -> Result {
+        doit(request)
+    }
+
+    fn dumpit(dump: &mut Dump<'_>) -> Result {
+        dumpit(dump)
+    }
+}
 
 /// Handles a `doit` request.
-pub(crate) fn doit(request: &Request<'_>) -> Result {
+fn doit(request: &Request<'_>) -> Result {
     match request.cmd() {
         cmd::GET_INFO => get_info(request),
         cmd::GET_CONFIG => get_config(request),
@@ -45,7 +88,7 @@ pub(crate) fn doit(request: &Request<'_>) -> Result {
 }
 
 /// Handles one batch of a dump.
-pub(crate) fn dumpit(dump: &mut Dump<'_>) -> Result {
+fn dumpit(dump: &mut Dump<'_>) -> Result {
     match dump.cmd() {
         cmd::GET_SERVICE => services::dump_services(dump),
         cmd::GET_DEST => services::dump_dests(dump),
@@ -61,7 +104,7 @@ fn set_daemon(request: &Request<'_>) -> Result {
     let nest = request
         .attr(cmd_attr::DAEMON)
         .ok_or(EINVAL)?
-        .nested(Nest::Daemon)?;
+        .nested(&policy::DAEMON)?;
     if request.cmd() == cmd::DEL_DAEMON {
         nest.get(daemon_attr::STATE).ok_or(EINVAL)?;
         return Err(ESRCH);
@@ -79,7 +122,7 @@ fn set_daemon(request: &Request<'_>) -> Result {
 
 /// `IPVS_CMD_GET_INFO`: the IPVS version and the connection table size (`ip_vs_genl_get_cmd`).
 fn get_info(request: &Request<'_>) -> Result {
-    let table_size = conn_table::size_for(conn_table::bits_for(params::conn_tab_bits()));
+    let table_size = conn_tab_size::size_for(conn_tab_size::bits_for(params::conn_tab_bits()));
     let mut reply = request.reply(cmd::SET_INFO)?;
     let mut attrs = reply.attrs();
     attrs.put_u32(info_attr::VERSION, abi::version_code(abi::VERSION))?;
@@ -89,7 +132,7 @@ fn get_info(request: &Request<'_>) -> Result {
 
 /// `IPVS_CMD_GET_CONFIG`: the namespace's TCP, TCP FIN and UDP timeouts, in a `SET_CONFIG` reply.
 fn get_config(request: &Request<'_>) -> Result {
-    let current = request.net().state().timeouts();
+    let current = netns::state(request.net())?.timeouts();
     let mut reply = request.reply(cmd::SET_CONFIG)?;
     let mut attrs = reply.attrs();
     attrs.put_u32(cmd_attr::TIMEOUT_TCP, current.tcp)?;
@@ -105,7 +148,7 @@ fn set_config(request: &Request<'_>) -> Result {
     let tcp = seconds(cmd_attr::TIMEOUT_TCP)?;
     let tcp_fin = seconds(cmd_attr::TIMEOUT_TCP_FIN)?;
     let udp = seconds(cmd_attr::TIMEOUT_UDP)?;
-    let state = request.net().state();
+    let state = netns::state(request.net())?;
     let new = timeouts::apply(state.timeouts(), tcp, tcp_fin, udp, params::hz()).ok_or(EINVAL)?;
     state.set_timeouts(new);
     Ok(())

@@ -2,32 +2,62 @@
 
 //! The text of `/proc/net/ip_vs`, `/proc/net/ip_vs_stats` and `/proc/net/ip_vs_conn`, byte for byte
 //! as IPVS prints them (`ip_vs_info_seq_show`, `ip_vs_stats_show`, `ip_vs_conn_seq_show`).
+//!
+//! The service table and the totals are one record each. The connections are one record per
+//! hash bucket, so that a read holds one bucket's lines at a time, whatever the table's size, and
+//! resumes where it stopped without walking the table again.
 
 #![deny(unsafe_code)]
 
 use crate::{
     abi::{self, svc_flag, AF_INET6},
-    conn_table,
-    ffi::{params, pernet::Net, procfs::SeqWriter, rcu, timer},
+    config_rules::{self, Ipv6Full},
+    conn_tab_size,
+    ffi::{
+        params,
+        procfs::{ProcFile, SeqWriter},
+        rcu, timer,
+    },
+    netns::NetState,
     packet,
-    rules::{self, Ipv6Full},
     service::ServiceKey,
 };
 use core::fmt::{self, Write};
 
 /// `/proc/net/ip_vs`: the header, then every service with its destinations, in hex.
-pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
+pub(crate) struct Services;
+
+impl ProcFile for Services {
+    type Data = NetState;
+
+    fn records(_state: &NetState) -> u64 {
+        1
+    }
+
+    fn header(_state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+        services_header(out)
+    }
+
+    fn record(state: &NetState, _index: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
+        services(state, out)
+    }
+}
+
+fn services_header(out: &mut SeqWriter<'_>) -> fmt::Result {
     let (major, minor, patch) = abi::VERSION;
-    let size = conn_table::size_for(conn_table::bits_for(params::conn_tab_bits()));
+    let size = conn_tab_size::size_for(conn_tab_size::bits_for(params::conn_tab_bits()));
     writeln!(
         out,
         "IP Virtual Server version {major}.{minor}.{patch} (size={size})"
     )?;
     out.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
-    out.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")?;
+    out.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
+}
+
+fn services(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
     let guard = rcu::Guard::new();
     // IPVS lists address services before fwmark services.
-    let table = net.state().services.get(&guard);
+    let table = state.services.get(&guard);
     let tuples = table
         .services
         .iter()
@@ -52,7 +82,7 @@ pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
             } => write!(
                 out,
                 "{}  [{}]:{:04X} {} ",
-                rules::proto_name(protocol),
+                config_rules::proto_name(protocol),
                 Ipv6Full(&addr),
                 port,
                 sched
@@ -67,7 +97,7 @@ pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
                 write!(
                     out,
                     "{}  {:08X}:{:04X} {} {} ",
-                    rules::proto_name(protocol),
+                    config_rules::proto_name(protocol),
                     ip,
                     port,
                     sched,
@@ -101,7 +131,7 @@ pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
             writeln!(
                 out,
                 "      {:<7} {:<6} {:<10} {:<10}",
-                rules::fwd_name(d.params.fwd),
+                config_rules::fwd_name(d.params.fwd),
                 d.params.weight,
                 d.active_conns() as i32,
                 d.inactive_conns() as i32
@@ -112,8 +142,26 @@ pub(crate) fn services(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
 }
 
 /// `/proc/net/ip_vs_stats`: the namespace's totals and rates, in hex.
-pub(crate) fn stats(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
-    let s = net.state().stats.snapshot();
+pub(crate) struct Totals;
+
+impl ProcFile for Totals {
+    type Data = NetState;
+
+    fn records(_state: &NetState) -> u64 {
+        0
+    }
+
+    fn header(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+        totals(state, out)
+    }
+
+    fn record(_state: &NetState, _index: u64, _out: &mut SeqWriter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+fn totals(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+    let s = state.stats.snapshot();
     out.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
     out.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
     writeln!(
@@ -130,33 +178,47 @@ pub(crate) fn stats(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
 }
 
 /// `/proc/net/ip_vs_conn`: the connection entries (`ip_vs_conn_seq_show`), which `ipvsadm -Lc`
-/// parses.
-pub(crate) fn conns(net: &Net, out: &mut SeqWriter<'_>) -> fmt::Result {
-    out.write_str(
-        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
-    )?;
-    let now = timer::jiffies();
-    net.state().conns.for_each(|c| {
-        let t = &c.tuple;
-        let (vport, dport) = c.shown_ports();
-        // `ip_vs_proto_name`: fwmark templates have protocol 0 ("IP").
-        let name = match t.protocol {
-            packet::PROTO_UDP => "UDP",
-            packet::PROTO_TCP => "TCP",
-            _ => "IP",
-        };
-        writeln!(
-            out,
-            "{:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X} {:<11} {:7}",
-            name,
-            u32::from_be_bytes(t.caddr),
-            u16::from_be_bytes(t.cport),
-            u32::from_be_bytes(t.vaddr),
-            u16::from_be_bytes(vport),
-            u32::from_be_bytes(t.daddr),
-            u16::from_be_bytes(dport),
-            c.state_name(),
-            c.expires_in_secs(now),
+/// parses; record `n` is the entries of hash bucket `n`.
+pub(crate) struct Conns;
+
+impl ProcFile for Conns {
+    type Data = NetState;
+
+    fn records(state: &NetState) -> u64 {
+        state.conns.buckets() as u64
+    }
+
+    fn header(_state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+        out.write_str(
+            "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
         )
-    })
+    }
+
+    fn record(state: &NetState, bucket: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
+        let now = timer::jiffies();
+        let bucket = usize::try_from(bucket).map_err(|_| fmt::Error)?;
+        state.conns.for_each_in(bucket, |c| {
+            let t = &c.tuple;
+            let (vport, dport) = c.shown_ports();
+            // `ip_vs_proto_name`: fwmark templates have protocol 0 ("IP").
+            let name = match t.protocol {
+                packet::PROTO_UDP => "UDP",
+                packet::PROTO_TCP => "TCP",
+                _ => "IP",
+            };
+            writeln!(
+                out,
+                "{:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X} {:<11} {:7}",
+                name,
+                u32::from_be_bytes(t.caddr),
+                u16::from_be_bytes(t.cport),
+                u32::from_be_bytes(t.vaddr),
+                u16::from_be_bytes(vport),
+                u32::from_be_bytes(t.daddr),
+                u16::from_be_bytes(dport),
+                c.state_name(),
+                c.expires_in_secs(now),
+            )
+        })
+    }
 }

@@ -11,15 +11,15 @@ use crate::{
         self, cmd, cmd_attr, conn_flag, dest_attr, svc_attr, tunnel_type, AF_INET, AF_INET6,
         IPPROTO_TCP,
     },
+    config_rules::{self, Refusal},
     ffi::{
         errno,
-        genl::{Attr, Dump, Nest, Request},
+        genl::{Attr, Dump, Request},
         params,
         pernet::{self, AddrType, Net},
         rcu,
     },
-    netns::NetState,
-    rules::{self, Refusal},
+    netns::{self, NetState},
     sched,
     service::{
         Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams, ServiceTable,
@@ -56,7 +56,7 @@ fn af_valid(af: u16) -> bool {
 }
 
 fn parse_service(attr: Option<Attr<'_>>, full: bool) -> Result<ServiceRequest<'_>> {
-    let nest = attr.ok_or(EINVAL)?.nested(Nest::Service)?;
+    let nest = attr.ok_or(EINVAL)?.nested(&super::policy::SERVICE)?;
     let af = nest.get(svc_attr::AF);
     let fwmark = nest.get(svc_attr::FWMARK);
     let protocol = nest.get(svc_attr::PROTOCOL);
@@ -86,7 +86,7 @@ fn parse_service(attr: Option<Attr<'_>>, full: bool) -> Result<ServiceRequest<'_
         (None, Some(protocol), Some(addr), Some(port)) => ServiceKey::Tuple {
             af,
             protocol: protocol.u16()?,
-            addr: rules::normalize_addr(af, addr.padded()),
+            addr: config_rules::normalize_addr(af, addr.padded()),
             port: port.be16()?,
         },
         _ => return Err(EINVAL),
@@ -130,7 +130,7 @@ struct DestRequest {
 }
 
 fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
-    let nest = attr.ok_or(EINVAL)?.nested(Nest::Dest)?;
+    let nest = attr.ok_or(EINVAL)?.nested(&super::policy::DEST)?;
     let (Some(addr), Some(port)) = (nest.get(dest_attr::ADDR), nest.get(dest_attr::PORT)) else {
         return Err(EINVAL);
     };
@@ -179,10 +179,10 @@ fn parse_dest(attr: Option<Attr<'_>>, full: bool) -> Result<DestRequest> {
 /// The service, destination, `FLUSH` and `ZERO` commands.
 pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     let net = request.net();
-    let state = net.state();
+    let state = netns::state(net)?;
     let command = request.cmd();
     if command == cmd::FLUSH {
-        return publish(net, ServiceTable::new()?);
+        return publish(net, ServiceTable::new()?, None);
     }
     let svc_attr = request.attr(cmd_attr::SERVICE);
     if command == cmd::ZERO && svc_attr.is_none() {
@@ -224,6 +224,8 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         _ => None,
     };
 
+    // The service whose destinations change, if one does: its scheduler learns them on publishing.
+    let rescheduled = dest_req.is_some().then_some(index);
     let next = match (command, dest_req) {
         (cmd::NEW_SERVICE, _) => return Err(EEXIST),
         (cmd::SET_SERVICE, _) => {
@@ -244,19 +246,24 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         }
         _ => return Err(EINVAL),
     };
-    publish(net, next)
+    publish(net, next, rescheduled)
 }
 
 /// Publishes the next service table of `net`, then retires the destinations it no longer has
 /// (their connections stop forwarding, or are flushed with `expire_nodest_conn`), and hooks
 /// netfilter while there are services (`ip_vs_register_hooks`, `ip_vs_unregister_hooks`).
-fn publish(net: &Net, next: Arc<ServiceTable>) -> Result {
-    let state = net.state();
+/// Service `rescheduled` of `next`, whose destinations changed, has its scheduler told just
+/// before the table goes live, after the last step that can fail.
+fn publish(net: &Net, next: Arc<ServiceTable>, rescheduled: Option<usize>) -> Result {
+    let state = netns::state(net)?;
     let previous = state.services.snapshot();
     let hooks_wanted = !next.services.is_empty();
     if hooks_wanted {
         // Before the services exist, so that their first packets are seen.
-        state.hooks.set(net, true)?;
+        net.set_hooks::<NetState>(true)?;
+    }
+    if let Some(svc) = rescheduled.and_then(|i| next.services.get(i)) {
+        svc.reschedule();
     }
     state.services.replace(next.clone());
     let mut retired = false;
@@ -276,7 +283,7 @@ fn publish(net: &Net, next: Arc<ServiceTable>) -> Result {
         state.conns.flush(true);
     }
     if !hooks_wanted {
-        state.hooks.set(net, false)?;
+        net.set_hooks::<NetState>(false)?;
     }
     Ok(())
 }
@@ -289,23 +296,23 @@ fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<Ser
     if full.pe_name.is_some_and(|name| !name.is_empty()) {
         return Err(ENOENT);
     }
-    if !rules::netmask_valid(af, full.netmask) {
+    if !config_rules::netmask_valid(af, full.netmask) {
         return Err(EINVAL);
     }
     Ok(ServiceParams {
-        flags: rules::merge_flags(old_flags, full.flags, full.mask),
+        flags: config_rules::merge_flags(old_flags, full.flags, full.mask),
         scheduler,
-        timeout_ticks: rules::timeout_ticks(full.timeout, params::hz()),
+        timeout_ticks: config_rules::timeout_ticks(full.timeout, params::hz()),
         netmask: full.netmask,
     })
 }
 
 fn add_service(net: &Net, req: ServiceRequest<'_>) -> Result {
-    let state = net.state();
+    let state = netns::state(net)?;
     let full = req.full.ok_or(EINVAL)?;
     let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
     let next = state.services.snapshot().with_added(service)?;
-    publish(net, next)
+    publish(net, next, None)
 }
 
 /// The parameters of a destination, checked beforehand with [`check_dest`].
@@ -325,7 +332,7 @@ fn dest_params(d: &DestRequest, last_weight: i32) -> DestParams {
 
 /// IPVS's checks of a destination's numbers, made before it looks the destination up.
 fn check_dest(d: &DestRequest) -> Result {
-    rules::check_dest(
+    config_rules::check_dest(
         d.weight,
         d.u_threshold,
         d.l_threshold,
@@ -338,7 +345,7 @@ fn check_dest(d: &DestRequest) -> Result {
 fn dest_key(d: &DestRequest) -> DestKey {
     DestKey {
         af: d.af,
-        addr: rules::normalize_addr(d.af, d.addr),
+        addr: config_rules::normalize_addr(d.af, d.addr),
         port: d.port,
     }
 }
@@ -397,7 +404,7 @@ fn zero_all(state: &NetState) {
 /// `GET_SERVICE` (doit): one service, in a `NEW_SERVICE` reply.
 pub(crate) fn get_service(request: &Request<'_>) -> Result {
     let req = parse_service(request.attr(cmd_attr::SERVICE), false)?;
-    let table = request.net().state().services.snapshot();
+    let table = netns::state(request.net())?.services.snapshot();
     let (_, svc) = table.find(&req.key).ok_or(ESRCH)?;
     // The reply is allocated (may sleep): the snapshot keeps the service alive meanwhile.
     let mut reply = request.reply(cmd::NEW_SERVICE)?;
@@ -407,7 +414,7 @@ pub(crate) fn get_service(request: &Request<'_>) -> Result {
 
 /// `GET_SERVICE` (dump): every service of the namespace, one `NEW_SERVICE` message each.
 pub(crate) fn dump_services(dump: &mut Dump<'_>) -> Result {
-    let state = dump.net().state();
+    let state = netns::state(dump.net())?;
     let hz = params::hz();
     let guard = rcu::Guard::new();
     let table = state.services.get(&guard);
@@ -431,7 +438,7 @@ pub(crate) fn dump_dests(dump: &mut Dump<'_>) -> Result {
     let Ok(req) = parse_service(attrs.get(cmd_attr::SERVICE), false) else {
         return Ok(());
     };
-    let state = dump.net().state();
+    let state = netns::state(dump.net())?;
     let guard = rcu::Guard::new();
     let table = state.services.get(&guard);
     let Some((_, svc)) = table.find(&req.key) else {

@@ -1,54 +1,219 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generic netlink: registration of the `"IPVS"` family, requests (`doit`), dumps (`dumpit`) and
-//! the messages rvs builds in reply.
+//! Generic netlink: a [`Family`] with its commands and attribute policies, its [`Registration`],
+//! requests (`doit`), dumps (`dumpit`) and the messages sent in reply.
 //!
 //! C header: [`include/net/genetlink.h`](srctree/include/net/genetlink.h)
 //!
-//! The family, its ops table and its attribute policy are static objects of the C shim, identical
-//! to in-tree IPVS's. Every op points to [`rvs_rs_genl_doit`] or [`rvs_rs_genl_dumpit`], which wrap
-//! the C arguments in [`Request`] or [`Dump`] and hand them to `crate::control`.
+//! [`Registration::new`] builds the C family and its ops table from the [`Family`] constants;
+//! every op points to [`doit`] or [`dumpit`] for the family, which wrap the C arguments in
+//! [`Request`] or [`Dump`] and hand them to the family's methods.
 
 use super::{errno, pernet::Net, sys};
-use crate::abi;
-use core::{
-    marker::PhantomData,
-    mem::ManuallyDrop,
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 use kernel::{
     error::from_result,
     ffi::{c_int, c_void},
     prelude::*,
+    str::CStr,
+    types::Opaque,
+    ThisModule,
 };
 
-/// Registration of the `"IPVS"` generic netlink family.
-///
-/// # Invariants
-///
-/// The family is registered while this object exists, and at most one object exists.
-pub(crate) struct FamilyRegistration(());
+/// The validation of one attribute (`struct nla_policy`).
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub(crate) struct Policy(sys::nla_policy);
 
-static FAMILY_REGISTERED: AtomicBool = AtomicBool::new(false);
+// SAFETY: policies are immutable data that the netlink core only reads.
+unsafe impl Sync for Policy {}
 
-impl FamilyRegistration {
-    /// Registers the family. Fails with `-EEXIST` if another module (in-tree `ip_vs`) has it.
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: the shim's family is a static object; `register_static` calls this only when
-        // it is not registered.
-        super::register_static(&FAMILY_REGISTERED, || unsafe { sys::rvs_genl_register() })?;
-        // INVARIANT: registered just above; the flag excludes a second object.
-        Ok(Self(()))
+impl Policy {
+    const fn new(kind: u32, len: u16) -> Self {
+        Self(sys::nla_policy {
+            type_: kind as u8,
+            validation_type: 0,
+            len,
+            // SAFETY: all-zero is a valid value of the union (no range, no nested policy).
+            __bindgen_anon_1: unsafe { core::mem::zeroed() },
+        })
+    }
+
+    /// Not validated (an attribute the family does not accept is ignored).
+    pub(crate) const fn unspec() -> Self {
+        Self::new(sys::NLA_UNSPEC, 0)
+    }
+
+    /// A payload of at least `len` bytes, of no particular type.
+    pub(crate) const fn min_len(len: u16) -> Self {
+        Self::new(sys::NLA_UNSPEC, len)
+    }
+
+    /// `NLA_U8`.
+    pub(crate) const fn u8() -> Self {
+        Self::new(sys::NLA_U8, 0)
+    }
+
+    /// `NLA_U16`.
+    pub(crate) const fn u16() -> Self {
+        Self::new(sys::NLA_U16, 0)
+    }
+
+    /// `NLA_U32`.
+    pub(crate) const fn u32() -> Self {
+        Self::new(sys::NLA_U32, 0)
+    }
+
+    /// `NLA_NESTED`: a nest, parsed later with its own policy.
+    pub(crate) const fn nested() -> Self {
+        Self::new(sys::NLA_NESTED, 0)
+    }
+
+    /// `NLA_NUL_STRING` of at most `max_len` bytes before the NUL.
+    pub(crate) const fn nul_string(max_len: u16) -> Self {
+        Self::new(sys::NLA_NUL_STRING, max_len)
+    }
+
+    /// `NLA_BINARY` of at most `max_len` bytes.
+    pub(crate) const fn binary(max_len: u16) -> Self {
+        Self::new(sys::NLA_BINARY, max_len)
+    }
+
+    /// A policy table of attributes `0..N`: `entries` gives the policy of some attribute
+    /// numbers, the others are not validated. (A number out of range fails the build.)
+    pub(crate) const fn table<const N: usize>(entries: &[(u16, Policy)]) -> [Policy; N] {
+        let mut table = [Self::unspec(); N];
+        let mut i = 0;
+        while i < entries.len() {
+            table[entries[i].0 as usize] = entries[i].1;
+            i += 1;
+        }
+        table
     }
 }
 
-impl Drop for FamilyRegistration {
+/// One command of a family (`struct genl_small_ops`).
+pub(crate) struct Command {
+    /// The command number.
+    pub(crate) cmd: u8,
+    /// Whether it has a `doit` (a request answered once).
+    pub(crate) doit: bool,
+    /// Whether it has a `dumpit` (a dump in batches).
+    pub(crate) dumpit: bool,
+}
+
+/// A generic netlink family. Every command requires `CAP_NET_ADMIN` in the namespace's user
+/// namespace (`GENL_ADMIN_PERM`) and is validated leniently, as legacy families are
+/// (`GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP`).
+pub(crate) trait Family: 'static {
+    /// The family's name.
+    const NAME: &'static CStr;
+    /// Its version.
+    const VERSION: u32;
+    /// The top-level attribute policy: entry `n` validates attribute `n`.
+    const POLICY: &'static [Policy];
+    /// The commands.
+    const COMMANDS: &'static [Command];
+    /// Commands from this number on are validated strictly (`resv_start_op`).
+    const STRICT_FROM: u8;
+
+    /// Handles a request.
+    fn doit(request: &Request<'_>) -> Result;
+
+    /// Adds one batch of a dump.
+    fn dumpit(dump: &mut Dump<'_>) -> Result;
+}
+
+/// Room for the largest attribute table that [`Attr::nested`] and [`Request::attr`] handle.
+const ATTR_SLOTS: usize = 32;
+
+/// The highest attribute number of `policy`, if it fits an attribute table.
+fn max_attr(policy: &[Policy]) -> Option<u16> {
+    let max = policy.len().checked_sub(1)?;
+    if max >= ATTR_SLOTS {
+        return None;
+    }
+    u16::try_from(max).ok()
+}
+
+/// Registration of a [`Family`]; unregistered on drop.
+///
+/// # Invariants
+///
+/// `family` is registered while this object exists; it points to `ops`, which stays in place.
+pub(crate) struct Registration<F: Family> {
+    family: Pin<KBox<Opaque<sys::genl_family>>>,
+    _ops: KVec<sys::genl_small_ops>,
+    _family: PhantomData<F>,
+}
+
+// SAFETY: the registration is only a handle; unregistering may happen on any thread.
+unsafe impl<F: Family> Send for Registration<F> {}
+// SAFETY: `&Registration` gives no access.
+unsafe impl<F: Family> Sync for Registration<F> {}
+
+impl<F: Family> Registration<F> {
+    /// Registers the family for `module`. Fails with `-EEXIST` if another module has its name.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let maxattr = max_attr(F::POLICY).ok_or(EINVAL)?;
+        let mut ops = KVec::with_capacity(F::COMMANDS.len(), GFP_KERNEL)?;
+        for command in F::COMMANDS {
+            ops.push(
+                sys::genl_small_ops {
+                    doit: if command.doit { Some(doit::<F>) } else { None },
+                    dumpit: if command.dumpit {
+                        Some(dumpit::<F>)
+                    } else {
+                        None
+                    },
+                    cmd: command.cmd,
+                    internal_flags: 0,
+                    flags: sys::GENL_ADMIN_PERM as u8,
+                    validate: (sys::genl_validate_flags_GENL_DONT_VALIDATE_STRICT
+                        | sys::genl_validate_flags_GENL_DONT_VALIDATE_DUMP)
+                        as u8,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let name = F::NAME.as_bytes_with_nul();
+        // SAFETY: all-zero is a valid `genl_family` (no ops, no callbacks), completed below.
+        let mut family: sys::genl_family = unsafe { core::mem::zeroed() };
+        if name.len() > family.name.len() {
+            return Err(EINVAL);
+        }
+        for (dst, &src) in family.name.iter_mut().zip(name) {
+            *dst = src as _;
+        }
+        family.version = F::VERSION;
+        family.maxattr = u32::from(maxattr);
+        family.set_netnsok(1);
+        family.policy = F::POLICY.as_ptr().cast();
+        family.small_ops = ops.as_ptr();
+        family.n_small_ops = u8::try_from(ops.len()).map_err(|_| EINVAL)?;
+        family.resv_start_op = F::STRICT_FROM;
+        family.module = module.as_ptr().cast();
+        let family = KBox::pin(Opaque::new(family), GFP_KERNEL)?;
+        // SAFETY: the family and its ops stay in place (a pinned box, a vector that is not
+        // changed) until `Drop` unregisters it; the policy is static.
+        let ret = unsafe { sys::genl_register_family(family.get()) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: registered just above.
+        Ok(Self {
+            family,
+            _ops: ops,
+            _family: PhantomData,
+        })
+    }
+}
+
+impl<F: Family> Drop for Registration<F> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the family is registered. Unregistering waits for the
-        // requests and dumps in progress.
-        unsafe { sys::rvs_genl_unregister() };
-        FAMILY_REGISTERED.store(false, Ordering::Release);
+        // SAFETY: registered (type invariant). Unregistering waits for the requests and dumps in
+        // progress.
+        unsafe { sys::genl_unregister_family(self.family.get()) };
     }
 }
 
@@ -122,55 +287,28 @@ impl<'a> Attr<'a> {
         &self.payload[..end]
     }
 
-    /// Parses the attribute as a nest of `kind`, validating it with IPVS's policy for that nest
-    /// (`nla_parse_nested_deprecated`). Any violation is `-EINVAL`, as in IPVS.
-    pub(crate) fn nested(&self, kind: Nest) -> Result<Nested<'a>> {
+    /// Parses the attribute as a nest validated by `policy` (`nla_parse_nested_deprecated`).
+    /// Any violation is `-EINVAL`, as in IPVS.
+    pub(crate) fn nested(&self, policy: &'static [Policy]) -> Result<Nested<'a>> {
+        let max = max_attr(policy).ok_or(EINVAL)?;
         let mut nested = Nested::empty();
-        let ptr = nested.tb.as_mut_ptr();
         // SAFETY: `self.nla` is a valid attribute of a message that outlives `'a`; `tb` has
-        // room for the nest's `MAX + 1` entries (at most `ATTR_SLOTS`), checked by `Nest::max`.
+        // room for `max + 1` entries (`max_attr`); `policy` has `max + 1` entries.
         let ret = unsafe {
-            match kind {
-                Nest::Service => sys::rvs_parse_svc(ptr, self.nla),
-                Nest::Dest => sys::rvs_parse_dest(ptr, self.nla),
-                Nest::Daemon => sys::rvs_parse_daemon(ptr, self.nla),
-            }
+            sys::rvs_nla_parse_nested(
+                nested.tb.as_mut_ptr(),
+                c_int::from(max),
+                self.nla,
+                policy.as_ptr().cast(),
+            )
         };
         if ret < 0 {
             return Err(EINVAL);
         }
-        nested.max = kind.max();
+        nested.max = max;
         Ok(nested)
     }
 }
-
-/// The nests of the IPVS family, each with its own attribute policy in the C shim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Nest {
-    /// `IPVS_CMD_ATTR_SERVICE` (`IPVS_SVC_ATTR_*`).
-    Service,
-    /// `IPVS_CMD_ATTR_DEST` (`IPVS_DEST_ATTR_*`).
-    Dest,
-    /// `IPVS_CMD_ATTR_DAEMON` (`IPVS_DAEMON_ATTR_*`).
-    Daemon,
-}
-
-impl Nest {
-    fn max(self) -> u16 {
-        match self {
-            Nest::Service => abi::svc_attr::MAX,
-            Nest::Dest => abi::dest_attr::MAX,
-            Nest::Daemon => abi::daemon_attr::MAX,
-        }
-    }
-}
-
-/// Room for the largest attribute table of the family (the dest nest: 15 attributes + 1).
-const ATTR_SLOTS: usize = 16;
-const _: () = assert!((abi::dest_attr::MAX as usize) < ATTR_SLOTS);
-const _: () = assert!((abi::svc_attr::MAX as usize) < ATTR_SLOTS);
-const _: () = assert!((abi::daemon_attr::MAX as usize) < ATTR_SLOTS);
-const _: () = assert!((abi::cmd_attr::MAX as usize) < ATTR_SLOTS);
 
 /// A parsed attribute table (`struct nlattr *tb[MAX + 1]`).
 ///
@@ -210,9 +348,10 @@ impl<'a> Nested<'a> {
 /// # Invariants
 ///
 /// `info` is the `genl_info` of a request being handled; it and everything it points to stay
-/// valid for `'a`, and its `attrs` array, if not null, has `abi::cmd_attr::MAX + 1` entries.
+/// valid for `'a`, and its `attrs` array, if not null, has `max + 1` entries.
 pub(crate) struct Request<'a> {
     info: &'a sys::genl_info,
+    max: u16,
 }
 
 impl<'a> Request<'a> {
@@ -233,7 +372,7 @@ impl<'a> Request<'a> {
 
     /// Returns the top-level attribute `kind`, if the request carries it.
     pub(crate) fn attr(&self, kind: u16) -> Option<Attr<'a>> {
-        if kind > abi::cmd_attr::MAX {
+        if kind > self.max {
             return None;
         }
         if self.info.attrs.is_null() {
@@ -427,6 +566,7 @@ impl Reply<'_> {
 pub(crate) struct Dump<'a> {
     cb: NonNull<sys::netlink_callback>,
     skb: NonNull<sys::sk_buff>,
+    policy: &'static [Policy],
     _cb: PhantomData<&'a mut sys::netlink_callback>,
 }
 
@@ -449,14 +589,22 @@ impl<'a> Dump<'a> {
     /// Parses the top-level attributes of the dump request with the family's policy (the genl
     /// core does not parse dump requests of legacy families).
     pub(crate) fn request_attrs(&self) -> Result<Nested<'a>> {
+        let max = max_attr(self.policy).ok_or(EINVAL)?;
         let mut nested = Nested::empty();
         // SAFETY: `cb` is valid and its request message lives as long as the dump; `tb` has room
-        // for `IPVS_CMD_ATTR_MAX + 1` entries.
-        let ret = unsafe { sys::rvs_parse_dump_request(nested.tb.as_mut_ptr(), self.cb.as_ptr()) };
+        // for `max + 1` entries and the policy has `max + 1` entries.
+        let ret = unsafe {
+            sys::rvs_genl_parse_dump_request(
+                nested.tb.as_mut_ptr(),
+                c_int::from(max),
+                self.cb.as_ptr(),
+                self.policy.as_ptr().cast(),
+            )
+        };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
-        nested.max = abi::cmd_attr::MAX;
+        nested.max = max;
         Ok(nested)
     }
 
@@ -512,33 +660,29 @@ impl<'a> Dump<'a> {
     }
 }
 
-/// `doit` of every IPVS command.
+/// `doit` of every command of `F`.
 ///
 /// # Safety
 ///
 /// Called by the generic netlink core only, with a valid `info` for the duration of the call.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_genl_doit(
-    _skb: *mut sys::sk_buff,
-    info: *mut sys::genl_info,
-) -> c_int {
+unsafe extern "C" fn doit<F: Family>(_skb: *mut sys::sk_buff, info: *mut sys::genl_info) -> c_int {
     from_result(|| {
         // SAFETY: the genl core passes a valid `info`, parsed with the family's policy into an
         // `attrs` array of `maxattr + 1` entries, for the duration of this call.
         let info = unsafe { &*info };
-        let request = Request { info };
-        crate::control::doit(&request)?;
+        let max = max_attr(F::POLICY).ok_or(EINVAL)?;
+        // INVARIANT: `attrs` has `maxattr + 1` entries, `maxattr` being `max` (`Registration`).
+        F::doit(&Request { info, max })?;
         Ok(0)
     })
 }
 
-/// `dumpit` of the IPVS commands that have one.
+/// `dumpit` of the commands of `F` that have one.
 ///
 /// # Safety
 ///
 /// Called by the generic netlink core only, with valid `skb` and `cb` for the duration of the call.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_genl_dumpit(
+unsafe extern "C" fn dumpit<F: Family>(
     skb: *mut sys::sk_buff,
     cb: *mut sys::netlink_callback,
 ) -> c_int {
@@ -549,9 +693,10 @@ pub(crate) unsafe extern "C" fn rvs_rs_genl_dumpit(
         let mut dump = Dump {
             cb,
             skb: out,
+            policy: F::POLICY,
             _cb: PhantomData,
         };
-        crate::control::dumpit(&mut dump)?;
+        F::dumpit(&mut dump)?;
         // SAFETY: `skb` is the valid output buffer of this batch; the dump returns its length,
         // and 0 (nothing added) ends the dump.
         Ok(unsafe { (*skb).len } as c_int)

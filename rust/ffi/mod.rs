@@ -3,9 +3,12 @@
 //! The thin unsafe layer between rvs and the kernel's C APIs.
 //!
 //! Every C object rvs touches is wrapped here in a small safe type that owns its resource (a
-//! registration is undone by `Drop`, a message under construction is freed by `Drop`). The rest of
-//! the module (control plane, and later services, connections, schedulers and transmitters) uses
-//! only these wrappers and contains no `unsafe` code.
+//! registration is undone by `Drop`, a message under construction is freed by `Drop`). What the
+//! kernel calls back into is a trait with a generic adapter here (a generic netlink
+//! [`genl::Family`], a pernet [`pernet::NetData`] with its [`netfilter::HookSet`],
+//! [`procfs::ProcFile`]s and [`timer::OnTimer`]); the rest of the module implements them, and only
+//! the crate root names both sides. Nothing here names a module outside `ffi`. The rest of the
+//! module contains no `unsafe` code.
 
 pub(crate) mod genl;
 pub(crate) mod netfilter;
@@ -20,24 +23,6 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
-
-use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::{ffi::c_int, prelude::*};
-
-/// Registers one of the shim's static C objects (a family, a pernet subsystem) by calling
-/// `register`, unless `registered` says it is registered already (`-EBUSY`): a static object
-/// can be registered only once at a time. `registered` is set on success.
-pub(crate) fn register_static(registered: &AtomicBool, register: impl FnOnce() -> c_int) -> Result {
-    if registered.swap(true, Ordering::AcqRel) {
-        return Err(EBUSY);
-    }
-    let ret = register();
-    if ret < 0 {
-        registered.store(false, Ordering::Release);
-        return Err(Error::from_errno(ret));
-    }
-    Ok(())
-}
 
 /// Free memory in pages, as `si_mem_available` estimates it.
 pub(crate) fn mem_available_pages() -> i64 {

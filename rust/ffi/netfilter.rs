@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Netfilter hooks: per-namespace registration of the shim's `nf_hook_ops` table and the Rust
-//! entry points it points to.
+//! Netfilter hooks: a [`HookSet`] names its hook points and priorities and handles the packets;
+//! [`HookSwitch`] registers them in one namespace and unregisters them on drop.
 //!
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
@@ -10,113 +10,218 @@ use super::{
     skb::{Packet, Verdict},
     sys,
 };
-use crate::hooks::{self, HookPoint};
-use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::{ffi::c_void, prelude::*};
+use kernel::{
+    ffi::{c_uint, c_void},
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
 
-/// Whether rvs's hooks (IPVS's points and priorities) are registered in a namespace. Like IPVS
-/// (`ip_vs_register_hooks`), rvs hooks a namespace only while it has services, so that a host
-/// without virtual services pays nothing per packet.
-pub(crate) struct HookSwitch {
-    on: AtomicBool,
+/// A netfilter hook point of IPv4 (`enum nf_inet_hooks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookNum {
+    /// `NF_INET_PRE_ROUTING`.
+    PreRouting,
+    /// `NF_INET_LOCAL_IN`.
+    LocalIn,
+    /// `NF_INET_FORWARD`.
+    Forward,
+    /// `NF_INET_LOCAL_OUT`.
+    LocalOut,
+    /// `NF_INET_POST_ROUTING`.
+    PostRouting,
 }
 
-impl HookSwitch {
-    /// Hooks not registered.
-    pub(crate) const fn new() -> Self {
-        Self {
-            on: AtomicBool::new(false),
+impl HookNum {
+    fn to_raw(self) -> c_uint {
+        match self {
+            HookNum::PreRouting => sys::nf_inet_hooks_NF_INET_PRE_ROUTING,
+            HookNum::LocalIn => sys::nf_inet_hooks_NF_INET_LOCAL_IN,
+            HookNum::Forward => sys::nf_inet_hooks_NF_INET_FORWARD,
+            HookNum::LocalOut => sys::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            HookNum::PostRouting => sys::nf_inet_hooks_NF_INET_POST_ROUTING,
         }
     }
 
-    /// Registers (`on`) or unregisters the hooks in `net`, the namespace this switch belongs to.
-    /// Sleeps. Callers are serialised: netlink commands by the genetlink mutex, and the
-    /// namespace's `exit`, which turns the hooks off for good, runs after every command.
-    pub(crate) fn set(&self, net: &Net, on: bool) -> Result {
-        if self.on.load(Ordering::Acquire) == on {
-            return Ok(());
-        }
-        if on {
-            // SAFETY: `net` is alive (invariant of `Net`); the ops table is static; the hooks
-            // are unregistered by `set(net, false)` from the namespace's `exit` at the latest.
-            let ret = unsafe { sys::rvs_nf_register(net.as_ptr()) };
-            if ret < 0 {
-                return Err(Error::from_errno(ret));
-            }
-        } else {
-            // SAFETY: registered in this live namespace (the flag says so). Unregistering waits
-            // until no CPU runs the hooks any more.
-            unsafe { sys::rvs_nf_unregister(net.as_ptr()) };
-        }
-        self.on.store(on, Ordering::Release);
-        Ok(())
+    fn from_raw(raw: c_uint) -> Option<Self> {
+        Some(match raw {
+            sys::nf_inet_hooks_NF_INET_PRE_ROUTING => HookNum::PreRouting,
+            sys::nf_inet_hooks_NF_INET_LOCAL_IN => HookNum::LocalIn,
+            sys::nf_inet_hooks_NF_INET_FORWARD => HookNum::Forward,
+            sys::nf_inet_hooks_NF_INET_LOCAL_OUT => HookNum::LocalOut,
+            sys::nf_inet_hooks_NF_INET_POST_ROUTING => HookNum::PostRouting,
+            _ => return None,
+        })
     }
 }
 
-/// Runs the packet path for a hook invocation and returns netfilter's verdict.
+/// IPv4 hook priorities (`enum nf_ip_hook_priorities`).
+pub(crate) mod priority {
+    use super::sys;
+
+    /// `NF_IP_PRI_NAT_DST`: destination NAT.
+    pub(crate) const NAT_DST: i32 = sys::nf_ip_hook_priorities_NF_IP_PRI_NAT_DST;
+    /// `NF_IP_PRI_NAT_SRC`: source NAT.
+    pub(crate) const NAT_SRC: i32 = sys::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
+}
+
+/// One hook of a [`HookSet`]: where, at which priority, and the set's name for it.
+pub(crate) struct HookSpec<P> {
+    /// The hook point.
+    pub(crate) hooknum: HookNum,
+    /// The priority (lower runs first).
+    pub(crate) priority: i32,
+    /// What the set calls this hook; handed to [`HookSet::hook`].
+    pub(crate) point: P,
+}
+
+/// A set of IPv4 netfilter hooks whose packets a per-namespace object handles.
+pub(crate) trait HookSet: Sync + Sized + 'static {
+    /// The set's name for each of its hooks.
+    type Point: Copy + 'static;
+
+    /// The hooks, at most [`MAX_HOOKS`].
+    const HOOKS: &'static [HookSpec<Self::Point>];
+
+    /// Handles `packet` at hook `point`, reached at `hooknum` in `net`.
+    fn hook(&self, point: Self::Point, hooknum: HookNum, net: &Net, packet: Packet<'_>) -> Verdict;
+}
+
+/// The most hooks a [`HookSet`] may have.
+pub(crate) const MAX_HOOKS: usize = 8;
+
+/// The C callback of hook `I` of `T`.
 ///
 /// # Safety
 ///
-/// `skb` and `state` must be the arguments of an IPv4 netfilter hook of rvs, valid for the call.
-unsafe fn run(point: HookPoint, skb: *mut sys::sk_buff, state: *const sys::nf_hook_state) -> u32 {
+/// Called by netfilter only, for a hook registered by [`HookSwitch::set`] with `priv` pointing to
+/// the `T` that registered it, with valid `skb` and `state` for the duration of the call.
+unsafe extern "C" fn hook_fn<T: HookSet, const I: usize>(
+    priv_: *mut c_void,
+    skb: *mut sys::sk_buff,
+    state: *const sys::nf_hook_state,
+) -> c_uint {
+    // SAFETY: `priv` is the `T` that registered the hook, which unregisters it (waiting for
+    // running hooks) before it goes.
+    let this = unsafe { &*priv_.cast::<T>() };
     // SAFETY: netfilter passes a valid state for the duration of the hook.
     let (net, hook) = unsafe { ((*state).net, (*state).hook) };
-    // SAFETY: the hooks run only while they are registered in a live namespace whose rvs state
-    // exists (unregistration, which waits for running hooks, comes before the state is freed).
-    let net = unsafe { super::pernet::Net::from_raw(net) };
+    // SAFETY: the namespace is alive while its hooks run, and so is its pernet data (hooks are
+    // unregistered before a namespace's data goes).
+    let net = unsafe { Net::from_raw(net) };
+    let Some(hooknum) = HookNum::from_raw(c_uint::from(hook)) else {
+        return Verdict::Accept.to_nf();
+    };
     // SAFETY: `skb` is the hook's packet; the verdict computed from it is returned below.
     let Some(packet) = (unsafe { Packet::from_raw(skb) }) else {
         return Verdict::Accept.to_nf();
     };
-    let at = match u32::from(hook) {
-        sys::nf_inet_hooks_NF_INET_LOCAL_IN => hooks::Hook::LocalIn,
-        sys::nf_inet_hooks_NF_INET_LOCAL_OUT => hooks::Hook::LocalOut,
-        _ => hooks::Hook::Forward,
-    };
-    hooks::on_packet(point, at, net, packet).to_nf()
+    let point = T::HOOKS[I].point;
+    this.hook(point, hooknum, net, packet).to_nf()
 }
 
-/// `NF_INET_LOCAL_IN` / `NF_INET_LOCAL_OUT` request direction (IPVS's `ip_vs_in_hook`).
-///
-/// # Safety
-///
-/// Called by netfilter only, with a valid `skb` and `state` for the duration of the call.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_nf_in(
-    _priv: *mut c_void,
-    skb: *mut sys::sk_buff,
-    state: *const sys::nf_hook_state,
-) -> u32 {
-    // SAFETY: as promised by netfilter.
-    unsafe { run(HookPoint::Request, skb, state) }
+/// The callbacks of hooks `0..MAX_HOOKS` of `T`.
+const fn hook_fns<T: HookSet>() -> [sys::nf_hookfn; MAX_HOOKS] {
+    [
+        Some(hook_fn::<T, 0>),
+        Some(hook_fn::<T, 1>),
+        Some(hook_fn::<T, 2>),
+        Some(hook_fn::<T, 3>),
+        Some(hook_fn::<T, 4>),
+        Some(hook_fn::<T, 5>),
+        Some(hook_fn::<T, 6>),
+        Some(hook_fn::<T, 7>),
+    ]
 }
 
-/// Reply direction on `LOCAL_IN`, `LOCAL_OUT` and `FORWARD` (IPVS's `ip_vs_out_hook`).
+/// Hooks registered in one namespace; unregistered on drop.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// Called by netfilter only, with a valid `skb` and `state` for the duration of the call.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_nf_out(
-    _priv: *mut c_void,
-    skb: *mut sys::sk_buff,
-    state: *const sys::nf_hook_state,
-) -> u32 {
-    // SAFETY: as promised by netfilter.
-    unsafe { run(HookPoint::Reply, skb, state) }
+/// `ops` is registered in `net`, which is alive while this object exists, and the `priv` of each
+/// op (a [`HookSet`]) outlives it.
+struct HookRegistration {
+    net: *mut sys::net,
+    ops: KVec<sys::nf_hook_ops>,
 }
 
-/// ICMP errors in transit on `FORWARD` (IPVS's `ip_vs_forward_icmp`).
-///
-/// # Safety
-///
-/// Called by netfilter only, with a valid `skb` and `state` for the duration of the call.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_nf_forward_icmp(
-    _priv: *mut c_void,
-    skb: *mut sys::sk_buff,
-    state: *const sys::nf_hook_state,
-) -> u32 {
-    // SAFETY: as promised by netfilter.
-    unsafe { run(HookPoint::ForwardIcmp, skb, state) }
+// SAFETY: the registration is only a handle; unregistering may happen on any thread.
+unsafe impl Send for HookRegistration {}
+
+impl Drop for HookRegistration {
+    fn drop(&mut self) {
+        // SAFETY: registered in the live `net` (type invariant). Unregistering waits until no CPU
+        // runs the hooks any more.
+        unsafe { sys::nf_unregister_net_hooks(self.net, self.ops.as_ptr(), self.ops.len() as _) };
+    }
+}
+
+/// Whether a namespace's hooks are registered, switched by its pernet data.
+pub(crate) struct HookSwitch {
+    registration: Option<Pin<KBox<Mutex<Option<HookRegistration>>>>>,
+}
+
+impl HookSwitch {
+    /// A switch that is off; [`HookSwitch::set`] fails with `-ENOMEM` if the switch could not get
+    /// its lock.
+    pub(crate) fn new() -> Self {
+        Self {
+            registration: KBox::pin_init(new_mutex!(None), GFP_KERNEL).ok(),
+        }
+    }
+
+    /// Registers (`on`) or unregisters the hooks of `owner` in `net`. Sleeps.
+    ///
+    /// # Safety
+    ///
+    /// `owner` must stay alive and in place, and `net` alive, until this switch is turned off or
+    /// dropped, and a switch must always be set for the same `net` and `owner`.
+    pub(super) unsafe fn set<T: HookSet>(&self, net: &Net, owner: &T, on: bool) -> Result {
+        let mut registration = self.registration.as_ref().ok_or(ENOMEM)?.lock();
+        if registration.is_some() == on {
+            return Ok(());
+        }
+        if !on {
+            *registration = None;
+            return Ok(());
+        }
+        if T::HOOKS.len() > MAX_HOOKS {
+            return Err(EINVAL);
+        }
+        let fns = const { &hook_fns::<T>() };
+        let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
+        for (spec, hook) in T::HOOKS.iter().zip(fns.iter()) {
+            ops.push(
+                sys::nf_hook_ops {
+                    hook: *hook,
+                    priv_: core::ptr::from_ref(owner).cast_mut().cast(),
+                    pf: sys::NFPROTO_IPV4 as u8,
+                    hooknum: spec.hooknum.to_raw(),
+                    priority: spec.priority,
+                    // SAFETY: all-zero is a valid rest of `nf_hook_ops` (no device, normal type).
+                    ..unsafe { core::mem::zeroed() }
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `net` is alive; the ops live in `ops`, kept by the registration until it
+        // unregisters them; `owner` outlives the registration (this function's contract).
+        let ret = unsafe { sys::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as _) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: registered just above.
+        *registration = Some(HookRegistration {
+            net: net.as_ptr(),
+            ops,
+        });
+        Ok(())
+    }
+
+    /// Unregisters the hooks, if they are registered. Sleeps.
+    pub(super) fn turn_off(&mut self) {
+        if let Some(registration) = &self.registration {
+            *registration.lock() = None;
+        }
+    }
 }

@@ -1,24 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Network namespaces: the pernet subsystem registration and per-namespace state.
+//! Network namespaces: a pernet subsystem that keeps a `T` in every namespace, and what is
+//! attached to it (its netfilter hooks, `/proc/net` files, sysctls and timer).
 //!
 //! C header: [`include/net/net_namespace.h`](srctree/include/net/net_namespace.h)
 //!
-//! The C shim declares a `pernet_operations` whose `net_generic` slot holds one pointer. Between
-//! `rvs_rs_net_init` and `rvs_rs_net_exit` that pointer owns the namespace's `KBox<PerNet>`.
+//! [`Subsystem<T>`] owns the `pernet_operations`; its `net_generic` slot holds a
+//! `KBox<PerNet<T>>` from the namespace's `init` to its `exit`. Declare the subsystem with
+//! [`pernet_subsystem!`](crate::pernet_subsystem) and register it with [`Subsystem::register`].
 
-use super::{procfs, procfs::ProcFiles, sys, sysctl::SysctlTable, timer::Timer};
-use crate::netns::NetState;
-use crate::netns::Sysctls;
-use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::{error::from_result, ffi::c_int, prelude::*, types::Opaque};
+use super::{
+    netfilter::{HookSet, HookSwitch},
+    procfs::{ProcEntry, ProcFile},
+    sys,
+    sysctl::{IntSysctl, SysctlTable},
+    timer::{OnTimer, Timer},
+};
+use core::{
+    marker::PhantomData,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{
+    error::from_result,
+    ffi::{c_int, c_uint, c_void},
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+};
 
 /// A network namespace (`struct net`).
 ///
 /// # Invariants
 ///
-/// The namespace is alive for as long as a reference to this type exists, and the rvs pernet
-/// subsystem is registered, so its slot is initialised.
+/// The namespace is alive for as long as a reference to this type exists, and so is the data
+/// that registered pernet subsystems keep in it (a subsystem's `exit` for the namespace runs only
+/// after every path that hands out such a reference is closed: requests, hooks, files, timers).
 #[repr(transparent)]
 pub(crate) struct Net(Opaque<sys::net>);
 
@@ -27,8 +43,8 @@ impl Net {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a live `struct net` that outlives `'a`, in which the rvs pernet
-    /// subsystem has run its `init` and not yet its `exit`.
+    /// `ptr` must point to a live `struct net` that outlives `'a`, and the pernet data of the
+    /// namespace that is initialised now must stay so for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut sys::net) -> &'a Net {
         // SAFETY: `Net` is a transparent wrapper of `struct net`; the caller guarantees that the
         // pointer is valid for `'a`.
@@ -40,10 +56,32 @@ impl Net {
         self.0.get()
     }
 
-    fn slot(&self) -> *mut *mut PerNet {
-        // SAFETY: by the type invariant the namespace is alive and rvs's pernet id is registered,
-        // so `net_generic` returns its slot.
-        unsafe { sys::rvs_net_slot(self.as_ptr()).cast() }
+    /// The `PerNet<T>` in this namespace, if `T`'s `init` has run here and its `exit` has not.
+    fn per_net<T: NetData>(&self) -> Option<&PerNet<T>> {
+        let id = T::subsystem().id()?;
+        // SAFETY: the namespace is alive (type invariant) and `id` is a registered pernet id.
+        let slot = unsafe { sys::rvs_net_generic(self.as_ptr(), id) }.cast::<*mut PerNet<T>>();
+        // SAFETY: the slot of a registered id is a valid pointer-sized slot that `init` sets
+        // and `exit` clears (both run with no reader on this path: see the type invariant).
+        let per_net = unsafe { *slot };
+        // SAFETY: a non-null slot holds a live `PerNet<T>` that outlives `self` (type invariant).
+        unsafe { per_net.as_ref() }
+    }
+
+    /// The data of `T` in this namespace (`net_generic`), if its subsystem is registered.
+    pub(crate) fn data<T: NetData>(&self) -> Option<&T> {
+        self.per_net::<T>().map(|p| &p.data)
+    }
+
+    /// Registers (`on`) or unregisters `T`'s netfilter hooks in this namespace. Sleeps. Like IPVS
+    /// (`ip_vs_register_hooks`), a namespace is hooked only while it needs it, so that a host
+    /// without virtual services pays nothing per packet.
+    pub(crate) fn set_hooks<T: NetData + HookSet>(&self, on: bool) -> Result {
+        let per_net = self.per_net::<T>().ok_or(ENODEV)?;
+        // SAFETY: the switch and the data live in the same `PerNet`, whose attachments (the
+        // switch among them) are dropped or turned off before the data, in this namespace's
+        // `exit`, while it is alive.
+        unsafe { per_net.attached.hooks.set(self, &per_net.data, on) }
     }
 
     /// Classifies an IPv4 address in this namespace's routing tables (`inet_addr_type`).
@@ -55,13 +93,6 @@ impl Net {
             k if k == sys::RTN_UNICAST => AddrType::Unicast,
             _ => AddrType::Other,
         }
-    }
-
-    /// Returns the rvs state of this namespace.
-    pub(crate) fn state(&self) -> &NetState {
-        // SAFETY: by the type invariant `rvs_rs_net_init` has stored a valid `KBox<PerNet>` in
-        // the slot and `rvs_rs_net_exit` has not freed it yet; it lives as long as `self`.
-        unsafe { &(**self.slot()).state }
     }
 }
 
@@ -85,116 +116,276 @@ pub(crate) fn ipv6_unicast_not_link_local(addr: &[u8; 16]) -> bool {
     kind & sys::IPV6_ADDR_UNICAST != 0 && kind & sys::IPV6_ADDR_LINKLOCAL == 0
 }
 
-/// What rvs keeps in each namespace.
-///
-/// The registrations come first so that they are dropped first: once the files are removed (which
-/// waits for their readers), the timer is shut down (which waits for a running tick) and the hooks
-/// are unregistered (in `exit`, which waits for running hooks), nothing can see `state` any more.
-struct PerNet {
-    _proc_files: Option<ProcFiles>,
-    _sysctl: Option<SysctlTable>,
-    timer: Timer<NetState>,
-    state: NetState,
+/// The data a pernet subsystem keeps in every namespace (IPVS's `struct netns_ipvs`).
+pub(crate) trait NetData: Send + Sync + Sized + 'static {
+    /// Creates the data of a namespace being initialised.
+    fn new(net: &Net) -> Result<Self>;
+
+    /// Attaches what refers to the data once it is at its final address and visible through
+    /// [`Net::data`]: `/proc/net` files, sysctls, a timer. Everything attached is removed, waiting
+    /// for its users, before [`NetData::exit`].
+    fn attach<'a>(&'a self, to: &mut Attach<'a, Self>) -> Result;
+
+    /// The namespace goes away: runs after the attachments and the hooks are gone, before the data
+    /// is dropped.
+    fn exit(&self, net: &Net);
+
+    /// The subsystem, as declared by [`pernet_subsystem!`](crate::pernet_subsystem).
+    fn subsystem() -> &'static Subsystem<Self>;
 }
 
-/// Registration of the rvs pernet subsystem; dropping it runs `exit` for every namespace.
+/// What is attached to a namespace's data; dropped (each part undoing itself) before the data.
+struct Attachments<T: NetData> {
+    /// First: no packet reaches the data once it is dropped.
+    hooks: HookSwitch,
+    timer: Option<Pin<KBox<Timer<T>>>>,
+    sysctls: KVec<SysctlTable>,
+    files: KVec<ProcEntry>,
+}
+
+/// The attaching of things to a namespace's data, in [`NetData::attach`].
+pub(crate) struct Attach<'a, T: NetData> {
+    net: &'a Net,
+    data: &'a T,
+    attached: &'a mut Attachments<T>,
+}
+
+impl<'a, T: NetData> Attach<'a, T> {
+    /// Registers sysctl files under `path` (for example `net/ipv4/vs`); their values live in the
+    /// data (or are static).
+    pub(crate) fn sysctls(&mut self, path: &'static CStr, entries: &[IntSysctl<'a>]) -> Result {
+        self.attached.sysctls.reserve(1, GFP_KERNEL)?;
+        // SAFETY: the namespace is alive; the values borrow from the data or statics for `'a`,
+        // and the table is dropped with the attachments, before the data.
+        let table = unsafe { SysctlTable::new(self.net, path, entries)? };
+        self.attached.sysctls.push(table, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Creates the read-only file `/proc/net/<name>` that shows `F`.
+    pub(crate) fn proc_file<F: ProcFile<Data = T>>(&mut self, name: &'static CStr) -> Result {
+        self.attached.files.reserve(1, GFP_KERNEL)?;
+        // SAFETY: the namespace is alive; the data outlives the file, which is dropped with the
+        // attachments.
+        let file = unsafe { ProcEntry::new::<F>(self.net, name, self.data)? };
+        self.attached.files.push(file, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Starts the data's timer, first firing `ticks` jiffies from now.
+    pub(crate) fn timer(&mut self, ticks: u64) -> Result
+    where
+        T: OnTimer,
+    {
+        if self.attached.timer.is_some() {
+            return Err(EBUSY);
+        }
+        let timer = KBox::pin(Timer::new(), GFP_KERNEL)?;
+        // SAFETY: the timer is pinned in its box, and its owner (the data) outlives it: the
+        // attachments are dropped, shutting the timer down, before the data.
+        unsafe { timer.init(self.data) };
+        timer.fire_in(ticks);
+        self.attached.timer = Some(timer);
+        Ok(())
+    }
+}
+
+/// A namespace's data with its attachments.
+///
+/// Fields drop in declaration order: the attachments first, so that once they are gone (files
+/// removed, timer shut down, hooks unregistered, each waiting for its users) nothing can reach
+/// the data any more.
+struct PerNet<T: NetData> {
+    attached: Attachments<T>,
+    data: T,
+}
+
+/// A pernet subsystem keeping a `T` in every namespace.
 ///
 /// # Invariants
 ///
-/// The subsystem is registered while this object exists, and at most one object exists.
-pub(crate) struct PernetRegistration(());
+/// `ops` and `id` are written only while `registered` is false (in [`Subsystem::register`]);
+/// while it is true the subsystem is registered with them.
+pub(crate) struct Subsystem<T: NetData> {
+    ops: Opaque<sys::pernet_operations>,
+    id: Opaque<c_uint>,
+    registered: AtomicBool,
+    _data: PhantomData<T>,
+}
 
-static PERNET_REGISTERED: AtomicBool = AtomicBool::new(false);
+// SAFETY: the C objects are written before registration, under the `registered` flag, and read
+// by the pernet core with its own locking afterwards.
+unsafe impl<T: NetData> Sync for Subsystem<T> {}
 
-impl PernetRegistration {
-    /// Registers the pernet subsystem, which runs `rvs_rs_net_init` in every existing namespace
-    /// and in every namespace created later.
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: the shim's `pernet_operations` is a static object; `register_static` calls this
-        // only when it is not registered.
-        super::register_static(&PERNET_REGISTERED, || unsafe { sys::rvs_pernet_register() })?;
-        // INVARIANT: registered just above; the flag excludes a second object.
-        Ok(Self(()))
+impl<T: NetData> Subsystem<T> {
+    /// A subsystem that is not registered.
+    pub(crate) const fn new() -> Self {
+        Self {
+            ops: Opaque::uninit(),
+            id: Opaque::new(0),
+            registered: AtomicBool::new(false),
+            _data: PhantomData,
+        }
+    }
+
+    /// The subsystem's `net_generic` id, while it is registered.
+    fn id(&self) -> Option<c_uint> {
+        // SAFETY: the id is written before `registered` is set (Release/Acquire) and not again
+        // until it is cleared.
+        self.registered
+            .load(Ordering::Acquire)
+            .then(|| unsafe { *self.id.get() })
+    }
+
+    /// Registers the subsystem, which runs `init` in every existing namespace and in every
+    /// namespace created later; `-EBUSY` if it is registered already.
+    pub(crate) fn register(&'static self) -> Result<Registration<T>> {
+        if self.registered.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        let ops = sys::pernet_operations {
+            init: Some(init::<T>),
+            exit: Some(exit::<T>),
+            id: self.id.get(),
+            size: core::mem::size_of::<*mut c_void>(),
+            // SAFETY: all-zero is a valid `pernet_operations` (no callbacks, empty list head).
+            ..unsafe { core::mem::zeroed() }
+        };
+        // SAFETY: not registered (the flag was clear), so nothing else reads `ops`.
+        unsafe { self.ops.get().write(ops) };
+        // SAFETY: `ops` is a static object that stays registered until `Registration` drops.
+        let ret = unsafe { sys::register_pernet_subsys(self.ops.get()) };
+        if ret < 0 {
+            self.registered.store(false, Ordering::Release);
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: registered just above.
+        Ok(Registration(self))
     }
 }
 
-impl Drop for PernetRegistration {
+/// Declares the pernet subsystem of a [`NetData`] type: the static [`Subsystem`] and
+/// [`NetData::subsystem`] (call it where the type implements the rest of the trait).
+#[macro_export]
+macro_rules! pernet_subsystem {
+    ($data:ty) => {
+        fn subsystem() -> &'static $crate::ffi::pernet::Subsystem<$data> {
+            static SUBSYSTEM: $crate::ffi::pernet::Subsystem<$data> =
+                $crate::ffi::pernet::Subsystem::new();
+            &SUBSYSTEM
+        }
+    };
+}
+
+/// The registration of a [`Subsystem`]; dropping it runs `exit` for every namespace.
+///
+/// # Invariants
+///
+/// The subsystem is registered while this object exists.
+pub(crate) struct Registration<T: NetData>(&'static Subsystem<T>);
+
+impl<T: NetData> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the subsystem is registered.
-        unsafe { sys::rvs_pernet_unregister() };
-        // The namespaces' connections are released by RCU callbacks, which are module code:
-        // wait for them before the module can go.
+        // SAFETY: registered (type invariant); this runs `exit` in every namespace.
+        unsafe { sys::unregister_pernet_subsys(self.0.ops.get()) };
+        // What namespaces freed by RCU callbacks (module code) must run before the module goes.
         // SAFETY: no preconditions beyond being allowed to sleep (module exit).
         unsafe { sys::rcu_barrier() };
-        PERNET_REGISTERED.store(false, Ordering::Release);
+        self.0.registered.store(false, Ordering::Release);
     }
 }
 
-/// Called by the pernet core when a namespace is created (or for every namespace on registration).
+/// The slot of `T`'s subsystem in `net`.
 ///
 /// # Safety
 ///
-/// `net` must be a namespace being initialised, whose `net_generic` slot for rvs is zeroed.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_net_init(net: *mut sys::net) -> c_int {
+/// `net` must be alive and `T`'s subsystem registered (or being registered: in its own `init` and
+/// `exit`).
+unsafe fn slot<T: NetData>(net: *mut sys::net) -> *mut *mut PerNet<T> {
+    // SAFETY: during `init`/`exit` the id has been assigned (the pernet core does it before).
+    let id = unsafe { *T::subsystem().id.get() };
+    // SAFETY: `net` is alive and `id` is the subsystem's (caller's guarantee).
+    unsafe { sys::rvs_net_generic(net, id) }.cast()
+}
+
+/// `init` of the pernet operations: creates the data, publishes it, attaches.
+///
+/// # Safety
+///
+/// Called by the pernet core only, for a namespace being initialised, whose slot is zeroed.
+unsafe extern "C" fn init<T: NetData>(net: *mut sys::net) -> c_int {
     from_result(|| {
-        let bits = crate::conn_table::bits_for(super::params::conn_tab_bits());
-        let mut per_net = KBox::new(
+        // SAFETY: the namespace is being initialised and lives until its `exit`; no data of
+        // this subsystem is visible yet.
+        let net_ref = unsafe { Net::from_raw(net) };
+        let per_net = KBox::new(
             PerNet {
-                _proc_files: None,
-                _sysctl: None,
-                timer: Timer::new(),
-                state: NetState::new(bits, super::random_u32())?,
+                attached: Attachments {
+                    hooks: HookSwitch::new(),
+                    timer: None,
+                    sysctls: KVec::new(),
+                    files: KVec::new(),
+                },
+                data: T::new(net_ref)?,
             },
             GFP_KERNEL,
         )?;
-        let per_net_ref = &mut *per_net;
-        // SAFETY: the sysctls' storage is in `per_net.state`, a heap object that outlives the
-        // registration: `PerNet` drops `sysctl` before `state`, from the namespace's `exit`.
-        per_net_ref._sysctl = Some(unsafe {
-            SysctlTable::new(net, Sysctls::PATH, &per_net_ref.state.sysctl.entries())?
-        });
-        // SAFETY: the files are dropped from `exit` before the state they show.
-        per_net_ref._proc_files =
-            Some(unsafe { ProcFiles::new(net, procfs::NAMES, procfs::SHOWS)? });
-        // SAFETY: the timer and its owner live in the same heap object, which does not move and
-        // is dropped from `exit` (`PerNet` shuts the timer down before it drops the state).
-        unsafe { per_net_ref.timer.init(&per_net_ref.state) };
-        per_net_ref.state.start_timer(&per_net_ref.timer);
-        // SAFETY: `net` is live and rvs's pernet id is registered (this is its `init`).
-        let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
-        // SAFETY: the slot is valid, zeroed and ours; it becomes the owner of the box.
-        unsafe { *slot = KBox::into_raw(per_net) };
+        let raw = KBox::into_raw(per_net);
+        // SAFETY: `T`'s subsystem is being registered or is (this is its `init`).
+        let slot = unsafe { slot::<T>(net) };
+        // SAFETY: the slot is ours; from now on it owns the box.
+        unsafe { *slot = raw };
+        // SAFETY: `raw` is the live box just stored; attaching happens before anything can
+        // remove it (the namespace's `exit` runs after `init` returns).
+        let per_net = unsafe { &mut *raw };
+        let mut attach = Attach {
+            net: net_ref,
+            data: &per_net.data,
+            attached: &mut per_net.attached,
+        };
+        if let Err(e) = per_net.data.attach(&mut attach) {
+            // The pernet core does not call `exit` after a failed `init`.
+            // SAFETY: as in `exit`.
+            unsafe { release::<T>(net) };
+            return Err(e);
+        }
         Ok(0)
     })
 }
 
-/// Called by the pernet core when a namespace is dismantled (or for all on unregistration).
+/// `exit` of the pernet operations.
 ///
 /// # Safety
 ///
-/// `net` must be a namespace for which `rvs_rs_net_init` succeeded and `exit` was not called.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_rs_net_exit(net: *mut sys::net) {
-    // SAFETY: `net` is live while its pernet `exit` runs and rvs's pernet id is registered.
-    let slot: *mut *mut PerNet = unsafe { sys::rvs_net_slot(net).cast() };
-    // SAFETY: the slot is valid; `init` stored a pointer from `KBox::into_raw` in it, or nothing.
-    if unsafe { (*slot).is_null() } {
+/// Called by the pernet core only, for a namespace whose `init` succeeded.
+unsafe extern "C" fn exit<T: NetData>(net: *mut sys::net) {
+    // SAFETY: the namespace is alive during its `exit`; the slot was set by `init`.
+    unsafe { release::<T>(net) }
+}
+
+/// Removes the attachments, runs [`NetData::exit`], clears the slot and drops the data.
+///
+/// # Safety
+///
+/// `net` must be alive, and its slot hold a `PerNet<T>` from `init` that nothing else releases.
+unsafe fn release<T: NetData>(net: *mut sys::net) {
+    // SAFETY: the caller's guarantee.
+    let slot = unsafe { slot::<T>(net) };
+    // SAFETY: as above; the box is live until dropped below.
+    let Some(per_net) = (unsafe { (*slot).as_mut() }) else {
         return;
-    }
-    // SAFETY: `init` succeeded for `net` (the slot is set) and `exit` has not freed it yet.
+    };
+    // SAFETY: the namespace is alive for this call.
     let net_ref = unsafe { Net::from_raw(net) };
-    let state = net_ref.state();
-    // No more packets, then no more expiry ticks, then no more connections.
-    if state.hooks.set(net_ref, false).is_err() {
-        pr_warn!("could not unregister the hooks of a namespace\n");
-    }
-    // SAFETY: as above; the timer is only reached through its `PerNet`.
-    unsafe { (**slot).timer.shutdown() };
-    state.conns.flush(false);
-    // SAFETY: the slot is valid and holds the pointer from `KBox::into_raw`.
+    // Files, sysctls and the timer go, each waiting for its users; then the hooks.
+    drop(core::mem::take(&mut per_net.attached.files));
+    drop(core::mem::take(&mut per_net.attached.sysctls));
+    per_net.attached.timer = None;
+    per_net.attached.hooks.turn_off();
+    per_net.data.exit(net_ref);
+    // SAFETY: the slot holds the pointer from `KBox::into_raw` in `init`, dropped exactly once
+    // here; nothing reaches it any more (attachments gone, and requests end before `exit`).
     let per_net = unsafe { core::ptr::replace(slot, core::ptr::null_mut()) };
-    // SAFETY: `per_net` came from `KBox::into_raw` in `init` and is dropped exactly once here,
-    // after which the slot is null.
+    // SAFETY: as above.
     drop(unsafe { KBox::from_raw(per_net) });
 }

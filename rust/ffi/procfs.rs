@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-namespace files under `/proc/net` (`proc_create_net_single`) and a writer for their text.
+//! Per-namespace files under `/proc/net` read record by record (`proc_create_net_data` with
+//! `seq_operations`), and a writer for their text.
 //!
 //! C header: [`include/linux/proc_fs.h`](srctree/include/linux/proc_fs.h)
+//!
+//! A file is a header and numbered records; the seq_file core asks for them one at a time and
+//! keeps only a page or so (more if one record needs it), so that a read of a large table costs
+//! bounded memory and a reader can stop anywhere.
 
 use super::{pernet::Net, sys};
 use core::{fmt, marker::PhantomData, ptr::NonNull};
@@ -25,140 +30,184 @@ pub(crate) struct SeqWriter<'a> {
 impl fmt::Write for SeqWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         // SAFETY: by the type invariant `seq` is valid; `s` is valid for `s.len()` bytes. When
-        // the buffer overflows, the seq_file core retries `show` with a larger one, so the
-        // result needs no handling here.
+        // the buffer overflows, the seq_file core shows the record again later (with a larger
+        // buffer if it was the only one), so the result needs no handling here.
         unsafe { sys::seq_write(self.seq.as_ptr(), s.as_ptr().cast(), s.len()) };
         Ok(())
     }
 }
 
-/// What one `/proc/net` file shows: a function that writes the namespace's text.
-pub(crate) type ShowFn = fn(&Net, &mut SeqWriter<'_>) -> fmt::Result;
+/// The content of a `/proc/net` file: a header, then records numbered from 0.
+pub(crate) trait ProcFile: 'static {
+    /// What the file shows (the namespace's data).
+    type Data: Sync + 'static;
 
-/// The `/proc/net` files of one namespace, removed on drop.
-///
-/// # Invariants
-///
-/// The `names` entries exist in `net`'s `/proc/net`, and `net` is alive while this object exists.
-pub(crate) struct ProcFiles {
-    net: NonNull<sys::net>,
-    names: &'static [&'static CStr],
+    /// How many records there are now; the file ends after the last.
+    fn records(data: &Self::Data) -> u64;
+
+    /// Writes the header.
+    fn header(data: &Self::Data, out: &mut SeqWriter<'_>) -> fmt::Result;
+
+    /// Writes record `index` (below `records`; what it shows may have changed since).
+    fn record(data: &Self::Data, index: u64, out: &mut SeqWriter<'_>) -> fmt::Result;
 }
 
-impl ProcFiles {
-    /// Creates one read-only `/proc/net` file per `(name, show trampoline)` pair in `net`.
+/// The `seq_operations` of a [`ProcFile`]. The iterator is the position itself (`*pos`): 0 is
+/// the header and `n` record `n - 1`.
+struct SeqAdapter<F: ProcFile>(PhantomData<F>);
+
+impl<F: ProcFile> SeqAdapter<F> {
+    const OPS: sys::seq_operations = sys::seq_operations {
+        start: Some(Self::start),
+        stop: Some(Self::stop),
+        next: Some(Self::next),
+        show: Some(Self::show),
+    };
+
+    /// The data of the file `seq` reads.
     ///
     /// # Safety
     ///
-    /// `net` must be a live namespace whose rvs state outlives the returned object (it is
-    /// dropped from the namespace's pernet `exit`, before the state).
-    pub(crate) unsafe fn new(
-        net: *mut sys::net,
-        names: &'static [&'static CStr],
-        shows: &'static [unsafe extern "C" fn(*mut sys::seq_file, *mut c_void) -> c_int],
-    ) -> Result<Self> {
-        let net = NonNull::new(net).ok_or(EINVAL)?;
-        // SAFETY: `net` is live (caller's guarantee).
-        let parent = unsafe { sys::rvs_net_proc_dir(net.as_ptr()) };
-        for (i, (name, show)) in names.iter().zip(shows).enumerate() {
-            // SAFETY: `name` is NUL-terminated and static; `show` is a valid callback for the
-            // lifetime of the entry (module text, removed before unload).
-            let entry = unsafe {
-                sys::proc_create_net_single(
-                    name.as_char_ptr(),
-                    0o444,
-                    parent,
-                    Some(*show),
-                    core::ptr::null_mut(),
-                )
-            };
-            if entry.is_null() {
-                for created in &names[..i] {
-                    // SAFETY: created just above in the same parent.
-                    unsafe { sys::remove_proc_entry(created.as_char_ptr(), parent) };
-                }
-                return Err(ENOMEM);
-            }
+    /// `seq` must be the seq_file of a file created by [`ProcEntry::new`] for `F`.
+    unsafe fn data<'a>(seq: *mut sys::seq_file) -> &'a F::Data {
+        // SAFETY: the entry's data is the `F::Data` given to `ProcEntry::new`, which outlives the
+        // entry, and the entry's removal waits for its readers.
+        unsafe { &*sys::rvs_seq_pde_data(seq).cast::<F::Data>() }
+    }
+
+    /// The position as an iterator: non-null while it names the header or a record.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::data`]; `pos` must be valid.
+    unsafe fn at(seq: *mut sys::seq_file, pos: *mut sys::loff_t) -> *mut c_void {
+        // SAFETY: the caller's guarantee.
+        let (data, index) = unsafe { (Self::data(seq), *pos) };
+        match u64::try_from(index) {
+            Ok(i) if i <= F::records(data) => pos.cast(),
+            _ => core::ptr::null_mut(),
         }
-        // INVARIANT: all entries were created in `net`, which the caller keeps alive.
-        Ok(Self { net, names })
+    }
+
+    /// `start`: the header or record at `*pos`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the seq_file core only, for a file of `F`, with a valid position.
+    unsafe extern "C" fn start(seq: *mut sys::seq_file, pos: *mut sys::loff_t) -> *mut c_void {
+        // SAFETY: the seq_file core calls this for our file with a valid position.
+        unsafe { Self::at(seq, pos) }
+    }
+
+    /// `next`: advances `*pos` to the next record.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::start`].
+    unsafe extern "C" fn next(
+        seq: *mut sys::seq_file,
+        _v: *mut c_void,
+        pos: *mut sys::loff_t,
+    ) -> *mut c_void {
+        // SAFETY: the seq_file core passes a valid position, which `next` must advance.
+        unsafe { *pos = (*pos).saturating_add(1) };
+        // SAFETY: as in `start`.
+        unsafe { Self::at(seq, pos) }
+    }
+
+    /// `stop`: nothing to release (each record takes its own RCU read section).
+    ///
+    /// # Safety
+    ///
+    /// None: it does nothing.
+    unsafe extern "C" fn stop(_seq: *mut sys::seq_file, _v: *mut c_void) {}
+
+    /// `show`: writes the header or record that `v` (a position from `start` or `next`) names.
+    ///
+    /// # Safety
+    ///
+    /// Called by the seq_file core only, for a file of `F`, with `v` from `start` or `next`.
+    unsafe extern "C" fn show(seq: *mut sys::seq_file, v: *mut c_void) -> c_int {
+        let Some(seq_ptr) = NonNull::new(seq) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: `v` is the position that `start` or `next` returned, valid during `show`.
+        let index = unsafe { *v.cast::<sys::loff_t>() };
+        // SAFETY: the seq_file core calls this for our file.
+        let data = unsafe { Self::data(seq) };
+        // INVARIANT: `seq` is valid for this call.
+        let mut out = SeqWriter {
+            seq: seq_ptr,
+            _seq: PhantomData,
+        };
+        let shown = match u64::try_from(index) {
+            Ok(0) => F::header(data, &mut out),
+            Ok(i) => F::record(data, i - 1, &mut out),
+            Err(_) => Ok(()),
+        };
+        match shown {
+            Ok(()) => 0,
+            Err(fmt::Error) => EINVAL.to_errno(),
+        }
     }
 }
 
-impl Drop for ProcFiles {
+/// A `/proc/net` file of one namespace, removed on drop.
+///
+/// # Invariants
+///
+/// The entry `name` exists in `net`'s `/proc/net`, and `net` is alive while this object exists.
+pub(crate) struct ProcEntry {
+    net: NonNull<sys::net>,
+    name: &'static CStr,
+}
+
+// SAFETY: the entry is only a handle; it may be removed from any thread.
+unsafe impl Send for ProcEntry {}
+// SAFETY: as above; `&ProcEntry` gives no access.
+unsafe impl Sync for ProcEntry {}
+
+impl ProcEntry {
+    /// Creates the read-only file `/proc/net/<name>` of `net`, showing `F` with `data`.
+    ///
+    /// # Safety
+    ///
+    /// `net` must stay alive and `data` alive and in place while the returned object exists.
+    pub(crate) unsafe fn new<F: ProcFile>(
+        net: &Net,
+        name: &'static CStr,
+        data: &F::Data,
+    ) -> Result<Self> {
+        let net_ptr = NonNull::new(net.as_ptr()).ok_or(EINVAL)?;
+        // SAFETY: `net` is alive.
+        let parent = unsafe { sys::rvs_net_proc_dir(net_ptr.as_ptr()) };
+        let ops: &'static sys::seq_operations = &SeqAdapter::<F>::OPS;
+        let state_size = core::mem::size_of::<sys::seq_net_private>() as _;
+        // SAFETY: `name` is NUL-terminated and static; `ops` is static; `data` outlives the entry
+        // (caller's guarantee), which the callbacks reach through `pde_data`.
+        let entry = unsafe {
+            sys::proc_create_net_data(
+                name.as_char_ptr(),
+                0o444,
+                parent,
+                ops,
+                state_size,
+                core::ptr::from_ref(data).cast_mut().cast(),
+            )
+        };
+        if entry.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: created just above in the live `net`.
+        Ok(Self { net: net_ptr, name })
+    }
+}
+
+impl Drop for ProcEntry {
     fn drop(&mut self) {
         // SAFETY: by the type invariant `net` is alive.
         let parent = unsafe { sys::rvs_net_proc_dir(self.net.as_ptr()) };
-        for name in self.names {
-            // SAFETY: the entry exists (type invariant); removal waits for readers in `show`.
-            unsafe { sys::remove_proc_entry(name.as_char_ptr(), parent) };
-        }
+        // SAFETY: the entry exists (type invariant); removal waits for readers in its callbacks.
+        unsafe { sys::remove_proc_entry(self.name.as_char_ptr(), parent) };
     }
 }
-
-/// Runs `show` for the namespace of a `/proc/net` file being read; the body of every `show`
-/// trampoline.
-///
-/// # Safety
-///
-/// `seq` must be the seq_file of a `proc_create_net_single` file of rvs being shown.
-pub(crate) unsafe fn show(seq: *mut sys::seq_file, show: ShowFn) -> c_int {
-    let Some(seq_ptr) = NonNull::new(seq) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: `seq` belongs to a per-namespace file, which holds a reference to its namespace.
-    let net = unsafe { sys::rvs_seq_file_net(seq) };
-    // SAFETY: the files are removed (waiting for readers) before the namespace's rvs state is
-    // freed, so the state exists while `show` runs.
-    let net = unsafe { Net::from_raw(net) };
-    // INVARIANT: `seq` is valid for this call.
-    let mut writer = SeqWriter {
-        seq: seq_ptr,
-        _seq: PhantomData,
-    };
-    match show(net, &mut writer) {
-        Ok(()) => 0,
-        Err(fmt::Error) => EINVAL.to_errno(),
-    }
-}
-
-/// The `/proc/net` files of rvs, as in IPVS: the service table, the totals and the connections.
-pub(crate) const NAMES: &[&CStr] = &[
-    kernel::c_str!("ip_vs"),
-    kernel::c_str!("ip_vs_stats"),
-    kernel::c_str!("ip_vs_conn"),
-];
-
-/// `show` of `/proc/net/ip_vs`.
-///
-/// # Safety
-///
-/// Called by the seq_file core only, for the file created with it.
-unsafe extern "C" fn rvs_rs_proc_services(seq: *mut sys::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: our caller's guarantee.
-    unsafe { show(seq, crate::control::proc::services) }
-}
-
-/// `show` of `/proc/net/ip_vs_stats`.
-///
-/// # Safety
-///
-/// Called by the seq_file core only, for the file created with it.
-unsafe extern "C" fn rvs_rs_proc_stats(seq: *mut sys::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: our caller's guarantee.
-    unsafe { show(seq, crate::control::proc::stats) }
-}
-
-/// `show` of `/proc/net/ip_vs_conn`.
-///
-/// # Safety
-///
-/// Called by the seq_file core only, for the file created with it.
-unsafe extern "C" fn rvs_rs_proc_conns(seq: *mut sys::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: our caller's guarantee.
-    unsafe { show(seq, crate::control::proc::conns) }
-}
-
-/// The `show` callbacks of [`NAMES`], in the same order.
-pub(crate) const SHOWS: &[unsafe extern "C" fn(*mut sys::seq_file, *mut c_void) -> c_int] =
-    &[rvs_rs_proc_services, rvs_rs_proc_stats, rvs_rs_proc_conns];

@@ -9,19 +9,16 @@
 //! the lock that guards the chain. A removed element stays readable by readers that are already on
 //! it: the chain's reference is dropped by `call_rcu`, after a grace period.
 
-use super::{
-    rcu::Guard,
-    sync::{LockArray, LockClass},
-    sys,
-};
+use super::{rcu::Guard, sync::LockArray, sys};
 use core::{
     mem::offset_of,
     ptr,
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
     prelude::*,
-    sync::{Arc, ArcBorrow},
+    str::CStr,
+    sync::{Arc, ArcBorrow, LockClassKey},
     types::Opaque,
 };
 
@@ -29,6 +26,9 @@ use kernel::{
 pub(crate) struct RcuLink<T> {
     next: AtomicPtr<T>,
     rcu: Opaque<sys::callback_head>,
+    /// Set when the element is inserted: an element goes into a chain once in its life, since
+    /// its `rcu` head is queued when it leaves.
+    inserted: AtomicBool,
 }
 
 // SAFETY: the `rcu` head is only touched by `call_rcu` after the element left every chain, once;
@@ -43,6 +43,7 @@ impl<T> RcuLink<T> {
         Self {
             next: AtomicPtr::new(ptr::null_mut()),
             rcu: Opaque::uninit(),
+            inserted: AtomicBool::new(false),
         }
     }
 }
@@ -97,7 +98,7 @@ impl<T: RcuLinked> RcuChain<T> {
     ///
     /// The caller holds the lock that serialises the writers of this chain, and `item` is in no
     /// chain (it was never inserted).
-    pub(crate) unsafe fn push_front(&self, item: Arc<T>) {
+    unsafe fn push_front(&self, item: Arc<T>) {
         let raw = Arc::into_raw(item).cast_mut();
         // SAFETY: `raw` is a live element that no reader can see yet.
         let link = unsafe { (*raw).link() };
@@ -137,6 +138,14 @@ impl<T: RcuLinked> RcuChain<T> {
                 prev = &item.link().next;
             }
         }
+    }
+}
+
+impl<T: RcuLinked> Drop for RcuChain<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` excludes writers; readers still on the chain are covered by the
+        // grace period before each release.
+        unsafe { self.remove_if(|_| true) };
     }
 }
 
@@ -221,15 +230,20 @@ pub(crate) struct RcuHashTable<T: RcuLinked> {
 }
 
 impl<T: RcuLinked> RcuHashTable<T> {
-    /// A table of `size` empty buckets. Sleeps.
-    pub(crate) fn new(size: usize, class: LockClass) -> Result<Self> {
+    /// A table of `size` empty buckets whose locks are named `name` in lockdep class `key`.
+    /// Sleeps.
+    pub(crate) fn new(
+        size: usize,
+        name: &'static CStr,
+        key: &'static LockClassKey,
+    ) -> Result<Self> {
         let mut buckets = KVec::with_capacity(size, GFP_KERNEL)?;
         for _ in 0..size {
             buckets.push(RcuChain::new(), GFP_KERNEL)?;
         }
         Ok(Self {
             buckets,
-            locks: LockArray::new(class)?,
+            locks: LockArray::new(name, key)?,
         })
     }
 
@@ -249,15 +263,17 @@ impl<T: RcuLinked> RcuHashTable<T> {
         }
     }
 
-    /// Adds `item` to bucket `bucket`; gives it back if the bucket does not exist.
+    /// Adds `item` to bucket `bucket`; gives it back if the bucket does not exist or if the
+    /// element was inserted before (into this table or another).
     pub(crate) fn insert(&self, bucket: usize, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
         let Some(chain) = self.buckets.get(bucket) else {
             return Err(item);
         };
+        if item.link().inserted.swap(true, Ordering::AcqRel) {
+            return Err(item);
+        }
         self.locks.with(bucket, || {
-            // SAFETY: the bucket's lock is held; `item` is a new `Arc` that was never in a chain
-            // (an `Arc` taken from a chain is never inserted again: elements are created,
-            // inserted once and removed once).
+            // SAFETY: the bucket's lock is held; `item` was never in a chain (its flag was clear).
             unsafe { chain.push_front(item) }
         });
         Ok(())

@@ -371,12 +371,17 @@ impl<'a> Packet<'a> {
 
     /// Lowers the path MTU of the route that the packet's IPv4 header (source and destination)
     /// takes to `mtu` (`ipv4_update_pmtu`), as an ICMP "fragmentation needed" about it asks.
-    pub(crate) fn update_pmtu(&self, net: &Net, mtu: u32) {
-        if self.network_offset() != 0 || self.read::<{ crate::packet::IPV4_MIN_LEN }>(0).is_none() {
+    pub(crate) fn update_pmtu(&mut self, net: &Net, mtu: u32) {
+        if self.network_offset() != 0 {
             return;
         }
-        // SAFETY: `net` is alive; the packet is valid and its data starts with a readable IPv4
-        // header (checked above), which is all `ipv4_update_pmtu` reads of it.
+        // SAFETY: the packet is ours (type invariant); `pskb_may_pull` makes the first bytes
+        // linear or fails.
+        if !unsafe { sys::rvs_pskb_may_pull(self.raw(), crate::packet::IPV4_MIN_LEN as u32) } {
+            return;
+        }
+        // SAFETY: `net` is alive; the packet is valid and its data starts with a linear IPv4
+        // header (made so above), which is all `ipv4_update_pmtu` reads of it.
         unsafe { sys::ipv4_update_pmtu(self.raw(), net.as_ptr(), mtu, 0, 0) };
     }
 
@@ -403,19 +408,22 @@ impl<'a> Packet<'a> {
     /// Whether the ICMP message at `offset`, which runs to the end of the packet, has a correct
     /// checksum (`ip_vs_checksum_common_check`).
     pub(crate) fn icmp_checksum_ok(&self, offset: usize) -> bool {
-        let Ok(len) = usize::try_from(self.len()) else {
+        let Some(start) = i32::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(self.network_offset()))
+        else {
             return false;
         };
-        let (Some(span), Some(start)) = (
-            len.checked_sub(offset).and_then(|s| i32::try_from(s).ok()),
-            i32::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(self.network_offset())),
-        ) else {
+        // `len` counts from `data`, and the message from the network header.
+        let Some(span) = i32::try_from(self.len())
+            .ok()
+            .and_then(|len| len.checked_sub(start))
+            .filter(|&span| span >= 0)
+        else {
             return false;
         };
-        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which lie
-        // within the packet (`len` counts from the network header).
+        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which end at
+        // the end of the packet.
         let sum = unsafe { sys::skb_checksum(self.raw(), start, span, 0) };
         crate::packet::csum_fold(sum) == 0
     }
@@ -547,27 +555,24 @@ impl Writable<'_, '_> {
     /// packet (`ip_vs_checksum_complete`); the message may extend past the writable bytes.
     pub(crate) fn icmp_checksum(&mut self, offset: usize) -> Result {
         let field = offset.checked_add(crate::packet::ICMP_SUM).ok_or(EINVAL)?;
-        let len = usize::try_from(self.packet.len()).map_err(|_| EINVAL)?;
-        let span = len.checked_sub(offset).ok_or(EINVAL)?;
-        self.bytes()
-            .get_mut(field..field + 2)
-            .ok_or(EINVAL)?
-            .copy_from_slice(&[0, 0]);
         let start = self
             .packet
             .network_offset()
             .checked_add(i32::try_from(offset).map_err(|_| EINVAL)?)
             .ok_or(EINVAL)?;
-        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which lie
-        // within the packet (`len` counts from the network header, where `data` is in the hooks).
-        let sum = unsafe {
-            sys::skb_checksum(
-                self.packet.raw(),
-                start,
-                i32::try_from(span).map_err(|_| EINVAL)?,
-                0,
-            )
-        };
+        // `len` counts from `data`, and the message from the network header.
+        let span = i32::try_from(self.packet.len())
+            .map_err(|_| EINVAL)?
+            .checked_sub(start)
+            .filter(|&span| span >= 0)
+            .ok_or(EINVAL)?;
+        self.bytes()
+            .get_mut(field..field + 2)
+            .ok_or(EINVAL)?
+            .copy_from_slice(&[0, 0]);
+        // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which end at
+        // the end of the packet.
+        let sum = unsafe { sys::skb_checksum(self.packet.raw(), start, span, 0) };
         let folded = crate::packet::csum_fold(sum);
         self.bytes()
             .get_mut(field..field + 2)

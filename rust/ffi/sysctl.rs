@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/sysctl.h`](srctree/include/linux/sysctl.h)
 
-use super::sys;
+use super::{pernet::Net, sys};
 use core::{ptr::NonNull, sync::atomic::AtomicI32};
 use kernel::{ffi::c_void, prelude::*, str::CStr};
 
@@ -16,6 +16,9 @@ pub(crate) struct IntSysctl<'a> {
     pub(crate) value: &'a AtomicI32,
     /// How the file shows the value.
     pub(crate) kind: IntKind,
+    /// Read-only in namespaces owned by a user namespace other than the initial one, whose
+    /// root is not trusted with it.
+    pub(crate) read_only_unprivileged: bool,
 }
 
 /// How an integer sysctl file shows its value.
@@ -45,14 +48,15 @@ impl SysctlTable {
     ///
     /// # Safety
     ///
-    /// `net` must be a live namespace, and every `entries[i].value` must outlive the returned
-    /// object (which is dropped from the namespace's pernet `exit`).
+    /// `net` must stay alive, and every `entries[i].value` must outlive the returned object.
     pub(crate) unsafe fn new(
-        net: *mut sys::net,
+        net: &Net,
         path: &'static CStr,
         entries: &[IntSysctl<'_>],
     ) -> Result<Self> {
         let mut table = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        // SAFETY: `net` is alive; this reads its owning user namespace.
+        let unprivileged = !unsafe { sys::rvs_net_owned_by_init_user_ns(net.as_ptr()) };
         for entry in entries {
             let (handler, extra1, extra2): (sys::proc_handler, *mut c_void, *mut c_void) =
                 match entry.kind {
@@ -77,7 +81,11 @@ impl SysctlTable {
                     procname: entry.name.as_char_ptr(),
                     data: entry.value.as_ptr().cast(),
                     maxlen: core::mem::size_of::<i32>() as i32,
-                    mode: 0o644,
+                    mode: if unprivileged && entry.read_only_unprivileged {
+                        0o444
+                    } else {
+                        0o644
+                    },
                     proc_handler: handler,
                     poll: core::ptr::null_mut(),
                     extra1,
@@ -86,11 +94,16 @@ impl SysctlTable {
                 GFP_KERNEL,
             )?;
         }
-        // SAFETY: `net` is live; `table` holds `len` valid entries whose data pointers outlive
+        // SAFETY: `net` is alive; `table` holds `len` valid entries whose data pointers outlive
         // the registration (caller's guarantee) and which `Self` keeps alive; the range limits
         // are statics the handlers only read.
         let header = unsafe {
-            sys::register_net_sysctl_sz(net, path.as_char_ptr(), table.as_mut_ptr(), table.len())
+            sys::register_net_sysctl_sz(
+                net.as_ptr(),
+                path.as_char_ptr(),
+                table.as_mut_ptr(),
+                table.len(),
+            )
         };
         let header = NonNull::new(header).ok_or(ENOMEM)?;
         // INVARIANT: registered just above; the table moves with `Self` (its heap buffer does

@@ -38,7 +38,7 @@ pub(crate) trait OnTimer: Sync {
 /// Once `armed_once` is set, `timer` is initialised, `owner` points to a live `T`, and neither
 /// moves until `Drop` has shut the timer down.
 #[repr(C)]
-pub(crate) struct Timer<T: OnTimer> {
+pub(crate) struct Timer<T> {
     timer: Opaque<sys::timer_list>,
     owner: AtomicPtr<T>,
     initialised: AtomicBool,
@@ -46,11 +46,11 @@ pub(crate) struct Timer<T: OnTimer> {
 
 // SAFETY: the timer is used through the kernel's own synchronisation (`mod_timer` and
 // `timer_shutdown_sync` are safe to call from any thread); `owner` is only read.
-unsafe impl<T: OnTimer> Sync for Timer<T> {}
+unsafe impl<T: Sync> Sync for Timer<T> {}
 // SAFETY: as above.
-unsafe impl<T: OnTimer> Send for Timer<T> {}
+unsafe impl<T: Sync> Send for Timer<T> {}
 
-impl<T: OnTimer> Timer<T> {
+impl<T> Timer<T> {
     /// A timer that is not set up yet.
     pub(crate) const fn new() -> Self {
         Self {
@@ -60,6 +60,16 @@ impl<T: OnTimer> Timer<T> {
         }
     }
 
+    /// Stops the timer for good, waiting for a running callback (`timer_shutdown_sync`).
+    pub(crate) fn shutdown(&self) {
+        if self.initialised.load(Ordering::Acquire) {
+            // SAFETY: initialised and pinned; shutting down twice is allowed.
+            unsafe { sys::timer_shutdown_sync(self.timer.get()) };
+        }
+    }
+}
+
+impl<T: OnTimer> Timer<T> {
     /// Sets the timer up for `owner`.
     ///
     /// # Safety
@@ -86,14 +96,6 @@ impl<T: OnTimer> Timer<T> {
         unsafe { sys::mod_timer(self.timer.get(), at as _) };
     }
 
-    /// Stops the timer for good, waiting for a running callback (`timer_shutdown_sync`).
-    pub(crate) fn shutdown(&self) {
-        if self.initialised.load(Ordering::Acquire) {
-            // SAFETY: initialised and pinned; shutting down twice is allowed.
-            unsafe { sys::timer_shutdown_sync(self.timer.get()) };
-        }
-    }
-
     /// The C callback of every `Timer<T>`.
     ///
     /// # Safety
@@ -112,7 +114,7 @@ impl<T: OnTimer> Timer<T> {
     }
 }
 
-impl<T: OnTimer> Drop for Timer<T> {
+impl<T> Drop for Timer<T> {
     fn drop(&mut self) {
         // Waits for a running callback; later `mod_timer` calls (from it) do nothing.
         self.shutdown();

@@ -17,7 +17,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{addr_fold, hash_32, Candidate, Flow};
+use super::{addr_fold, hash_32, Algorithm, Candidate, Flow};
 
 /// `IP_VS_DH_TAB_BITS`.
 const TAB_BITS: u32 = 8;
@@ -39,6 +39,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C], flow: &Flow<'_>) -> Option<usi
         return None;
     }
     Some(index)
+}
+
+/// Destination hashing: stateless; IPVS's bucket table depends on the list only, which [`schedule`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DestinationHashing;
+
+impl Algorithm for DestinationHashing {
+    const NAME: &'static str = "dh";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        DestinationHashing
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests, flow)
+    }
 }
 
 #[cfg(test)]

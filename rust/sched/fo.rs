@@ -8,7 +8,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// Picks the first destination of the highest positive weight that is not overloaded
 /// (`ip_vs_fo_schedule`), or `None` if there is none.
@@ -24,6 +24,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     heaviest
+}
+
+/// Weighted failover: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WeightedFailover;
+
+impl Algorithm for WeightedFailover {
+    const NAME: &'static str = "fo";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        WeightedFailover
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

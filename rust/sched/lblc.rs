@@ -15,7 +15,7 @@
 
 use super::{
     locality::{is_overloaded, Clock, Entry, Table},
-    wlc, Candidate, Flow,
+    wlc, Algorithm, Candidate, Flow,
 };
 
 /// `struct ip_vs_lblc_entry`: a destination address and its real server.
@@ -103,6 +103,26 @@ impl LocalityLeastConnection {
     #[cfg(test)]
     pub(crate) fn entries(&self) -> usize {
         self.table.len()
+    }
+}
+
+impl Algorithm for LocalityLeastConnection {
+    const NAME: &'static str = "lblc";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        Self::new()
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        LocalityLeastConnection::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        LocalityLeastConnection::schedule(self, dests, flow)
+    }
+
+    fn check_expire(&mut self, clock: &Clock) {
+        LocalityLeastConnection::check_expire(self, clock)
     }
 }
 

@@ -16,7 +16,7 @@
 use super::{
     conn_overhead,
     locality::{after_ticks, is_overloaded, time_before, Clock, Entry, Slots, Table},
-    wlc, Candidate, Flow,
+    wlc, Algorithm, Candidate, Flow,
 };
 
 /// `struct ip_vs_lblcr_entry`: a destination address and its set of real servers.
@@ -196,6 +196,26 @@ impl LocalityReplicated {
             .get_mut(af, addr)
             .map(|e| e.members_in(dests).map(|(i, _)| i).collect())
             .unwrap_or_default()
+    }
+}
+
+impl Algorithm for LocalityReplicated {
+    const NAME: &'static str = "lblcr";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        Self::new()
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        LocalityReplicated::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        LocalityReplicated::schedule(self, dests, flow)
+    }
+
+    fn check_expire(&mut self, clock: &Clock) {
+        LocalityReplicated::check_expire(self, clock)
     }
 }
 

@@ -10,7 +10,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{conn_overhead, Candidate};
+use super::{conn_overhead, Algorithm, Candidate, Flow};
 
 /// Picks the destination with the least overhead (`ip_vs_lc_schedule`), or `None` if every
 /// destination is overloaded or quiesced.
@@ -29,6 +29,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     least.map(|(i, _)| i)
+}
+
+/// Least connection: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LeastConnection;
+
+impl Algorithm for LeastConnection {
+    const NAME: &'static str = "lc";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        LeastConnection
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{addr_fold, Candidate, Flow, AF_INET6};
+use super::{addr_fold, Algorithm, Candidate, Flow, AF_INET6};
 use crate::abi::svc_flag;
 
 /// `CONFIG_IP_VS_MH_TAB_INDEX` of the target kernel (and the Kconfig default).
@@ -413,6 +413,22 @@ impl MaglevHashing {
         }
         write!(out, " {h}").unwrap();
         out
+    }
+}
+
+impl Algorithm for MaglevHashing {
+    const NAME: &'static str = "mh";
+
+    fn new<C: Candidate>(dests: &[C]) -> Self {
+        Self::new(dests)
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        MaglevHashing::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        MaglevHashing::schedule(self, dests, flow)
     }
 }
 

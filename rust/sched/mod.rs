@@ -34,6 +34,8 @@ mod ovf;
 mod rr;
 mod sed;
 mod sh;
+#[cfg(test)]
+pub(crate) mod testing;
 mod twos;
 mod wlc;
 mod wrr;
@@ -72,80 +74,156 @@ pub(crate) struct Flow<'a> {
     pub(crate) clock: locality::Clock,
 }
 
-/// A scheduling algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scheduler {
-    /// Round robin.
-    RoundRobin,
-    /// Weighted round robin.
-    WeightedRoundRobin,
-    /// Least connection.
-    LeastConnection,
-    /// Weighted least connection (ipvsadm's default).
-    WeightedLeastConnection,
-    /// Shortest expected delay.
-    ShortestExpectedDelay,
-    /// Never queue.
-    NeverQueue,
-    /// Locality-based least connection.
-    LocalityLeastConnection,
-    /// Locality-based least connection with replication.
-    LocalityReplicated,
-    /// Weighted failover.
-    WeightedFailover,
-    /// Weighted overflow.
-    WeightedOverflow,
-    /// Power of two choices.
-    TwoChoices,
-    /// Destination hashing.
-    DestinationHashing,
-    /// Source hashing.
-    SourceHashing,
-    /// Maglev hashing.
-    MaglevHashing,
+/// One scheduler (IPVS's `struct ip_vs_scheduler`): its name and its per-service state
+/// (`svc->sched_data`). Each lives in its own file and is listed once, in [`schedulers!`].
+pub(crate) trait Algorithm: Sized + Send + core::fmt::Debug {
+    /// The name a service binds it by (`ipvsadm -s NAME`).
+    const NAME: &'static str;
+
+    /// The state of a new service whose destinations are `dests` (`init_service`).
+    fn new<C: Candidate>(dests: &[C]) -> Self;
+
+    /// The destination list changed (`add_dest`, `del_dest`, `upd_dest`); nothing by default.
+    fn dests_changed<C: Candidate>(&mut self, _dests: &[C]) {}
+
+    /// Picks a destination for a new connection (`schedule`): its index in `dests`.
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize>;
+
+    /// The periodic collection of stale state; nothing by default.
+    fn check_expire(&mut self, _clock: &locality::Clock) {}
 }
 
-const ALL: [Scheduler; 14] = [
-    Scheduler::RoundRobin,
-    Scheduler::WeightedRoundRobin,
-    Scheduler::LeastConnection,
-    Scheduler::WeightedLeastConnection,
-    Scheduler::ShortestExpectedDelay,
-    Scheduler::NeverQueue,
-    Scheduler::LocalityLeastConnection,
-    Scheduler::LocalityReplicated,
-    Scheduler::WeightedFailover,
-    Scheduler::WeightedOverflow,
-    Scheduler::TwoChoices,
-    Scheduler::DestinationHashing,
-    Scheduler::SourceHashing,
-    Scheduler::MaglevHashing,
-];
+/// The list of schedulers: `Variant => type` each. Generates [`Scheduler`], the choice of one,
+/// and [`SchedState`], the state of a service's, with the dispatch of [`Algorithm`] to each.
+macro_rules! schedulers {
+    ($($(#[$doc:meta])* $variant:ident => $algorithm:ty,)*) => {
+        /// A scheduling algorithm.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Scheduler {
+            $($(#[$doc])* $variant,)*
+        }
+
+        /// Every scheduler.
+        const ALL: &[Scheduler] = &[$(Scheduler::$variant,)*];
+
+        impl Scheduler {
+            /// The IPVS name of the scheduler.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Scheduler::$variant => <$algorithm as Algorithm>::NAME,)*
+                }
+            }
+
+            /// The initial state for a service whose destinations are `dests` (IPVS
+            /// `init_service`).
+            pub(crate) fn new_state<C: Candidate>(self, dests: &[C]) -> SchedState {
+                match self {
+                    $(Scheduler::$variant => {
+                        SchedState::$variant(<$algorithm as Algorithm>::new(dests))
+                    })*
+                }
+            }
+        }
+
+        /// The mutable per-service scheduler state (IPVS's svc->sched_data), owned by the
+        /// service and protected by the caller's lock. Send; allocates only when it is created
+        /// (`mh`'s 8 KiB lookup table, on the heap because kernel stack frames cannot hold it),
+        /// never under the lock. `sh`'s bucket table (some 260 bytes) stays inline. Not `Copy`,
+        /// so that a copy is never implicit.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug)]
+        #[cfg_attr(not(target_os = "none"), derive(Clone, PartialEq, Eq))]
+        pub(crate) enum SchedState {
+            $($(#[$doc])* $variant($algorithm),)*
+        }
+
+        impl SchedState {
+            /// The scheduler this is the state of.
+            #[cfg(test)]
+            pub(crate) fn scheduler(&self) -> Scheduler {
+                match self {
+                    $(SchedState::$variant(_) => Scheduler::$variant,)*
+                }
+            }
+
+            /// The destination list changed (IPVS add_dest / del_dest / upd_dest callbacks);
+            /// `dests` is the new list.
+            ///
+            /// Call it after every single addition, deletion or edit, as IPVS calls its
+            /// callbacks: `rr` follows a deleted cursor destination by its position, which one
+            /// call for several changes cannot always reconstruct (see `rr`). Call it for an edit
+            /// that changes nothing too (IPVS calls `upd_dest` for every edit, and `wrr` restarts
+            /// at the list head then), but not when only connection counts or the overload flag
+            /// change: IPVS calls nothing for those.
+            pub(crate) fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+                match self {
+                    $(SchedState::$variant(s) => Algorithm::dests_changed(s, dests),)*
+                }
+            }
+
+            /// Picks a destination for a new connection (IPVS schedule); returns its index in
+            /// `dests`, or None when no destination is available (IPVS logs "no destination
+            /// available" and the packet is refused).
+            ///
+            /// `flow` is the packet that opens the connection; it is `&mut` because `twos` draws
+            /// from its `random_below`.
+            pub(crate) fn schedule<C: Candidate>(
+                &mut self,
+                dests: &[C],
+                flow: &mut Flow<'_>,
+            ) -> Option<usize> {
+                match self {
+                    $(SchedState::$variant(s) => Algorithm::schedule(s, dests, flow),)*
+                }
+            }
+
+            /// The periodic collection of stale state, due every
+            /// [`locality::CHECK_EXPIRE_INTERVAL_SECS`] (IPVS's per-service timers of `lblc`
+            /// and `lblcr`); nothing for the other schedulers.
+            pub(crate) fn check_expire(&mut self, clock: &locality::Clock) {
+                match self {
+                    $(SchedState::$variant(s) => Algorithm::check_expire(s, clock),)*
+                }
+            }
+        }
+    };
+}
+
+schedulers! {
+    /// Round robin.
+    RoundRobin => rr::RoundRobin,
+    /// Weighted round robin.
+    WeightedRoundRobin => wrr::WeightedRoundRobin,
+    /// Least connection.
+    LeastConnection => lc::LeastConnection,
+    /// Weighted least connection (ipvsadm's default).
+    WeightedLeastConnection => wlc::WeightedLeastConnection,
+    /// Shortest expected delay.
+    ShortestExpectedDelay => sed::ShortestExpectedDelay,
+    /// Never queue.
+    NeverQueue => nq::NeverQueue,
+    /// Locality-based least connection.
+    LocalityLeastConnection => lblc::LocalityLeastConnection,
+    /// Locality-based least connection with replication.
+    LocalityReplicated => lblcr::LocalityReplicated,
+    /// Weighted failover.
+    WeightedFailover => fo::WeightedFailover,
+    /// Weighted overflow.
+    WeightedOverflow => ovf::WeightedOverflow,
+    /// Power of two choices.
+    TwoChoices => twos::TwoChoices,
+    /// Destination hashing.
+    DestinationHashing => dh::DestinationHashing,
+    /// Source hashing.
+    SourceHashing => sh::SourceHashing,
+    /// Maglev hashing.
+    MaglevHashing => mh::MaglevHashing,
+}
 
 impl Scheduler {
-    /// The IPVS name of the scheduler.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Scheduler::RoundRobin => "rr",
-            Scheduler::WeightedRoundRobin => "wrr",
-            Scheduler::LeastConnection => "lc",
-            Scheduler::WeightedLeastConnection => "wlc",
-            Scheduler::ShortestExpectedDelay => "sed",
-            Scheduler::NeverQueue => "nq",
-            Scheduler::LocalityLeastConnection => "lblc",
-            Scheduler::LocalityReplicated => "lblcr",
-            Scheduler::WeightedFailover => "fo",
-            Scheduler::WeightedOverflow => "ovf",
-            Scheduler::TwoChoices => "twos",
-            Scheduler::DestinationHashing => "dh",
-            Scheduler::SourceHashing => "sh",
-            Scheduler::MaglevHashing => "mh",
-        }
-    }
-
     /// Looks a scheduler up by its IPVS name.
     pub(crate) fn by_name(name: &[u8]) -> Option<Self> {
-        ALL.into_iter().find(|s| s.name().as_bytes() == name)
+        ALL.iter().copied().find(|s| s.name().as_bytes() == name)
     }
 }
 
@@ -233,170 +311,13 @@ pub(crate) fn addr_fold(af: u16, addr: &[u8; 16]) -> u32 {
     }
 }
 
-/// The mutable per-service scheduler state (IPVS's svc->sched_data), owned by the service and
-/// protected by the caller's lock. Send; allocates only when it is created (`mh`'s 8 KiB lookup
-/// table, on the heap because kernel stack frames cannot hold it), never under the lock.
-///
-/// `sh`'s bucket table (some 260 bytes) stays inline. Not `Copy`, so that a copy is never
-/// implicit.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-#[cfg_attr(not(target_os = "none"), derive(Clone, PartialEq, Eq))]
-pub(crate) enum SchedState {
-    /// Round robin: the cursor.
-    RoundRobin(rr::RoundRobin),
-    /// Weighted round robin: IPVS's `struct ip_vs_wrr_mark`.
-    WeightedRoundRobin(wrr::WeightedRoundRobin),
-    /// Least connection: stateless.
-    LeastConnection,
-    /// Weighted least connection: stateless.
-    WeightedLeastConnection,
-    /// Shortest expected delay: stateless.
-    ShortestExpectedDelay,
-    /// Never queue: stateless.
-    NeverQueue,
-    /// Locality-based least connection: IPVS's `struct ip_vs_lblc_table`.
-    LocalityLeastConnection(lblc::LocalityLeastConnection),
-    /// Locality-based least connection with replication: `struct ip_vs_lblcr_table`.
-    LocalityReplicated(lblcr::LocalityReplicated),
-    /// Weighted failover: stateless.
-    WeightedFailover,
-    /// Weighted overflow: stateless.
-    WeightedOverflow,
-    /// Power of two choices: stateless (the randomness comes with the [`Flow`]).
-    TwoChoices,
-    /// Destination hashing: stateless, see `dh` for why IPVS's bucket table needs no copy.
-    DestinationHashing,
-    /// Source hashing: IPVS's `struct ip_vs_sh_state` bucket table.
-    SourceHashing(sh::SourceHashing),
-    /// Maglev hashing: IPVS's `struct ip_vs_mh_state` lookup table.
-    MaglevHashing(mh::MaglevHashing),
-}
-
-impl Scheduler {
-    /// The initial state for a service whose destinations are `dests` (IPVS init_service).
-    pub(crate) fn new_state<C: Candidate>(self, dests: &[C]) -> SchedState {
-        match self {
-            Scheduler::RoundRobin => SchedState::RoundRobin(rr::RoundRobin::new()),
-            Scheduler::WeightedRoundRobin => {
-                SchedState::WeightedRoundRobin(wrr::WeightedRoundRobin::new(dests))
-            }
-            Scheduler::LeastConnection => SchedState::LeastConnection,
-            Scheduler::WeightedLeastConnection => SchedState::WeightedLeastConnection,
-            Scheduler::ShortestExpectedDelay => SchedState::ShortestExpectedDelay,
-            Scheduler::NeverQueue => SchedState::NeverQueue,
-            Scheduler::LocalityLeastConnection => {
-                SchedState::LocalityLeastConnection(lblc::LocalityLeastConnection::new())
-            }
-            Scheduler::LocalityReplicated => {
-                SchedState::LocalityReplicated(lblcr::LocalityReplicated::new())
-            }
-            Scheduler::WeightedFailover => SchedState::WeightedFailover,
-            Scheduler::WeightedOverflow => SchedState::WeightedOverflow,
-            Scheduler::TwoChoices => SchedState::TwoChoices,
-            Scheduler::DestinationHashing => SchedState::DestinationHashing,
-            Scheduler::SourceHashing => SchedState::SourceHashing(sh::SourceHashing::new(dests)),
-            Scheduler::MaglevHashing => SchedState::MaglevHashing(mh::MaglevHashing::new(dests)),
-        }
-    }
-}
-
-impl SchedState {
-    /// The scheduler this is the state of.
-    #[cfg(test)]
-    pub(crate) fn scheduler(&self) -> Scheduler {
-        match self {
-            SchedState::RoundRobin(_) => Scheduler::RoundRobin,
-            SchedState::WeightedRoundRobin(_) => Scheduler::WeightedRoundRobin,
-            SchedState::LeastConnection => Scheduler::LeastConnection,
-            SchedState::WeightedLeastConnection => Scheduler::WeightedLeastConnection,
-            SchedState::ShortestExpectedDelay => Scheduler::ShortestExpectedDelay,
-            SchedState::NeverQueue => Scheduler::NeverQueue,
-            SchedState::LocalityLeastConnection(_) => Scheduler::LocalityLeastConnection,
-            SchedState::LocalityReplicated(_) => Scheduler::LocalityReplicated,
-            SchedState::WeightedFailover => Scheduler::WeightedFailover,
-            SchedState::WeightedOverflow => Scheduler::WeightedOverflow,
-            SchedState::TwoChoices => Scheduler::TwoChoices,
-            SchedState::DestinationHashing => Scheduler::DestinationHashing,
-            SchedState::SourceHashing(_) => Scheduler::SourceHashing,
-            SchedState::MaglevHashing(_) => Scheduler::MaglevHashing,
-        }
-    }
-
-    /// The destination list changed (IPVS add_dest / del_dest / upd_dest callbacks); `dests` is the new list.
-    ///
-    /// Call it after every single addition, deletion or edit, as IPVS calls its callbacks: `rr`
-    /// follows a deleted cursor destination by its position, which one call for several changes
-    /// cannot always reconstruct (see `rr`). Call it for an edit that changes nothing too (IPVS
-    /// calls `upd_dest` for every edit, and `wrr` restarts at the list head then), but not when
-    /// only connection counts or the overload flag change: IPVS calls nothing for those.
-    pub(crate) fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
-        match self {
-            SchedState::RoundRobin(s) => s.dests_changed(dests),
-            SchedState::WeightedRoundRobin(s) => s.dests_changed(dests),
-            SchedState::SourceHashing(s) => s.dests_changed(dests),
-            SchedState::MaglevHashing(s) => s.dests_changed(dests),
-            SchedState::LocalityLeastConnection(s) => s.dests_changed(dests),
-            SchedState::LocalityReplicated(s) => s.dests_changed(dests),
-            // Stateless. `dh`'s IPVS table depends on the list only, which `dh::schedule` reads.
-            SchedState::LeastConnection
-            | SchedState::WeightedLeastConnection
-            | SchedState::ShortestExpectedDelay
-            | SchedState::NeverQueue
-            | SchedState::WeightedFailover
-            | SchedState::WeightedOverflow
-            | SchedState::TwoChoices
-            | SchedState::DestinationHashing => {}
-        }
-    }
-
-    /// Picks a destination for a new connection (IPVS schedule); returns its index in `dests`,
-    /// or None when no destination is available (IPVS logs "no destination available" and the packet is refused).
-    ///
-    /// `flow` is the packet that opens the connection; it is `&mut` because `twos` draws from its
-    /// `random_below`.
-    pub(crate) fn schedule<C: Candidate>(
-        &mut self,
-        dests: &[C],
-        flow: &mut Flow<'_>,
-    ) -> Option<usize> {
-        match self {
-            SchedState::RoundRobin(s) => s.schedule(dests),
-            SchedState::WeightedRoundRobin(s) => s.schedule(dests),
-            SchedState::LeastConnection => lc::schedule(dests),
-            SchedState::WeightedLeastConnection => wlc::schedule(dests),
-            SchedState::ShortestExpectedDelay => sed::schedule(dests),
-            SchedState::NeverQueue => nq::schedule(dests),
-            SchedState::LocalityLeastConnection(s) => s.schedule(dests, flow),
-            SchedState::LocalityReplicated(s) => s.schedule(dests, flow),
-            SchedState::WeightedFailover => fo::schedule(dests),
-            SchedState::WeightedOverflow => ovf::schedule(dests),
-            SchedState::TwoChoices => twos::schedule(dests, &mut *flow.random_below),
-            SchedState::DestinationHashing => dh::schedule(dests, flow),
-            SchedState::SourceHashing(s) => s.schedule(dests, flow),
-            SchedState::MaglevHashing(s) => s.schedule(dests, flow),
-        }
-    }
-
-    /// The periodic collection of stale state, due every
-    /// [`locality::CHECK_EXPIRE_INTERVAL_SECS`] (IPVS's per-service timers of `lblc` and
-    /// `lblcr`); nothing for the other schedulers.
-    pub(crate) fn check_expire(&mut self, clock: &locality::Clock) {
-        match self {
-            SchedState::LocalityLeastConnection(s) => s.check_expire(clock),
-            SchedState::LocalityReplicated(s) => s.check_expire(clock),
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_round_trip() {
-        for s in ALL {
+        for &s in ALL {
             assert_eq!(lookup(s.name().as_bytes()), Ok(Some(s)));
         }
         assert_eq!(lookup(b"none"), Ok(None));
@@ -488,267 +409,5 @@ mod tests {
         // The C int wraps; nothing panics.
         assert_eq!(conn_overhead(&fake(1 << 24, 0)), 1 << 24);
         assert_eq!(conn_overhead(&fake(u32::MAX, u32::MAX)), -258);
-    }
-}
-
-/// A scripted service for the schedulers' tests, driven like the host C harness that produced
-/// their expected values (see the tests of each scheduler).
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::{locality::Clock, Candidate, Flow, SchedState, Scheduler};
-    use std::format;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::string::String;
-    use std::vec::Vec;
-
-    /// A fake destination.
-    #[derive(Clone, Copy, Debug)]
-    pub(crate) struct Fake {
-        pub(crate) id: u64,
-        pub(crate) weight: i32,
-        pub(crate) active: u32,
-        pub(crate) inactive: u32,
-        pub(crate) overloaded: bool,
-    }
-
-    impl Candidate for Fake {
-        fn id(&self) -> u64 {
-            self.id
-        }
-        fn weight(&self) -> i32 {
-            self.weight
-        }
-        fn active_conns(&self) -> u32 {
-            self.active
-        }
-        fn inactive_conns(&self) -> u32 {
-            self.inactive
-        }
-        fn overloaded(&self) -> bool {
-            self.overloaded
-        }
-    }
-
-    /// What a scheduled connection adds to its destination's counts.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    pub(crate) enum Conn {
-        /// Nothing.
-        None,
-        /// One active connection.
-        Active,
-        /// One inactive connection.
-        Inactive,
-    }
-
-    /// A service: its destination list in IPVS's list order and its scheduler state.
-    pub(crate) struct World {
-        pub(crate) kind: Scheduler,
-        pub(crate) dests: Vec<Fake>,
-        pub(crate) state: Option<SchedState>,
-        /// The service's address family (`svc->af`).
-        pub(crate) af: u16,
-        /// The service's flags (`svc->flags`).
-        pub(crate) svc_flags: u32,
-        /// The random numbers `twos` draws, used in turn and wrapping around, each reduced
-        /// modulo the bound (kept as is for bound 0), as the C harness's scripted
-        /// `get_random_u32_below` does.
-        pub(crate) script: Vec<u32>,
-        script_pos: usize,
-        /// The bounds `twos` asked for, in order.
-        pub(crate) bounds: Vec<u32>,
-        /// The clock `lblc` and `lblcr` see.
-        pub(crate) clock: Clock,
-    }
-
-    impl World {
-        /// A service without destinations that will use `kind`.
-        pub(crate) fn new(kind: Scheduler) -> Self {
-            World {
-                kind,
-                dests: Vec::new(),
-                state: None,
-                af: 2,
-                svc_flags: 0,
-                script: Vec::new(),
-                script_pos: 0,
-                bounds: Vec::new(),
-                clock: Clock::default(),
-            }
-        }
-
-        fn fake(id: u64, weight: i32, active: u32, inactive: u32, overloaded: bool) -> Fake {
-            Fake {
-                id,
-                weight,
-                active,
-                inactive,
-                overloaded,
-            }
-        }
-
-        /// Links a destination at the list head without telling the scheduler (setup before
-        /// `start`): the last one put is index 0.
-        pub(crate) fn put(&mut self, id: u64, weight: i32, act: u32, inact: u32, ovl: bool) {
-            self.dests
-                .insert(0, Self::fake(id, weight, act, inact, ovl));
-        }
-
-        /// Binds the scheduler (IPVS `init_service`).
-        pub(crate) fn start(&mut self) {
-            self.state = Some(self.kind.new_state(&self.dests));
-        }
-
-        fn changed(&mut self) {
-            if let Some(state) = self.state.as_mut() {
-                state.dests_changed(&self.dests);
-            }
-        }
-
-        fn index_of(&self, id: u64) -> usize {
-            self.dests.iter().position(|d| d.id == id).unwrap()
-        }
-
-        /// Adds a destination (at the list head, as IPVS does) and tells the scheduler.
-        pub(crate) fn add(&mut self, id: u64, weight: i32, act: u32, inact: u32, ovl: bool) {
-            self.put(id, weight, act, inact, ovl);
-            self.changed();
-        }
-
-        /// Deletes a destination and tells the scheduler.
-        pub(crate) fn del(&mut self, id: u64) {
-            let i = self.index_of(id);
-            self.dests.remove(i);
-            self.changed();
-        }
-
-        /// Edits a destination's weight and overload flag and tells the scheduler.
-        pub(crate) fn upd(&mut self, id: u64, weight: i32, ovl: bool) {
-            let i = self.index_of(id);
-            self.dests[i].weight = weight;
-            self.dests[i].overloaded = ovl;
-            self.changed();
-        }
-
-        /// Sets or clears the overload flag only: IPVS calls no scheduler callback for that.
-        pub(crate) fn ovl(&mut self, id: u64, ovl: bool) {
-            let i = self.index_of(id);
-            self.dests[i].overloaded = ovl;
-        }
-
-        /// Schedules one connection of a packet from `saddr:sport` to `daddr:dport` (wire-order
-        /// addresses).
-        fn pick(
-            &mut self,
-            saddr: [u8; 16],
-            sport: u16,
-            daddr: [u8; 16],
-            dport: u16,
-        ) -> Option<usize> {
-            let World {
-                dests,
-                state,
-                af,
-                svc_flags,
-                script,
-                script_pos,
-                bounds,
-                clock,
-                ..
-            } = self;
-            let state = state.as_mut().expect("start() first");
-            let mut random_below = |bound: u32| {
-                bounds.push(bound);
-                let r = match script.len() {
-                    0 => 0,
-                    len => script[*script_pos % len],
-                };
-                *script_pos += 1;
-                if bound == 0 {
-                    r
-                } else {
-                    r % bound
-                }
-            };
-            let mut flow = Flow {
-                af: *af,
-                saddr,
-                daddr,
-                sport: sport.to_be_bytes(),
-                dport: dport.to_be_bytes(),
-                svc_flags: *svc_flags,
-                random_below: &mut random_below,
-                clock: *clock,
-            };
-            state.schedule(dests, &mut flow)
-        }
-
-        /// The harness's `clients(n)`: TCP from 10.0.1.i, port 1024 + i, to 192.168.0.1:80 for
-        /// i in 1..=n (for `dh`, from 192.168.0.1 to 10.0.1.i), no connection counted; the choices
-        /// as the C harness prints them.
-        pub(crate) fn clients(&mut self, n: u8) -> String {
-            let vip = v4(Ipv4Addr::new(192, 168, 0, 1));
-            let mut out = Vec::new();
-            for i in 1..=n {
-                let client = v4(Ipv4Addr::new(10, 0, 1, i));
-                let port = 1024 + u16::from(i);
-                out.push(show(if self.kind == Scheduler::DestinationHashing {
-                    self.pick(vip, port, client, 80)
-                } else {
-                    self.pick(client, port, vip, 80)
-                }));
-            }
-            out.join(" ")
-        }
-
-        /// The harness's `clients6(n)`: as [`World::clients`] with 2001:db8::(7i):i and
-        /// 2001:db8::1.
-        pub(crate) fn clients6(&mut self, n: u16) -> String {
-            let vip: Ipv6Addr = "2001:db8::1".parse().unwrap();
-            let mut out = Vec::new();
-            for i in 1..=n {
-                let client: Ipv6Addr = format!("2001:db8::{:x}:{:x}", i * 7, i).parse().unwrap();
-                let port = 1024 + i;
-                out.push(show(if self.kind == Scheduler::DestinationHashing {
-                    self.pick(vip.octets(), port, client.octets(), 80)
-                } else {
-                    self.pick(client.octets(), port, vip.octets(), 80)
-                }));
-            }
-            out.join(" ")
-        }
-
-        /// Schedules `n` connections and returns the chosen indices as the C harness prints them
-        /// (`-` for none), each chosen destination gaining `conn`. The packet is all zeros.
-        pub(crate) fn sched(&mut self, n: usize, conn: Conn) -> String {
-            let mut out = Vec::new();
-            for _ in 0..n {
-                match self.pick([0; 16], 0, [0; 16], 0) {
-                    None => out.push(String::from("-")),
-                    Some(i) => {
-                        out.push(i.to_string());
-                        let d = &mut self.dests[i];
-                        match conn {
-                            Conn::None => {}
-                            // Wrapping, as the C harness's int counts do.
-                            Conn::Active => d.active = d.active.wrapping_add(1),
-                            Conn::Inactive => d.inactive = d.inactive.wrapping_add(1),
-                        }
-                    }
-                }
-            }
-            out.join(" ")
-        }
-    }
-
-    /// An IPv4 address as a [`Flow`] carries it.
-    fn v4(a: Ipv4Addr) -> [u8; 16] {
-        let mut b = [0; 16];
-        b[..4].copy_from_slice(&a.octets());
-        b
-    }
-
-    /// A choice as the C harness prints it.
-    fn show(i: Option<usize>) -> String {
-        i.map_or(String::from("-"), |i| i.to_string())
     }
 }

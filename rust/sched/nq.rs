@@ -11,7 +11,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// The expected overhead of one more connection (`ip_vs_nq_dest_overhead`): the C `int`
 /// `activeconns + 1`, wrapping as the kernel's `-fno-strict-overflow` lets it.
@@ -44,6 +44,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     least.map(|(i, _, _)| i)
+}
+
+/// Never queue: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NeverQueue;
+
+impl Algorithm for NeverQueue {
+    const NAME: &'static str = "nq";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        NeverQueue
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// Picks the heaviest destination that has not overflowed (`ip_vs_ovf_schedule`), or `None`.
 pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
@@ -29,6 +29,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     heaviest.map(|(i, _)| i)
+}
+
+/// Weighted overflow: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WeightedOverflow;
+
+impl Algorithm for WeightedOverflow {
+    const NAME: &'static str = "ovf";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        WeightedOverflow
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

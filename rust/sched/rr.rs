@@ -17,7 +17,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// The last chosen destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +105,22 @@ impl RoundRobin {
             self.cursor = Some(Cursor { id, index });
         }
         found
+    }
+}
+
+impl Algorithm for RoundRobin {
+    const NAME: &'static str = "rr";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        Self::new()
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        RoundRobin::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        RoundRobin::schedule(self, dests)
     }
 }
 

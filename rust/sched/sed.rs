@@ -13,7 +13,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// The expected overhead of one more connection (`ip_vs_sed_dest_overhead`): the C `int`
 /// `activeconns + 1`, wrapping as the kernel's `-fno-strict-overflow` lets it.
@@ -46,6 +46,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     Some(least)
+}
+
+/// Shortest expected delay: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ShortestExpectedDelay;
+
+impl Algorithm for ShortestExpectedDelay {
+    const NAME: &'static str = "sed";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        ShortestExpectedDelay
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{addr_fold, hash_32, Candidate, Flow};
+use super::{addr_fold, hash_32, Algorithm, Candidate, Flow};
 use crate::abi::svc_flag;
 
 /// `IP_VS_SH_TAB_BITS`.
@@ -164,6 +164,22 @@ impl SourceHashing {
                 }
             })
             .collect()
+    }
+}
+
+impl Algorithm for SourceHashing {
+    const NAME: &'static str = "sh";
+
+    fn new<C: Candidate>(dests: &[C]) -> Self {
+        Self::new(dests)
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        SourceHashing::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        SourceHashing::schedule(self, dests, flow)
     }
 }
 

@@ -15,7 +15,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{conn_overhead, Candidate};
+use super::{conn_overhead, Algorithm, Candidate, Flow};
 
 /// Whether `twos` lets `dest` take part.
 fn available<C: Candidate>(dest: &C) -> bool {
@@ -79,6 +79,22 @@ pub(crate) fn schedule<C: Candidate>(
         }
     }
     Some(choice1)
+}
+
+/// Power of two choices: stateless (the randomness comes with the [`Flow`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TwoChoices;
+
+impl Algorithm for TwoChoices {
+    const NAME: &'static str = "twos";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        TwoChoices
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests, &mut *flow.random_below)
+    }
 }
 
 #[cfg(test)]

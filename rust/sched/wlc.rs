@@ -12,7 +12,7 @@
 
 #![deny(unsafe_code)]
 
-use super::{conn_overhead, Candidate};
+use super::{conn_overhead, Algorithm, Candidate, Flow};
 
 /// Picks the destination with the least weighted overhead (`ip_vs_wlc_schedule`), or `None` if
 /// no destination is both not overloaded and of positive weight.
@@ -36,6 +36,22 @@ pub(crate) fn schedule<C: Candidate>(dests: &[C]) -> Option<usize> {
         }
     }
     Some(least_index)
+}
+
+/// Weighted least connection: stateless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WeightedLeastConnection;
+
+impl Algorithm for WeightedLeastConnection {
+    const NAME: &'static str = "wlc";
+
+    fn new<C: Candidate>(_dests: &[C]) -> Self {
+        WeightedLeastConnection
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        schedule(dests)
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 
 #![deny(unsafe_code)]
 
-use super::Candidate;
+use super::{Algorithm, Candidate, Flow};
 
 /// The state of `wrr` for one service: IPVS's `struct ip_vs_wrr_mark`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +172,22 @@ impl WeightedRoundRobin {
         let steps = (cw - floor - 1) / di;
         // Lies between floor and the old cw, so it fits.
         self.cw = i32::try_from(cw - steps * di).unwrap_or(self.cw);
+    }
+}
+
+impl Algorithm for WeightedRoundRobin {
+    const NAME: &'static str = "wrr";
+
+    fn new<C: Candidate>(dests: &[C]) -> Self {
+        Self::new(dests)
+    }
+
+    fn dests_changed<C: Candidate>(&mut self, dests: &[C]) {
+        WeightedRoundRobin::dests_changed(self, dests)
+    }
+
+    fn schedule<C: Candidate>(&mut self, dests: &[C], _flow: &mut Flow<'_>) -> Option<usize> {
+        WeightedRoundRobin::schedule(self, dests)
     }
 }
 

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Static registration tables and one-line wrappers for rvs.ko; see rvs_shim.h.
- * The tables mirror net/netfilter/ipvs (ip_vs_core.c hook ops, ip_vs_ctl.c genl family) so that
- * userspace sees the same ABI.
+ * One-line wrappers of static inline functions and macros for rvs.ko, and its module
+ * parameter; see rvs_shim.h.
  */
 #include <linux/module.h>
 #include "rvs_shim.h"
@@ -17,143 +16,12 @@ MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8
 int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
 unsigned int rvs_hz(void) { return HZ; }
 
-/* ip_vs_core.c ip_vs_ops4: the same hook points and priorities as IPVS. */
-static const struct nf_hook_ops rvs_nf_ops[] = {
-	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
-	  .priority = NF_IP_PRI_NAT_SRC - 2 },
-	{ .hook = rvs_rs_nf_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
-	  .priority = NF_IP_PRI_NAT_SRC - 1 },
-	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
-	  .priority = NF_IP_PRI_NAT_DST + 1 },
-	{ .hook = rvs_rs_nf_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
-	  .priority = NF_IP_PRI_NAT_DST + 2 },
-	{ .hook = rvs_rs_nf_forward_icmp, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
-	  .priority = 99 },
-	{ .hook = rvs_rs_nf_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
-	  .priority = 100 },
-};
-
-int rvs_nf_register(struct net *net) { return nf_register_net_hooks(net, rvs_nf_ops, ARRAY_SIZE(rvs_nf_ops)); }
-void rvs_nf_unregister(struct net *net) { nf_unregister_net_hooks(net, rvs_nf_ops, ARRAY_SIZE(rvs_nf_ops)); }
-
-/* Per-netns state: one pointer, owned by the Rust side between rvs_rs_net_init and _exit. */
-static unsigned int rvs_net_id __read_mostly;
-static struct pernet_operations rvs_net_ops = {
-	.init = rvs_rs_net_init,
-	.exit = rvs_rs_net_exit,
-	.id = &rvs_net_id,
-	.size = sizeof(void *),
-};
-
-int rvs_pernet_register(void) { return register_pernet_subsys(&rvs_net_ops); }
-void rvs_pernet_unregister(void) { unregister_pernet_subsys(&rvs_net_ops); }
-void **rvs_net_slot(struct net *net) { return net_generic(net, rvs_net_id); }
-
-/* ip_vs_ctl.c ip_vs_cmd_policy. */
-static const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
-	[IPVS_CMD_ATTR_SERVICE] = { .type = NLA_NESTED },
-	[IPVS_CMD_ATTR_DEST] = { .type = NLA_NESTED },
-	[IPVS_CMD_ATTR_DAEMON] = { .type = NLA_NESTED },
-	[IPVS_CMD_ATTR_TIMEOUT_TCP] = { .type = NLA_U32 },
-	[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN] = { .type = NLA_U32 },
-	[IPVS_CMD_ATTR_TIMEOUT_UDP] = { .type = NLA_U32 },
-};
-
-/* ip_vs_ctl.c ip_vs_daemon_policy. */
-static const struct nla_policy rvs_daemon_policy[IPVS_DAEMON_ATTR_MAX + 1] = {
-	[IPVS_DAEMON_ATTR_STATE] = { .type = NLA_U32 },
-	[IPVS_DAEMON_ATTR_MCAST_IFN] = { .type = NLA_NUL_STRING, .len = IP_VS_IFNAME_MAXLEN - 1 },
-	[IPVS_DAEMON_ATTR_SYNC_ID] = { .type = NLA_U32 },
-	[IPVS_DAEMON_ATTR_SYNC_MAXLEN] = { .type = NLA_U16 },
-	[IPVS_DAEMON_ATTR_MCAST_GROUP] = { .type = NLA_U32 },
-	[IPVS_DAEMON_ATTR_MCAST_GROUP6] = { .len = sizeof(struct in6_addr) },
-	[IPVS_DAEMON_ATTR_MCAST_PORT] = { .type = NLA_U16 },
-	[IPVS_DAEMON_ATTR_MCAST_TTL] = { .type = NLA_U8 },
-};
-
-/* ip_vs_ctl.c ip_vs_svc_policy. */
-static const struct nla_policy rvs_svc_policy[IPVS_SVC_ATTR_MAX + 1] = {
-	[IPVS_SVC_ATTR_AF] = { .type = NLA_U16 },
-	[IPVS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
-	[IPVS_SVC_ATTR_ADDR] = { .type = NLA_BINARY, .len = sizeof(union nf_inet_addr) },
-	[IPVS_SVC_ATTR_PORT] = { .type = NLA_U16 },
-	[IPVS_SVC_ATTR_FWMARK] = { .type = NLA_U32 },
-	[IPVS_SVC_ATTR_SCHED_NAME] = { .type = NLA_NUL_STRING, .len = IP_VS_SCHEDNAME_MAXLEN - 1 },
-	[IPVS_SVC_ATTR_PE_NAME] = { .type = NLA_NUL_STRING, .len = IP_VS_PENAME_MAXLEN },
-	[IPVS_SVC_ATTR_FLAGS] = { .type = NLA_BINARY, .len = sizeof(struct ip_vs_flags) },
-	[IPVS_SVC_ATTR_TIMEOUT] = { .type = NLA_U32 },
-	[IPVS_SVC_ATTR_NETMASK] = { .type = NLA_U32 },
-	[IPVS_SVC_ATTR_STATS] = { .type = NLA_NESTED },
-};
-
-/* ip_vs_ctl.c ip_vs_dest_policy. */
-static const struct nla_policy rvs_dest_policy[IPVS_DEST_ATTR_MAX + 1] = {
-	[IPVS_DEST_ATTR_ADDR] = { .type = NLA_BINARY, .len = sizeof(union nf_inet_addr) },
-	[IPVS_DEST_ATTR_PORT] = { .type = NLA_U16 },
-	[IPVS_DEST_ATTR_FWD_METHOD] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_WEIGHT] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_U_THRESH] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_L_THRESH] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_ACTIVE_CONNS] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_INACT_CONNS] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_PERSIST_CONNS] = { .type = NLA_U32 },
-	[IPVS_DEST_ATTR_STATS] = { .type = NLA_NESTED },
-	[IPVS_DEST_ATTR_ADDR_FAMILY] = { .type = NLA_U16 },
-	[IPVS_DEST_ATTR_TUN_TYPE] = { .type = NLA_U8 },
-	[IPVS_DEST_ATTR_TUN_PORT] = { .type = NLA_U16 },
-	[IPVS_DEST_ATTR_TUN_FLAGS] = { .type = NLA_U16 },
-};
-
-int rvs_parse_svc(struct nlattr **tb, const struct nlattr *nla)
-{ return nla_parse_nested_deprecated(tb, IPVS_SVC_ATTR_MAX, nla, rvs_svc_policy, NULL); }
-int rvs_parse_dest(struct nlattr **tb, const struct nlattr *nla)
-{ return nla_parse_nested_deprecated(tb, IPVS_DEST_ATTR_MAX, nla, rvs_dest_policy, NULL); }
-int rvs_parse_daemon(struct nlattr **tb, const struct nlattr *nla)
-{ return nla_parse_nested_deprecated(tb, IPVS_DAEMON_ATTR_MAX, nla, rvs_daemon_policy, NULL); }
-int rvs_parse_dump_request(struct nlattr **tb, struct netlink_callback *cb)
-{ return nlmsg_parse_deprecated(cb->nlh, GENL_HDRLEN, tb, IPVS_CMD_ATTR_MAX, rvs_cmd_policy, cb->extack); }
-
-/*
- * ip_vs_ctl.c ip_vs_genl_ops: every command, legacy (non-strict) validation, GENL_ADMIN_PERM.
- * All commands go to one Rust dispatcher each for doit and dumpit.
- */
-#define RVS_OP(c, d, u) { .cmd = (c), .validate = GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP, \
-			  .flags = GENL_ADMIN_PERM, .doit = (d), .dumpit = (u) }
-static const struct genl_small_ops rvs_genl_ops[] = {
-	RVS_OP(IPVS_CMD_NEW_SERVICE, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_SET_SERVICE, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_DEL_SERVICE, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_GET_SERVICE, rvs_rs_genl_doit, rvs_rs_genl_dumpit),
-	RVS_OP(IPVS_CMD_NEW_DEST, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_SET_DEST, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_DEL_DEST, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_GET_DEST, NULL, rvs_rs_genl_dumpit),
-	RVS_OP(IPVS_CMD_NEW_DAEMON, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_DEL_DAEMON, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_GET_DAEMON, NULL, rvs_rs_genl_dumpit),
-	RVS_OP(IPVS_CMD_SET_CONFIG, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_GET_CONFIG, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_GET_INFO, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_ZERO, rvs_rs_genl_doit, NULL),
-	RVS_OP(IPVS_CMD_FLUSH, rvs_rs_genl_doit, NULL),
-};
-
-/* ip_vs_ctl.c ip_vs_genl_family. */
-static struct genl_family rvs_genl_family __ro_after_init = {
-	.hdrsize = 0,
-	.name = IPVS_GENL_NAME,
-	.version = IPVS_GENL_VERSION,
-	.maxattr = IPVS_CMD_ATTR_MAX,
-	.policy = rvs_cmd_policy,
-	.netnsok = true,
-	.module = THIS_MODULE,
-	.small_ops = rvs_genl_ops,
-	.n_small_ops = ARRAY_SIZE(rvs_genl_ops),
-	.resv_start_op = IPVS_CMD_FLUSH + 1,
-};
-
-int rvs_genl_register(void) { return genl_register_family(&rvs_genl_family); }
-void rvs_genl_unregister(void) { genl_unregister_family(&rvs_genl_family); }
+void *rvs_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
+bool rvs_net_owned_by_init_user_ns(const struct net *net) { return net->user_ns == &init_user_ns; }
+int rvs_nla_parse_nested(struct nlattr **tb, int max, const struct nlattr *nla, const struct nla_policy *policy)
+{ return nla_parse_nested_deprecated(tb, max, nla, policy, NULL); }
+int rvs_genl_parse_dump_request(struct nlattr **tb, int max, struct netlink_callback *cb, const struct nla_policy *policy)
+{ return nlmsg_parse_deprecated(cb->nlh, GENL_HDRLEN, tb, max, policy, cb->extack); }
 
 struct net *rvs_genl_info_net(const struct genl_info *info) { return genl_info_net(info); }
 struct net *rvs_genl_dump_net(struct netlink_callback *cb) { return sock_net(cb->skb->sk); }
@@ -162,9 +30,9 @@ u8 rvs_genl_dump_cmd(struct netlink_callback *cb) { return genl_dumpit_info(cb)-
 struct sk_buff *rvs_genlmsg_new(void) { return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL); }
 void rvs_nlmsg_free(struct sk_buff *skb) { nlmsg_free(skb); }
 void *rvs_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info, u8 cmd)
-{ return genlmsg_put_reply(skb, info, &rvs_genl_family, 0, cmd); }
+{ return genlmsg_put_reply(skb, info, info->family, 0, cmd); }
 void *rvs_genlmsg_put_dump(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
-{ return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &rvs_genl_family, NLM_F_MULTI, cmd); }
+{ return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, genl_dumpit_info(cb)->info.family, NLM_F_MULTI, cmd); }
 void rvs_genlmsg_end(struct sk_buff *skb, void *hdr) { genlmsg_end(skb, hdr); }
 void rvs_genlmsg_cancel(struct sk_buff *skb, void *hdr) { genlmsg_cancel(skb, hdr); }
 int rvs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info) { return genlmsg_reply(skb, info); }
@@ -178,7 +46,7 @@ void *rvs_nla_data(const struct nlattr *nla) { return nla_data(nla); }
 
 int rvs_ipv6_addr_type(const struct in6_addr *addr) { return ipv6_addr_type(addr); }
 struct proc_dir_entry *rvs_net_proc_dir(struct net *net) { return net->proc_net; }
-struct net *rvs_seq_file_net(struct seq_file *seq) { return seq_file_single_net(seq); }
+void *rvs_seq_pde_data(const struct seq_file *seq) { return pde_data(file_inode(seq->file)); }
 void rvs_rcu_read_lock(void) { rcu_read_lock(); }
 void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }
 
@@ -242,9 +110,6 @@ void rvs_skb_consume(struct sk_buff *skb) { consume_skb(skb); }
 int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user)
 { int err; local_bh_disable(); err = ip_defrag(net, skb, user); local_bh_enable(); return err; }
 
-/* Two call sites of spin_lock_init, so that lockdep sees two lock classes. */
-void rvs_conn_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
-void rvs_sched_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
 void rvs_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void rvs_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *)) { timer_setup(timer, func, 0); }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C side of rvs.ko: static registration tables that Rust cannot express (netfilter hook ops,
- * the generic netlink family with its ops and policies, pernet operations, module parameters) and
- * one-line wrappers of static inline functions and macros. No logic lives here.
+ * The C side of rvs.ko: one-line wrappers of static inline functions and macros, and the module
+ * parameter (module_param builds a static table). No logic lives here; the registration
+ * tables (netfilter hooks, the genetlink family, pernet operations, /proc files) are built in
+ * rust/ffi/ from the traits the module implements.
  *
  * This header is also the input of the module-local bindgen run (see Kbuild).
  */
@@ -30,42 +31,25 @@
 #include <linux/random.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
+#include <linux/user_namespace.h>
 #include <net/icmp.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
 #include <net/udp.h>
 #include <net/checksum.h>
 #include <net/netfilter/nf_conntrack.h>
-#include <uapi/linux/ip_vs.h>
-
-/* Entry points implemented in Rust (rust/ffi/), referenced by the tables in rvs_shim.c. */
-int rvs_rs_genl_doit(struct sk_buff *skb, struct genl_info *info);
-int rvs_rs_genl_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
-unsigned int rvs_rs_nf_in(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
-unsigned int rvs_rs_nf_out(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
-unsigned int rvs_rs_nf_forward_icmp(void *priv, struct sk_buff *skb,
-				    const struct nf_hook_state *state);
-int rvs_rs_net_init(struct net *net);
-void rvs_rs_net_exit(struct net *net);
 
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
 unsigned int rvs_hz(void);
 
-/* Registration of the static tables. */
-int rvs_genl_register(void);
-void rvs_genl_unregister(void);
-int rvs_pernet_register(void);
-void rvs_pernet_unregister(void);
-int rvs_nf_register(struct net *net);
-void rvs_nf_unregister(struct net *net);
-void **rvs_net_slot(struct net *net);
+/* Namespaces. */
+void *rvs_net_generic(const struct net *net, unsigned int id);
+bool rvs_net_owned_by_init_user_ns(const struct net *net);
 
-/* Generic netlink: parsing nested attributes with IPVS's policies (legacy validation). */
-int rvs_parse_svc(struct nlattr **tb, const struct nlattr *nla);
-int rvs_parse_dest(struct nlattr **tb, const struct nlattr *nla);
-int rvs_parse_daemon(struct nlattr **tb, const struct nlattr *nla);
-int rvs_parse_dump_request(struct nlattr **tb, struct netlink_callback *cb);
+/* Generic netlink: parsing with a family's policies (legacy validation). */
+int rvs_nla_parse_nested(struct nlattr **tb, int max, const struct nlattr *nla, const struct nla_policy *policy);
+int rvs_genl_parse_dump_request(struct nlattr **tb, int max, struct netlink_callback *cb, const struct nla_policy *policy);
 
 /* Generic netlink messages. */
 struct net *rvs_genl_dump_net(struct netlink_callback *cb);
@@ -89,7 +73,7 @@ void *rvs_nla_data(const struct nlattr *nla);
 /* Addresses, /proc and sysctl. */
 int rvs_ipv6_addr_type(const struct in6_addr *addr);
 struct proc_dir_entry *rvs_net_proc_dir(struct net *net);
-struct net *rvs_seq_file_net(struct seq_file *seq);
+void *rvs_seq_pde_data(const struct seq_file *seq);
 void rvs_rcu_read_lock(void);
 void rvs_rcu_read_unlock(void);
 
@@ -147,8 +131,6 @@ void rvs_skb_consume(struct sk_buff *skb);
 int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user);
 
 /* Locks, timers, per-cpu memory, time, randomness. */
-void rvs_conn_lock_init(spinlock_t *lock);
-void rvs_sched_lock_init(spinlock_t *lock);
 void rvs_spin_lock_bh(spinlock_t *lock);
 void rvs_spin_unlock_bh(spinlock_t *lock);
 void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *));

@@ -42,6 +42,11 @@ No asyncio: importing it (and ssl with it) costs seconds under TCG; selectors is
       N TCP SYNs to HOST:PORT from a raw socket, from forged sources A.B.C.X to A.B.C.Y in turn
       and source ports from 20000 up: half-open connections that nobody completes.
 
+  traffic.py udpflood HOST PORT --count N --sources A.B.C.X-Y
+      N one-byte UDP datagrams to HOST:PORT from a raw socket, from forged sources A.B.C.X to
+      A.B.C.Y in turn and source ports from 1024 up (the next source address's turn after each
+      round): N distinct connections that nobody answers. Prints "sent N in Ts".
+
   traffic.py load HOST PORT --phase FILE --stop FILE [--workers W]
       W threads doing sequential HTTP GETs until the --stop FILE exists. One line per request:
       "PHASE NAME|ERR:...", PHASE being what the --phase FILE held when the request started
@@ -365,6 +370,28 @@ def synflood(args):
         s.sendto(ip + bytes(tcp), (args.host, 0))
 
 
+def udpflood(args):
+    import struct
+
+    prefix, span = args.sources.rsplit(".", 1)
+    first, last = (int(x) for x in span.split("-"))
+    sources = [socket.inet_aton(f"{prefix}.{a}") for a in range(first, last + 1)]
+    dst = socket.inet_aton(args.host)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    # Length, identification and checksum are filled in by the kernel (raw(7)); a zero UDP
+    # checksum means none.
+    packet = bytearray(struct.pack("!BBHHHBBH4s4sHHHHB", 0x45, 0, 0, 0, 0x4000, 64,
+                                   socket.IPPROTO_UDP, 0, sources[0], dst, 0, args.port, 9, 0,
+                                   0x2a))
+    where = (args.host, 0)
+    start = time.monotonic()
+    for i in range(args.count):
+        packet[12:16] = sources[i % len(sources)]
+        struct.pack_into("!H", packet, 20, 1024 + (i // len(sources)) % 64512)
+        s.sendto(packet, where)
+    print(f"sent {args.count} in {time.monotonic() - start:.1f}s")
+
+
 # ------------------------------------------------------------------------------------------- load
 
 def load(args):
@@ -530,14 +557,15 @@ def main():
     c.add_argument("--type", type=int, default=3)
     c.add_argument("--code", type=int, default=4)
     c.add_argument("--mtu", type=int, default=0)
-    c = sub.add_parser("synflood")
-    c.add_argument("host")
-    c.add_argument("port", type=int)
-    c.add_argument("--count", type=int, required=True)
-    c.add_argument("--sources", required=True)
+    for mode in ("synflood", "udpflood"):
+        c = sub.add_parser(mode)
+        c.add_argument("host")
+        c.add_argument("port", type=int)
+        c.add_argument("--count", type=int, required=True)
+        c.add_argument("--sources", required=True)
     args = p.parse_args()
     modes = {"serve": serve, "hold": hold, "udp": udp, "load": load, "many": many, "icmp": icmp,
-             "synflood": synflood}
+             "synflood": synflood, "udpflood": udpflood}
     modes[args.mode](args)
 
 

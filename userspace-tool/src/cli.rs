@@ -628,112 +628,128 @@ fn check_combination(cmd: Cmd, options: u64) -> Result<()> {
     Ok(())
 }
 
-/// Parses one command line (the arguments after the program name).
-pub fn parse(args: &[String]) -> Result<Parsed> {
-    let (opts, positional) = tokenize(args)?;
-    let mut cmd: Option<Cmd> = None;
-    let mut options = 0u64;
-    let mut svc = ServiceSpec {
-        af: AF_INET,
-        protocol: 0,
-        addr: [0; 16],
-        port: 0,
-        fwmark: 0,
-        sched_name: String::new(),
-        pe_name: String::new(),
-        flags: 0,
-        timeout: 0,
-        netmask: NETMASK_INET_ALL,
-    };
-    let mut dest = DestSpec {
-        af: 0,
-        addr: [0; 16],
-        port: 0,
-        conn_flags: conn_flag::DROUTE,
-        weight: 1,
-        u_threshold: 0,
-        l_threshold: 0,
-        tun_type: tunnel_type::IPIP,
-        tun_port: 0,
-        tun_flags: tunnel_flag::NOCSUM,
-    };
-    let mut daemon = DaemonSpec::default();
-    let mut format = Format::default();
-    let mut dest_given_port = false;
-    let mut sched_flags_text: Option<String> = None;
-    let set_cmd = |cmd: &mut Option<Cmd>, new: Cmd| -> Result<()> {
-        if cmd.is_some() {
-            return Err(UsageError::new("multiple commands specified"));
+/// The command that the first option names, or what it asks instead (help, version).
+enum First {
+    Command(Cmd, Option<u32>),
+    Done(Parsed),
+}
+
+/// The first option, which must be a command (popt's first poptGetNextOpt in ipvsadm); for the
+/// daemon commands also the daemon state it gives.
+fn first_option(name: &str, value: Option<&str>) -> Result<First> {
+    let cmd = match name {
+        "add-service" => Cmd::Add,
+        "edit-service" => Cmd::Edit,
+        "delete-service" => Cmd::Del,
+        "add-server" => Cmd::AddDest,
+        "edit-server" => Cmd::EditDest,
+        "delete-server" => Cmd::DelDest,
+        "clear" => Cmd::Flush,
+        "list" => Cmd::List,
+        "zero" => Cmd::Zero,
+        "set" => Cmd::Timeout,
+        "restore" => Cmd::Restore,
+        "save" => Cmd::Save,
+        "start-daemon" | "stop-daemon" => {
+            let start = name == "start-daemon";
+            let state = match value {
+                Some("master") => daemon_state::MASTER,
+                Some("backup") => daemon_state::BACKUP,
+                _ if start => {
+                    return Err(UsageError::new("illegal start-daemon parameter specified"))
+                }
+                _ => return Err(UsageError::new("illegal start_daemon specified")),
+            };
+            let cmd = if start {
+                Cmd::StartDaemon
+            } else {
+                Cmd::StopDaemon
+            };
+            return Ok(First::Command(cmd, Some(state)));
         }
-        *cmd = Some(new);
-        Ok(())
+        "help" => return Ok(First::Done(Parsed::Help)),
+        "version" => return Ok(First::Done(Parsed::Version)),
+        other => {
+            return Err(UsageError {
+                message: format!(
+                    "the first option must be a command, not '{other}' (see rvsadm --help)"
+                ),
+                code: 255,
+            })
+        }
     };
-    let mut iter = opts.into_iter();
-    // The first option must be a command (popt's first poptGetNextOpt in ipvsadm).
-    match iter.next() {
-        None => return Ok(Parsed::Help),
-        Some((name, value)) => match name {
-            "add-service" => set_cmd(&mut cmd, Cmd::Add)?,
-            "edit-service" => set_cmd(&mut cmd, Cmd::Edit)?,
-            "delete-service" => set_cmd(&mut cmd, Cmd::Del)?,
-            "add-server" => set_cmd(&mut cmd, Cmd::AddDest)?,
-            "edit-server" => set_cmd(&mut cmd, Cmd::EditDest)?,
-            "delete-server" => set_cmd(&mut cmd, Cmd::DelDest)?,
-            "clear" => set_cmd(&mut cmd, Cmd::Flush)?,
-            "list" => set_cmd(&mut cmd, Cmd::List)?,
-            "zero" => set_cmd(&mut cmd, Cmd::Zero)?,
-            "set" => set_cmd(&mut cmd, Cmd::Timeout)?,
-            "restore" => set_cmd(&mut cmd, Cmd::Restore)?,
-            "save" => set_cmd(&mut cmd, Cmd::Save)?,
-            "start-daemon" | "stop-daemon" => {
-                let start = name == "start-daemon";
-                set_cmd(
-                    &mut cmd,
-                    if start {
-                        Cmd::StartDaemon
-                    } else {
-                        Cmd::StopDaemon
-                    },
-                )?;
-                daemon.state = match value.as_deref() {
-                    Some("master") => daemon_state::MASTER,
-                    Some("backup") => daemon_state::BACKUP,
-                    _ if start => {
-                        return Err(UsageError::new("illegal start-daemon parameter specified"))
-                    }
-                    _ => return Err(UsageError::new("illegal start_daemon specified")),
-                };
-            }
-            "help" => return Ok(Parsed::Help),
-            "version" => return Ok(Parsed::Version),
-            other => {
-                return Err(UsageError {
-                    message: format!(
-                        "the first option must be a command, not '{other}' (see rvsadm --help)"
-                    ),
-                    code: 255,
-                })
-            }
-        },
+    Ok(First::Command(cmd, None))
+}
+
+/// What the options after the command build up.
+struct Parser {
+    options: u64,
+    svc: ServiceSpec,
+    dest: DestSpec,
+    daemon: DaemonSpec,
+    format: Format,
+    sched_flags_text: Option<String>,
+}
+
+impl Parser {
+    fn new() -> Self {
+        Parser {
+            options: 0,
+            svc: ServiceSpec {
+                af: AF_INET,
+                protocol: 0,
+                addr: [0; 16],
+                port: 0,
+                fwmark: 0,
+                sched_name: String::new(),
+                pe_name: String::new(),
+                flags: 0,
+                timeout: 0,
+                netmask: NETMASK_INET_ALL,
+            },
+            dest: DestSpec {
+                af: 0,
+                addr: [0; 16],
+                port: 0,
+                conn_flags: conn_flag::DROUTE,
+                weight: 1,
+                u_threshold: 0,
+                l_threshold: 0,
+                tun_type: tunnel_type::IPIP,
+                tun_port: 0,
+                tun_flags: tunnel_flag::NOCSUM,
+            },
+            daemon: DaemonSpec::default(),
+            format: Format::default(),
+            sched_flags_text: None,
+        }
     }
-    let cmd = cmd.expect("set above");
-    for (name, value) in iter {
-        let v = value.as_deref();
-        let arg = || v.unwrap_or("");
-        if let Some(&(_, method)) = FWD_OPTIONS.iter().find(|(option, _)| *option == name) {
-            set_option(&mut options, Opt::Forward)?;
-            dest.conn_flags = method;
-            continue;
+
+    /// Takes one option after the command.
+    fn option(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        let arg = value.unwrap_or("");
+        let handled = self.service_option(name, value)?
+            || self.dest_option(name, arg)?
+            || self.listing_option(name)?
+            || self.daemon_option(name, arg)?;
+        if handled {
+            Ok(())
+        } else {
+            Err(UsageError::new(format!(
+                "invalid option `{}'",
+                long_or_short(name)
+            )))
         }
-        if let Some(&(opt, flags)) = TUN_CSUM_OPTIONS.iter().find(|(o, _)| opt_name(*o) == name) {
-            set_option(&mut options, opt)?;
-            dest.tun_flags = flags;
-            continue;
-        }
+    }
+
+    /// The options that describe the virtual service; false if `name` is not one.
+    fn service_option(&mut self, name: &str, value: Option<&str>) -> Result<bool> {
+        let arg = value.unwrap_or("");
+        let svc = &mut self.svc;
         if let Some(&(_, protocol)) = PROTO_OPTIONS.iter().find(|(option, _)| *option == name) {
-            set_option(&mut options, Opt::Service)?;
+            set_option(&mut self.options, Opt::Service)?;
             svc.protocol = protocol;
-            let (af, addr, port) = parse_addr_port(arg(), svc.protocol).ok_or_else(|| {
+            let (af, addr, port) = parse_addr_port(arg, svc.protocol).ok_or_else(|| {
                 UsageError::new("illegal virtual server address[:port] specified")
             })?;
             svc.af = af;
@@ -742,111 +758,43 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             if af == AF_INET6 {
                 svc.netmask = NETMASK_INET6_ALL;
             }
-            continue;
+            return Ok(true);
         }
         match name {
             "fwmark-service" => {
-                set_option(&mut options, Opt::Service)?;
+                set_option(&mut self.options, Opt::Service)?;
                 svc.af = AF_INET;
                 svc.protocol = IPPROTO_TCP;
-                svc.fwmark = arg()
+                svc.fwmark = arg
                     .parse::<u64>()
                     .ok()
                     .filter(|&m| m > 0 && m <= u64::from(u32::MAX))
                     .ok_or_else(|| {
-                        UsageError::new(format!("invalid fwmark value `{}' specified", arg()))
+                        UsageError::new(format!("invalid fwmark value `{arg}' specified"))
                     })? as u32;
             }
             "scheduler" => {
-                set_option(&mut options, Opt::Scheduler)?;
-                svc.sched_name = arg().chars().take(SCHEDNAME_MAXLEN - 1).collect();
+                set_option(&mut self.options, Opt::Scheduler)?;
+                svc.sched_name = arg.chars().take(SCHEDNAME_MAXLEN - 1).collect();
             }
             "persistent" => {
-                set_option(&mut options, Opt::Persistent)?;
+                set_option(&mut self.options, Opt::Persistent)?;
                 svc.flags |= svc_flag::PERSISTENT;
-                svc.timeout = parse_timeout(v, 1, MAX_TIMEOUT)?;
+                svc.timeout = parse_timeout(value, 1, MAX_TIMEOUT)?;
             }
             "netmask" => {
-                set_option(&mut options, Opt::Netmask)?;
+                set_option(&mut self.options, Opt::Netmask)?;
                 if svc.af != AF_INET6 {
-                    let mask = inet_aton(arg())
-                        .or_else(|| resolve_v4(arg()))
-                        .ok_or_else(|| {
-                            UsageError::new("illegal virtual server persistent mask specified")
-                        })?;
+                    let mask = inet_aton(arg).or_else(|| resolve_v4(arg)).ok_or_else(|| {
+                        UsageError::new("illegal virtual server persistent mask specified")
+                    })?;
                     svc.netmask = u32::from_ne_bytes(mask.octets());
                 } else {
-                    svc.netmask = arg().parse::<u32>().unwrap_or(0);
+                    svc.netmask = arg.parse::<u32>().unwrap_or(0);
                     if !(1..=NETMASK_INET6_ALL).contains(&svc.netmask) {
                         return Err(UsageError::new("illegal ipv6 netmask specified"));
                     }
                 }
-            }
-            "real-server" => {
-                set_option(&mut options, Opt::Server)?;
-                let (af, addr, port) = parse_addr_port(arg(), svc.protocol).ok_or_else(|| {
-                    UsageError::new("illegal real server address[:port] specified")
-                })?;
-                dest.af = af;
-                dest.addr = addr;
-                dest_given_port = port.is_some();
-                dest.port = port.unwrap_or(svc.port);
-            }
-            "weight" => {
-                set_option(&mut options, Opt::Weight)?;
-                dest.weight = number(arg(), 0, i32::MAX.into())
-                    .ok_or_else(|| UsageError::new("illegal weight specified"))?;
-            }
-            "u-threshold" => {
-                set_option(&mut options, Opt::UThreshold)?;
-                dest.u_threshold = number(arg(), 0, i32::MAX.into())
-                    .ok_or_else(|| UsageError::new("illegal u_threshold specified"))?;
-            }
-            "l-threshold" => {
-                set_option(&mut options, Opt::LThreshold)?;
-                dest.l_threshold = number(arg(), 0, i32::MAX.into())
-                    .ok_or_else(|| UsageError::new("illegal l_threshold specified"))?;
-            }
-            "numeric" => {
-                set_option(&mut options, Opt::Numeric)?;
-                format.numeric = true;
-            }
-            "connection" => set_option(&mut options, Opt::Connection)?,
-            "mcast-interface" => {
-                set_option(&mut options, Opt::Mcast)?;
-                daemon.mcast_ifn = arg().chars().take(IFNAME_MAXLEN - 1).collect();
-            }
-            "syncid" => {
-                set_option(&mut options, Opt::SyncId)?;
-                daemon.syncid = number(arg(), 0, 255)
-                    .ok_or_else(|| UsageError::new("illegal syncid specified"))?;
-            }
-            "timeout" => set_option(&mut options, Opt::Timeout)?,
-            "daemon" => set_option(&mut options, Opt::Daemon)?,
-            "stats" => {
-                set_option(&mut options, Opt::Stats)?;
-                format.stats = true;
-            }
-            "rate" => {
-                set_option(&mut options, Opt::Rate)?;
-                format.rate = true;
-            }
-            "thresholds" => {
-                set_option(&mut options, Opt::Thresholds)?;
-                format.thresholds = true;
-            }
-            "persistent-conn" => {
-                set_option(&mut options, Opt::PersistentConn)?;
-                format.persistent_conn = true;
-            }
-            "nosort" => {
-                set_option(&mut options, Opt::NoSort)?;
-                format.nosort = true;
-            }
-            "sort" => {}
-            "exact" => {
-                set_option(&mut options, Opt::Exact)?;
-                format.exact = true;
             }
             "ipv6" => {
                 if svc.fwmark == 0 {
@@ -856,57 +804,190 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                 svc.netmask = NETMASK_INET6_ALL;
             }
             "ops" => {
-                set_option(&mut options, Opt::OnePacket)?;
+                set_option(&mut self.options, Opt::OnePacket)?;
                 svc.flags |= svc_flag::ONEPACKET;
             }
             "pe" => {
-                set_option(&mut options, Opt::PersistenceEngine)?;
-                svc.pe_name = arg().chars().take(PENAME_MAXLEN).collect();
+                set_option(&mut self.options, Opt::PersistenceEngine)?;
+                svc.pe_name = arg.chars().take(PENAME_MAXLEN).collect();
             }
             "sched-flags" => {
-                set_option(&mut options, Opt::SchedFlags)?;
-                sched_flags_text = Some(arg().to_string());
+                set_option(&mut self.options, Opt::SchedFlags)?;
+                self.sched_flags_text = Some(arg.to_string());
             }
-            "tun-info" => {
-                set_option(&mut options, Opt::TunInfo)?;
-                format.tun_info = true;
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The options that describe the real server; false if `name` is not one.
+    fn dest_option(&mut self, name: &str, arg: &str) -> Result<bool> {
+        let dest = &mut self.dest;
+        if let Some(&(_, method)) = FWD_OPTIONS.iter().find(|(option, _)| *option == name) {
+            set_option(&mut self.options, Opt::Forward)?;
+            dest.conn_flags = method;
+            return Ok(true);
+        }
+        if let Some(&(opt, flags)) = TUN_CSUM_OPTIONS.iter().find(|(o, _)| opt_name(*o) == name) {
+            set_option(&mut self.options, opt)?;
+            dest.tun_flags = flags;
+            return Ok(true);
+        }
+        match name {
+            "real-server" => {
+                set_option(&mut self.options, Opt::Server)?;
+                let (af, addr, port) =
+                    parse_addr_port(arg, self.svc.protocol).ok_or_else(|| {
+                        UsageError::new("illegal real server address[:port] specified")
+                    })?;
+                dest.af = af;
+                dest.addr = addr;
+                dest.port = port.unwrap_or(self.svc.port);
+            }
+            "weight" => {
+                set_option(&mut self.options, Opt::Weight)?;
+                dest.weight = number(arg, 0, i32::MAX.into())
+                    .ok_or_else(|| UsageError::new("illegal weight specified"))?;
+            }
+            "u-threshold" => {
+                set_option(&mut self.options, Opt::UThreshold)?;
+                dest.u_threshold = number(arg, 0, i32::MAX.into())
+                    .ok_or_else(|| UsageError::new("illegal u_threshold specified"))?;
+            }
+            "l-threshold" => {
+                set_option(&mut self.options, Opt::LThreshold)?;
+                dest.l_threshold = number(arg, 0, i32::MAX.into())
+                    .ok_or_else(|| UsageError::new("illegal l_threshold specified"))?;
             }
             "tun-type" => {
-                set_option(&mut options, Opt::TunType)?;
+                set_option(&mut self.options, Opt::TunType)?;
                 dest.tun_type = TUN_TYPES
                     .iter()
-                    .find(|(name, _)| *name == arg())
+                    .find(|(name, _)| *name == arg)
                     .map(|&(_, t)| t)
                     .ok_or_else(|| {
                         let names: Vec<&str> = TUN_TYPES.iter().map(|(name, _)| *name).collect();
                         UsageError::new(format!(
-                            "unknown tunnel type `{}' ({})",
-                            arg(),
+                            "unknown tunnel type `{arg}' ({})",
                             names.join(", ")
                         ))
                     })?;
             }
             "tun-port" => {
-                set_option(&mut options, Opt::TunPort)?;
-                dest.tun_port = number(arg(), 1, 65535)
+                set_option(&mut self.options, Opt::TunPort)?;
+                dest.tun_port = number(arg, 1, 65535)
                     .ok_or_else(|| UsageError::new("illegal tunnel port specified"))?
                     as u16;
             }
-            "json" => {
-                set_option(&mut options, Opt::Json)?;
-                format.json = true;
-            }
-            other => {
-                return Err(UsageError::new(format!(
-                    "invalid option `{}'",
-                    long_or_short(other)
-                )))
-            }
+            _ => return Ok(false),
         }
+        Ok(true)
     }
-    if let Some(text) = sched_flags_text {
-        svc.flags |= parse_sched_flags(&svc.sched_name, &text)?;
+
+    /// The options of listings (what and how); false if `name` is not one.
+    fn listing_option(&mut self, name: &str) -> Result<bool> {
+        let format = &mut self.format;
+        let (opt, flag) = match name {
+            "numeric" => (Opt::Numeric, Some(&mut format.numeric)),
+            "connection" => (Opt::Connection, None),
+            "timeout" => (Opt::Timeout, None),
+            "daemon" => (Opt::Daemon, None),
+            "stats" => (Opt::Stats, Some(&mut format.stats)),
+            "rate" => (Opt::Rate, Some(&mut format.rate)),
+            "thresholds" => (Opt::Thresholds, Some(&mut format.thresholds)),
+            "persistent-conn" => (Opt::PersistentConn, Some(&mut format.persistent_conn)),
+            "nosort" => (Opt::NoSort, Some(&mut format.nosort)),
+            "exact" => (Opt::Exact, Some(&mut format.exact)),
+            "tun-info" => (Opt::TunInfo, Some(&mut format.tun_info)),
+            "json" => (Opt::Json, Some(&mut format.json)),
+            // Sorting is the default; ipvsadm accepts the option and ignores it.
+            "sort" => return Ok(true),
+            _ => return Ok(false),
+        };
+        set_option(&mut self.options, opt)?;
+        if let Some(flag) = flag {
+            *flag = true;
+        }
+        Ok(true)
     }
+
+    /// The options of the sync daemon; false if `name` is not one.
+    fn daemon_option(&mut self, name: &str, arg: &str) -> Result<bool> {
+        match name {
+            "mcast-interface" => {
+                set_option(&mut self.options, Opt::Mcast)?;
+                self.daemon.mcast_ifn = arg.chars().take(IFNAME_MAXLEN - 1).collect();
+            }
+            "syncid" => {
+                set_option(&mut self.options, Opt::SyncId)?;
+                self.daemon.syncid = number(arg, 0, 255)
+                    .ok_or_else(|| UsageError::new("illegal syncid specified"))?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The checks and defaults of a service command (`-A`, `-E`).
+    fn finish_service(&mut self) -> Result<()> {
+        let svc = &mut self.svc;
+        if svc.fwmark == 0 && svc.port == 0 && svc.flags & svc_flag::PERSISTENT == 0 {
+            return Err(UsageError::new(
+                "Zero port specified for non-persistent service",
+            ));
+        }
+        if svc.flags & svc_flag::ONEPACKET != 0 && svc.fwmark == 0 && svc.protocol != IPPROTO_UDP {
+            return Err(UsageError::new(
+                "One-Packet Scheduling is only for UDP virtual services",
+            ));
+        }
+        if svc.sched_name.is_empty() {
+            svc.sched_name = "wlc".into();
+        }
+        Ok(())
+    }
+
+    /// The checks and defaults of a real server command (`-a`, `-e`).
+    fn finish_dest(&mut self) -> Result<()> {
+        let dest = &mut self.dest;
+        // DR and TUN cannot change the port; ipvsadm forces the service's.
+        if self.svc.fwmark == 0
+            && (dest.conn_flags == conn_flag::TUNNEL || dest.conn_flags == conn_flag::DROUTE)
+        {
+            dest.port = self.svc.port;
+        }
+        let tunnel_options = dest.tun_type != tunnel_type::IPIP
+            || dest.tun_port != 0
+            || dest.tun_flags != tunnel_flag::NOCSUM;
+        if dest.conn_flags != conn_flag::TUNNEL && tunnel_options {
+            return Err(UsageError::new(
+                "tunnel options need the ipip forwarding method (-i)",
+            ));
+        }
+        if dest.tun_type == tunnel_type::GUE && dest.tun_port == 0 {
+            return Err(UsageError::new("--tun-type gue needs --tun-port"));
+        }
+        Ok(())
+    }
+
+    /// The checks of a listing (`-L`): what to list and how it is printed do not mix.
+    fn finish_list(&self) -> Result<()> {
+        let listing = self.options
+            & ((1 << Opt::Connection as u32)
+                | (1 << Opt::Timeout as u32)
+                | (1 << Opt::Daemon as u32))
+            != 0;
+        let f = &self.format;
+        let formats = f.stats || f.persistent_conn || f.rate || f.thresholds;
+        if listing && formats {
+            return Err(UsageError::new("options conflicts in the list command"));
+        }
+        Ok(())
+    }
+}
+
+/// The three values of `--set` (tcp, tcpfin, udp); nothing else may follow the options.
+fn positional_args(cmd: Cmd, positional: Vec<String>) -> Result<[u32; 3]> {
     let mut timeouts = [0u32; 3];
     let mut positional = positional.into_iter();
     if cmd == Cmd::Timeout {
@@ -923,69 +1004,52 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     if let Some(extra) = positional.next() {
         return Err(UsageError::new(format!("unexpected argument {extra}")));
     }
+    Ok(timeouts)
+}
 
-    check_combination(cmd, options)?;
-
-    if matches!(cmd, Cmd::Add | Cmd::Edit) {
-        if svc.fwmark == 0 && svc.port == 0 && svc.flags & svc_flag::PERSISTENT == 0 {
-            return Err(UsageError::new(
-                "Zero port specified for non-persistent service",
-            ));
-        }
-        if svc.flags & svc_flag::ONEPACKET != 0 && svc.fwmark == 0 && svc.protocol != IPPROTO_UDP {
-            return Err(UsageError::new(
-                "One-Packet Scheduling is only for UDP virtual services",
-            ));
-        }
-        if svc.sched_name.is_empty() {
-            svc.sched_name = "wlc".into();
-        }
+/// Parses one command line (the arguments after the program name).
+pub fn parse(args: &[String]) -> Result<Parsed> {
+    let (opts, positional) = tokenize(args)?;
+    let mut opts = opts.into_iter();
+    let mut parser = Parser::new();
+    let cmd = match opts.next() {
+        None => return Ok(Parsed::Help),
+        Some((name, value)) => match first_option(name, value.as_deref())? {
+            First::Done(parsed) => return Ok(parsed),
+            First::Command(cmd, daemon_state) => {
+                if let Some(state) = daemon_state {
+                    parser.daemon.state = state;
+                }
+                cmd
+            }
+        },
+    };
+    for (name, value) in opts {
+        parser.option(name, value.as_deref())?;
     }
-    if cmd == Cmd::StartDaemon && daemon.mcast_ifn.is_empty() {
-        daemon.mcast_ifn = "eth0".into();
+    if let Some(text) = parser.sched_flags_text.take() {
+        parser.svc.flags |= parse_sched_flags(&parser.svc.sched_name, &text)?;
     }
-    if matches!(cmd, Cmd::AddDest | Cmd::EditDest) {
-        // DR and TUN cannot change the port; ipvsadm forces the service's.
-        if svc.fwmark == 0
-            && (dest.conn_flags == conn_flag::TUNNEL || dest.conn_flags == conn_flag::DROUTE)
-        {
-            dest.port = svc.port;
+    let timeouts = positional_args(cmd, positional)?;
+    check_combination(cmd, parser.options)?;
+    match cmd {
+        Cmd::Add | Cmd::Edit => parser.finish_service()?,
+        Cmd::AddDest | Cmd::EditDest => parser.finish_dest()?,
+        Cmd::List => parser.finish_list()?,
+        Cmd::StartDaemon if parser.daemon.mcast_ifn.is_empty() => {
+            parser.daemon.mcast_ifn = "eth0".into();
         }
-        let tunnel_options = dest.tun_type != tunnel_type::IPIP
-            || dest.tun_port != 0
-            || dest.tun_flags != tunnel_flag::NOCSUM;
-        if dest.conn_flags != conn_flag::TUNNEL && tunnel_options {
-            return Err(UsageError::new(
-                "tunnel options need the ipip forwarding method (-i)",
-            ));
-        }
-        if dest.tun_type == tunnel_type::GUE && dest.tun_port == 0 {
-            return Err(UsageError::new("--tun-type gue needs --tun-port"));
-        }
-    }
-    let _ = dest_given_port;
-    if cmd == Cmd::Save {
-        format.rule = true;
-    }
-    if cmd == Cmd::List {
-        let listing = options
-            & ((1 << Opt::Connection as u32)
-                | (1 << Opt::Timeout as u32)
-                | (1 << Opt::Daemon as u32))
-            != 0;
-        let formats = format.stats || format.persistent_conn || format.rate || format.thresholds;
-        if listing && formats {
-            return Err(UsageError::new("options conflicts in the list command"));
-        }
+        Cmd::Save => parser.format.rule = true,
+        _ => {}
     }
     Ok(Parsed::Run(Box::new(Invocation {
         cmd,
-        options,
-        svc,
-        dest,
+        options: parser.options,
+        svc: parser.svc,
+        dest: parser.dest,
         timeouts,
-        daemon,
-        format,
+        daemon: parser.daemon,
+        format: parser.format,
     })))
 }
 

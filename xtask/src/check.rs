@@ -449,7 +449,7 @@ pub fn main(args: &[String]) -> Result<i32> {
                 fmt_secs(vm_started.elapsed().as_secs()),
                 fmt_secs(left as u64)
             );
-            if f.verdict != Verdict::Pass {
+            if f.verdict != Verdict::Pass || std::env::var("RVS_VERBOSE").as_deref() == Ok("1") {
                 println!("{}", f.output.trim_end());
             }
             match f.verdict {

@@ -8,8 +8,10 @@
 #![allow(dead_code)]
 
 pub use rvs_abi as abi;
-#[path = "../../conn_table.rs"]
-pub mod conn_table;
+#[path = "../../conn_tab_size.rs"]
+pub mod conn_tab_size;
+#[path = "../../config_rules.rs"]
+pub mod config_rules;
 #[path = "../../defense.rs"]
 pub mod defense;
 #[path = "../../estimator.rs"]
@@ -18,10 +20,8 @@ pub mod estimator;
 pub mod jhash;
 #[path = "../../packet.rs"]
 pub mod packet;
-#[path = "../../proto.rs"]
+#[path = "../../proto/mod.rs"]
 pub mod proto;
-#[path = "../../rules.rs"]
-pub mod rules;
 #[path = "../../sched/mod.rs"]
 pub mod sched;
 #[path = "../../timeouts.rs"]

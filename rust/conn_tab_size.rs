@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sizing of the connection hash table (the table itself comes with the data plane).
+//! Sizing of the connection hash table (the table itself is `conn::ConnTable`).
 //!
 //! IPVS takes the table size as a power of two from the read-only module parameter `conn_tab_bits`
 //! and clamps it (`ip_vs_conn_init`); `IPVS_CMD_GET_INFO` reports the resulting size.

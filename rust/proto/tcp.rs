@@ -1,23 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPVS's per-protocol connection state machines, mirroring
-//! `net/netfilter/ipvs/ip_vs_proto_tcp.c` (`tcp_states`, `tcp_states_dos`, `set_tcp_state`,
-//! `tcp_conn_schedule`, the timeout, name and activity tables), the TCP case of
-//! `is_new_conn` / `is_new_conn_expected` in `ip_vs_core.c`, `ip_vs_proto_udp.c`'s single state
-//! and the template state names of `ip_vs_proto.c`.
-//!
-//! IPVS does not track TCP as a real endpoint would: it looks at one flag per packet (RST, else
-//! SYN, else FIN, else ACK) and at which side sent it, and looks the next state up in a table.
-//! The tables below are copied verbatim from the C, so that `/proc/net/ip_vs_conn`, the
-//! active/inactive counters that schedulers weigh, and every timeout follow IPVS exactly,
-//! including its oddities (see the tests).
-//!
-//! Pure logic, no kernel dependencies: tested on the host by `cargo test`.
+//! TCP's connection state machine (`ip_vs_proto_tcp.c`: `tcp_states`, `tcp_states_dos`,
+//! `set_tcp_state`, `tcp_conn_schedule`, the timeout, name and activity tables) and the TCP case
+//! of `is_new_conn` / `is_new_conn_expected` in `ip_vs_core.c`.
 
 #![deny(unsafe_code)]
-// Persistence templates (their states) and the remaining tables are used with the next part of
-// the data plane; the host tests exercise all of it already.
 #![cfg_attr(not(test), allow(dead_code))]
+
+use super::Direction;
 
 /// A TCP connection state, numbered as IPVS's `IP_VS_TCP_S_*` (include/net/ip_vs.h); the number
 /// is what `cp->state` holds and what IPVS syncs to backup directors.
@@ -150,31 +140,6 @@ pub(crate) fn tcp_state_name(state: u16) -> &'static str {
     match u8::try_from(state).ok().and_then(TcpState::from_u8) {
         Some(s) => s.name(),
         None => "ERR!",
-    }
-}
-
-/// The direction of a packet relative to a connection (`IP_VS_DIR_*`).
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Direction {
-    /// `IP_VS_DIR_INPUT`: client to real server, through the director.
-    Input = 0,
-    /// `IP_VS_DIR_OUTPUT`: real server to client, through the director (NAT replies).
-    Output = 1,
-    /// `IP_VS_DIR_INPUT_ONLY`: client to real server on a connection whose replies bypass the
-    /// director (DR, tunnel: the conn has `IP_VS_CONN_F_NOOUTPUT`), so IPVS sees one side only.
-    InputOnly = 2,
-}
-
-impl Direction {
-    /// The row offset of the direction's block in the state tables (`tcp_state_off`:
-    /// `TCP_DIR_INPUT` 0, `TCP_DIR_OUTPUT` 4, `TCP_DIR_INPUT_ONLY` 8).
-    pub(crate) const fn state_off(self) -> usize {
-        match self {
-            Direction::Input => 0,
-            Direction::Output => 4,
-            Direction::InputOnly => 8,
-        }
     }
 }
 
@@ -363,12 +328,6 @@ pub(crate) fn tcp_assures_template(old: TcpState, new: TcpState) -> bool {
     old != new && new == TcpState::Established
 }
 
-/// Whether a UDP packet in direction `dir` marks the conn's template (if it has one) ASSURED:
-/// `udp_state_transition` does so for every packet in the output direction (a NAT reply).
-pub(crate) fn udp_assures_template(dir: Direction) -> bool {
-    dir == Direction::Output
-}
-
 /// Whether a TCP packet with `flags` that matches no connection may be scheduled, creating one
 /// (`tcp_conn_schedule`): never with RST; otherwise with SYN, or with anything when the
 /// `sloppy_tcp` sysctl is set.
@@ -402,45 +361,6 @@ pub(crate) fn tcp_new_conn_expected(
     state == TcpState::TimeWait
         || state == TcpState::Close
         || (conn_reuse_mode & 2 != 0 && state == TcpState::FinWait && no_output)
-}
-
-/// UDP's only state (`IP_VS_UDP_S_NORMAL`).
-pub(crate) const UDP_STATE_NORMAL: u16 = 0;
-
-/// The name of UDP's only state (`udp_state_name_table[IP_VS_UDP_S_NORMAL]`).
-pub(crate) const UDP_STATE_NAME: &str = "UDP";
-
-/// UDP's timeout in a fresh namespace, in seconds (`udp_timeouts`: 5 min); every packet in either
-/// direction re-arms it (`udp_state_transition`).
-pub(crate) const UDP_DEFAULT_TIMEOUT_SECS: u32 = 5 * 60;
-
-/// Names a raw UDP state number as `udp_state_name` does: "ERR!" when out of range.
-pub(crate) fn udp_state_name(state: u16) -> &'static str {
-    if state == UDP_STATE_NORMAL {
-        UDP_STATE_NAME
-    } else {
-        "ERR!"
-    }
-}
-
-/// A template (persistence) conn's state before any of its conns was assured
-/// (`IP_VS_CTPL_S_NONE`).
-pub(crate) const TEMPLATE_STATE_NONE: u16 = 0;
-
-/// A template's state once a conn it controls proved two-way (`IP_VS_CTPL_S_ASSURED`, set by
-/// `ip_vs_control_assure_ct`: see [`tcp_assures_template`], [`udp_assures_template`]). An
-/// unassured template is dropped with its last controlled conn, and first under table pressure
-/// (`ip_vs_random_dropentry`).
-pub(crate) const TEMPLATE_STATE_ASSURED: u16 = 1;
-
-/// Names a template conn's state as `ip_vs_state_name` does for `IP_VS_CONN_F_TEMPLATE` conns
-/// (`ip_vs_ctpl_state_name_table`), whatever the protocol: "NONE", "ASSURED", else "ERR!".
-pub(crate) fn template_state_name(state: u16) -> &'static str {
-    match state {
-        TEMPLATE_STATE_NONE => "NONE",
-        TEMPLATE_STATE_ASSURED => "ASSURED",
-        _ => "ERR!",
-    }
 }
 
 #[cfg(test)]
@@ -849,17 +769,6 @@ mod tests {
     }
 
     #[test]
-    fn template_assurance() {
-        assert!(tcp_assures_template(SynRecv, Established));
-        assert!(tcp_assures_template(SynAck, Established));
-        assert!(!tcp_assures_template(Established, Established));
-        assert!(!tcp_assures_template(None, SynRecv));
-        assert!(udp_assures_template(Direction::Output));
-        assert!(!udp_assures_template(Direction::Input));
-        assert!(!udp_assures_template(Direction::InputOnly));
-    }
-
-    #[test]
     fn scheduling_rule() {
         assert!(tcp_should_schedule(f("S"), false));
         assert!(tcp_should_schedule(f("SA"), false)); // SYN+ACK: active FTP
@@ -891,16 +800,5 @@ mod tests {
         assert!(!tcp_new_conn_expected(FinWait, true, 1));
         assert!(tcp_new_conn_expected(FinWait, true, 2));
         assert!(tcp_new_conn_expected(FinWait, true, 3));
-    }
-
-    #[test]
-    fn udp_and_template_names() {
-        assert_eq!(UDP_STATE_NAME, "UDP");
-        assert_eq!(udp_state_name(0), "UDP");
-        assert_eq!(udp_state_name(1), "ERR!");
-        assert_eq!(UDP_DEFAULT_TIMEOUT_SECS, 300);
-        assert_eq!(template_state_name(0), "NONE");
-        assert_eq!(template_state_name(1), "ASSURED");
-        assert_eq!(template_state_name(2), "ERR!");
     }
 }

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Replies from real servers (`ip_vs_out_hook`, `handle_response`): translated back to the
+//! virtual service for NAT, counted, and their connection's state updated.
+
+#![deny(unsafe_code)]
+
+use super::ports;
+use crate::{
+    conn::{Conn, Lookup},
+    defense,
+    ffi::{
+        netfilter::HookNum,
+        pernet::Net,
+        skb::{Packet, Verdict},
+    },
+    netns::NetState,
+    packet::{self, Ipv4},
+    xmit::{self, Rewrite},
+};
+use core::sync::atomic::Ordering;
+
+/// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`).
+pub(super) fn reply(
+    at: HookNum,
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+) -> Verdict {
+    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
+        return Verdict::Accept;
+    };
+    let key = Lookup::Reply {
+        protocol: ip.protocol,
+        daddr: ip.saddr,
+        dport: ports.sport,
+        caddr: ip.daddr,
+        cport: ports.dport,
+    };
+    let Some(conn) = state.conns.find(&key) else {
+        return Verdict::Accept;
+    };
+    let l4 = ip.header_len;
+    let (Some(l4_len), Some(sum)) = (
+        packet::l4_rewrite_len(ip.protocol),
+        packet::l4_sum_offset(ip.protocol),
+    ) else {
+        return Verdict::Accept;
+    };
+    let r = Rewrite {
+        protocol: ip.protocol,
+        addr_offset: packet::IPV4_SADDR,
+        new_addr: conn.tuple.vaddr,
+        port_offset: l4,
+        new_port: conn.tuple.vport,
+        sum_offset: l4 + sum,
+    };
+    if xmit::rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+        return Verdict::Drop;
+    }
+    finish_reply(at, net, state, pkt, &conn, tcp_flags)
+}
+
+/// The end of a translated reply: reroute from the virtual address, count, update the state
+/// (`handle_response`, `ip_vs_route_me_harder`).
+pub(super) fn finish_reply(
+    at: HookNum,
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    conn: &Conn,
+    tcp_flags: u8,
+) -> Verdict {
+    let reroute = state.sysctl.snat_reroute.load(Ordering::Relaxed) != 0
+        && at != HookNum::LocalIn
+        && !pkt.route_is_loopback();
+    if reroute && pkt.reroute(net, true).is_err() {
+        return Verdict::Drop;
+    }
+    if let Some(dest) = conn.live_dest() {
+        let len = pkt.len();
+        dest.stats.count_out(len);
+        conn.svc_stats.count_out(len);
+        state.stats.count_out(len);
+    }
+    let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
+    conn.on_packet(tcp_flags, true, secure_tcp, &state.timeout_table());
+    pkt.set_ipvs_property();
+    pkt.notrack();
+    Verdict::Accept
+}

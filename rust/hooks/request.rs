@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Requests from clients (`ip_vs_in_hook`): the connection they belong to, or a new one
+//! scheduled to a real server, persistence included.
+
+#![deny(unsafe_code)]
+
+use super::ports;
+use crate::{
+    abi::{conn_flag, svc_flag, AF_INET},
+    conn::{Conn, Lookup, Tuple},
+    defense,
+    ffi::{
+        pernet::{AddrType, Net},
+        rcu::Guard,
+        skb::{Packet, Verdict},
+    },
+    netns::NetState,
+    packet::{self, Ipv4},
+    proto,
+    sched::Flow,
+    service::{Dest, DestShared, Service, ServiceKey},
+    xmit::{self, Payload},
+};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{prelude::*, sync::Arc};
+
+/// A request from a client (`ip_vs_in_hook`).
+pub(super) fn request(net: &Net, state: &NetState, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
+    if ip.later_fragment {
+        return Verdict::Accept;
+    }
+    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
+        return Verdict::Accept;
+    };
+    let key = Lookup::Request {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+    };
+    let mut conn = state.conns.find(&key);
+
+    // A new connection that reuses the ports of an old one (`conn_reuse_mode`).
+    let is_tcp = ip.protocol == packet::PROTO_TCP;
+    let syn = is_tcp && proto::tcp_is_new_conn(proto::tcp_flags_from_byte(tcp_flags));
+    let reuse_mode = state.sysctl.conn_reuse_mode.load(Ordering::Relaxed);
+    let expire_nodest = state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0;
+    if let Some(c) = conn.as_ref().filter(|_| reuse_mode != 0 && syn) {
+        let reschedule = (expire_nodest && c.dest.as_ref().is_some_and(|d| d.weight() == 0))
+            || proto::TcpState::from_u8(c.state())
+                .is_some_and(|s| proto::tcp_new_conn_expected(s, c.no_output(), reuse_mode));
+        if reschedule {
+            state.conns.expire_now(c);
+            conn = None;
+        }
+    }
+
+    // The real server of the connection is gone.
+    if let Some(c) = conn.as_ref().filter(|c| c.dest_gone()) {
+        if !expire_nodest {
+            return Verdict::Drop;
+        }
+        state.conns.expire_now(c);
+        conn = None;
+    }
+
+    let (conn, one_packet) = match conn {
+        Some(c) => (c, false),
+        None => match schedule(net, state, &pkt, ip, ports, tcp_flags) {
+            Ok(Some(scheduled)) => scheduled,
+            Ok(None) => return Verdict::Accept,
+            Err(verdict) => return verdict,
+        },
+    };
+
+    if let Some(dest) = conn.live_dest() {
+        let len = pkt.len();
+        dest.stats.count_in(len);
+        conn.svc_stats.count_in(len);
+        state.stats.count_in(len);
+    }
+    let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
+    conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
+    let verdict = xmit::transmit(net, state, pkt, ip, &conn, Payload::Request);
+    conn.count_in_packet(one_packet);
+    if one_packet {
+        // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
+        // put without hashing it).
+        conn.release();
+    }
+    verdict
+}
+
+/// Creates a connection for a packet that has none, if it is for a virtual service
+/// (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`). `Ok(None)`: not for rvs.
+/// The flag says the connection is for this packet only (`-o`, UDP), and not in the table.
+fn schedule(
+    net: &Net,
+    state: &NetState,
+    pkt: &Packet<'_>,
+    ip: &Ipv4,
+    ports: packet::Ports,
+    tcp_flags: u8,
+) -> Result<Option<(Arc<Conn>, bool)>, Verdict> {
+    if ip.protocol == packet::PROTO_TCP {
+        let sloppy = state.sysctl.sloppy_tcp.load(Ordering::Relaxed) != 0;
+        if !proto::tcp_should_schedule(proto::tcp_flags_from_byte(tcp_flags), sloppy) {
+            return Ok(None);
+        }
+    }
+    let guard = Guard::new();
+    let table = state.services.get(&guard);
+    let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, pkt.mark()) else {
+        return Ok(None);
+    };
+    // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`).
+    if state.refuse_new_conn() {
+        return Err(Verdict::Drop);
+    }
+    let mut saddr = [0u8; 16];
+    saddr[..4].copy_from_slice(&ip.saddr);
+    let mut daddr = [0u8; 16];
+    daddr[..4].copy_from_slice(&ip.daddr);
+    let mut random_below = crate::ffi::random_u32_below;
+    let mut flow = Flow {
+        af: AF_INET,
+        saddr,
+        daddr,
+        sport: ports.sport,
+        dport: ports.dport,
+        svc_flags: svc.params.flags,
+        random_below: &mut random_below,
+        clock: state.clock(),
+    };
+    let target = if svc.persistent() {
+        persist(state, svc, ip, ports, &mut flow)?
+    } else {
+        svc.schedule(&mut flow)
+            .and_then(|dest| Target::of(dest, ports.dport, None))
+    };
+    let one_packet =
+        ip.protocol == packet::PROTO_UDP && svc.params.flags & svc_flag::ONEPACKET != 0;
+    // The new connection's addresses, to the real server's `daddr:dport`.
+    let tuple_to = |daddr, dport| Tuple {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+        daddr,
+        dport,
+    };
+    let Some(target) = target else {
+        // `ip_vs_leave`: no real server can take it. With `cache_bypass`, a firewall-mark
+        // service (a transparent cache cluster) lets the packet go on to its own destination, on
+        // a connection without real server; otherwise the client is told.
+        let bypass = state.sysctl.cache_bypass.load(Ordering::Relaxed) != 0
+            && matches!(svc.key, ServiceKey::Fwmark { .. })
+            && net.ipv4_addr_type(ip.daddr) == AddrType::Unicast;
+        if !bypass {
+            pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+            return Err(Verdict::Drop);
+        }
+        let no_dest = tuple_to([0; 4], [0; 2]);
+        let conn = Conn::new(no_dest, conn_flag::BYPASS, None, svc.stats.clone(), None)
+            .map_err(|_| Verdict::Drop)?;
+        drop(guard);
+        if !one_packet {
+            state.conns.insert(conn.clone());
+        }
+        // Not counted as a connection of the service (IPVS counts only scheduled ones).
+        return Ok(Some((conn, one_packet)));
+    };
+    let conn = Conn::new(
+        tuple_to(target.daddr, target.dport),
+        target.fwd,
+        Some(target.dest),
+        svc.stats.clone(),
+        target.control,
+    )
+    .map_err(|_| Verdict::Drop)?;
+    drop(guard);
+    if let Some(dest) = &conn.dest {
+        dest.stats.count_conn();
+    }
+    conn.svc_stats.count_conn();
+    state.stats.count_conn();
+    if !one_packet {
+        state.conns.insert(conn.clone());
+    }
+    Ok(Some((conn, one_packet)))
+}
+
+/// Where a new connection goes.
+struct Target {
+    dest: Arc<DestShared>,
+    daddr: [u8; 4],
+    dport: [u8; 2],
+    fwd: u32,
+    /// The persistence template that chose the real server.
+    control: Option<Arc<Conn>>,
+}
+
+impl Target {
+    /// The real server `dest` for a packet to port `vport`: a real server without a port (DR,
+    /// tunnel) keeps the virtual port. `None` for an IPv6 real server of an IPv4 service
+    /// (tunnelling to IPv6), which rvs cannot reach yet.
+    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
+        if dest.key.af != AF_INET {
+            if !IPV6_DEST_WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!("IPv6 real servers of IPv4 services are not supported yet: their packets are refused\n");
+            }
+            return None;
+        }
+        let mut daddr = [0u8; 4];
+        daddr.copy_from_slice(&dest.key.addr[..4]);
+        Some(Self {
+            dest: dest.shared.clone(),
+            daddr,
+            dport: if dest.key.port == 0 {
+                vport
+            } else {
+                dest.key.port.to_be_bytes()
+            },
+            fwd: dest.params.fwd & conn_flag::FWD_MASK,
+            control,
+        })
+    }
+}
+
+/// Whether the warning about IPv6 real servers of IPv4 services was printed.
+static IPV6_DEST_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// IPVS's FTP control port, whose persistence templates ignore ports.
+const FTP_PORT: u16 = 21;
+
+/// Persistent scheduling (`ip_vs_sched_persist`): the client's network (its address under the
+/// service's netmask) keeps the real server its template names until the template expires.
+/// `Ok(None)`: no real server can take it; `Err`: no memory for the template, the packet is
+/// dropped (as IPVS does), not refused.
+fn persist(
+    state: &NetState,
+    svc: &Service,
+    ip: &Ipv4,
+    ports: packet::Ports,
+    flow: &mut Flow<'_>,
+) -> Result<Option<Target>, Verdict> {
+    let mask = svc.params.netmask.to_ne_bytes();
+    let snet: [u8; 4] = core::array::from_fn(|i| ip.saddr[i] & mask[i]);
+    let (svc_port, fwmark) = match svc.key {
+        ServiceKey::Tuple { port, .. } => (port, None),
+        ServiceKey::Fwmark { mark, .. } => (0, Some(mark)),
+    };
+    let to_svc_port = u16::from_be_bytes(ports.dport) == svc_port;
+    // Template keys (comment of `ip_vs_sched_persist`): <proto, caddr, 0, vaddr, vport> for a
+    // port service, port 0 for FTP, and <IPPROTO_IP, caddr, 0, fwmark, 0> for a fwmark service.
+    let (protocol, vaddr, vport) = match fwmark {
+        Some(mark) if !to_svc_port => (0, mark.to_be_bytes(), [0, 0]),
+        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol, ip.daddr, ports.dport),
+        _ => (ip.protocol, ip.daddr, [0, 0]),
+    };
+    let key = Lookup::Template {
+        protocol,
+        caddr: snet,
+        vaddr,
+        vport,
+    };
+    let quiescent_expires = state
+        .sysctl
+        .expire_quiescent_template
+        .load(Ordering::Relaxed)
+        != 0;
+    let found = state.conns.find(&key).filter(|ct| {
+        // `ip_vs_check_template`: a template whose real server is gone (or quiesced, with
+        // `expire_quiescent_template`) no longer binds; it stays until it expires.
+        let valid = ct
+            .live_dest()
+            .is_some_and(|d| !(quiescent_expires && d.weight() == 0));
+        if !valid {
+            ct.invalidate_template();
+        }
+        valid
+    });
+    let template = match found {
+        Some(ct) => ct,
+        None => {
+            let Some(target) = svc
+                .schedule(flow)
+                .and_then(|dest| Target::of(dest, ports.dport, None))
+            else {
+                return Ok(None);
+            };
+            let template_tuple = Tuple {
+                protocol,
+                caddr: snet,
+                cport: [0, 0],
+                vaddr,
+                vport,
+                daddr: target.daddr,
+                dport: if to_svc_port && svc_port != FTP_PORT {
+                    target.dport
+                } else {
+                    [0, 0]
+                },
+            };
+            let ct = Conn::new_template(
+                template_tuple,
+                target.fwd,
+                target.dest,
+                svc.stats.clone(),
+                svc.params.timeout_ticks,
+                svc.params.flags & svc_flag::ONEPACKET != 0,
+            )
+            .map_err(|_| Verdict::Drop)?;
+            state.conns.insert(ct.clone());
+            ct
+        }
+    };
+    template.touch_template();
+    let dport = if to_svc_port && template.tuple.dport != [0, 0] {
+        template.tuple.dport
+    } else {
+        ports.dport
+    };
+    let Some(dest) = template.dest.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(Target {
+        dest,
+        daddr: template.tuple.daddr,
+        dport,
+        fwd: template.fwd,
+        control: Some(template),
+    }))
+}
