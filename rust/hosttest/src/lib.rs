@@ -8,10 +8,10 @@
 #![allow(dead_code)]
 
 pub use rvs_abi as abi;
-#[path = "../../conn_tab_size.rs"]
-pub mod conn_tab_size;
 #[path = "../../config_rules.rs"]
 pub mod config_rules;
+#[path = "../../conn_tab_size.rs"]
+pub mod conn_tab_size;
 #[path = "../../defense.rs"]
 pub mod defense;
 #[path = "../../estimator.rs"]
