@@ -230,11 +230,12 @@ impl<T: NetData> Subsystem<T> {
 
     /// The subsystem's `net_generic` id, while it is registered.
     fn id(&self) -> Option<c_uint> {
+        if !self.registered.load(Ordering::Acquire) {
+            return None;
+        }
         // SAFETY: the id is written before `registered` is set (Release/Acquire) and not again
         // until it is cleared.
-        self.registered
-            .load(Ordering::Acquire)
-            .then(|| unsafe { *self.id.get() })
+        Some(unsafe { *self.id.get() })
     }
 
     /// Registers the subsystem, which runs `init` in every existing namespace and in every
