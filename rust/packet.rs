@@ -40,12 +40,47 @@ pub(crate) const ICMP_HEADER_LEN: usize = 8;
 /// Offset of the ICMP checksum.
 pub(crate) const ICMP_SUM: usize = 2;
 
+/// A packet's bytes from its IPv4 header on as far as they are linear (`linear`), and how many
+/// there are in all (`total`): what a parser reads without copying.
+#[derive(Clone, Copy)]
+pub(crate) struct Bytes<'a> {
+    linear: &'a [u8],
+    total: usize,
+}
+
+/// A parser needs the first `.0` bytes linear to go on (they exist: `pskb_may_pull` them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Need(pub(crate) usize);
+
+impl<'a> Bytes<'a> {
+    /// `linear` is cut to `total` if it is longer.
+    pub(crate) fn new(linear: &'a [u8], total: usize) -> Self {
+        let linear = &linear[..linear.len().min(total)];
+        Self { linear, total }
+    }
+
+    /// The `N` bytes at `offset`: `Ok(None)` if the packet ends before, `Err` if they exist but
+    /// are not all linear.
+    pub(crate) fn get<const N: usize>(&self, offset: usize) -> Result<Option<[u8; N]>, Need> {
+        let Some(end) = offset.checked_add(N).filter(|&end| end <= self.total) else {
+            return Ok(None);
+        };
+        match self.linear.get(offset..end) {
+            Some(b) => Ok(b.try_into().ok()),
+            None => Err(Need(end)),
+        }
+    }
+}
+
 /// The fields of an IPv4 header that rvs uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Ipv4 {
     /// Header length in bytes (`ihl * 4`).
     pub(crate) header_len: usize,
     pub(crate) total_len: u16,
+    /// Type of service (DSCP and ECN).
+    pub(crate) tos: u8,
+    pub(crate) ttl: u8,
     pub(crate) protocol: u8,
     pub(crate) saddr: [u8; 4],
     pub(crate) daddr: [u8; 4],
@@ -72,6 +107,8 @@ pub(crate) fn parse_ipv4(b: &[u8; IPV4_MIN_LEN]) -> Option<Ipv4> {
     Some(Ipv4 {
         header_len,
         total_len: u16::from_be_bytes([b[2], b[3]]),
+        tos: b[1],
+        ttl: b[8],
         protocol: b[9],
         saddr: [b[12], b[13], b[14], b[15]],
         daddr: [b[16], b[17], b[18], b[19]],
@@ -141,12 +178,12 @@ pub(crate) fn ecn_encapsulate(inner: u8) -> u8 {
     (inner & !ECN_MASK) | ecn
 }
 
-/// The outer IPv4 header of a tunnel of `protocol` for the packet whose header starts with
-/// `inner` (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], TTL
+/// The outer IPv4 header of a tunnel of `protocol` for the packet whose IPv4 header is `inner`
+/// (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], TTL
 /// copied, DF copied with `copy_df` (the `pmtu_disc` sysctl). Length, identification and
 /// checksum are left 0 for the stack to fill.
 pub(crate) fn tunnel_header(
-    inner: &[u8; IPV4_MIN_LEN],
+    inner: &Ipv4,
     protocol: u8,
     copy_df: bool,
     saddr: [u8; 4],
@@ -154,11 +191,11 @@ pub(crate) fn tunnel_header(
 ) -> [u8; 20] {
     let mut h = [0u8; 20];
     h[0] = 0x45;
-    h[1] = ecn_encapsulate(inner[1]);
-    if copy_df {
-        h[6] = inner[6] & 0x40;
+    h[1] = ecn_encapsulate(inner.tos);
+    if copy_df && inner.dont_fragment {
+        h[6] = 0x40;
     }
-    h[8] = inner[8];
+    h[8] = inner.ttl;
     h[9] = protocol;
     h[12..16].copy_from_slice(&saddr);
     h[16..20].copy_from_slice(&daddr);
@@ -438,6 +475,7 @@ mod tests {
     fn outer_header() {
         let mut inner = header(5, 0x4000, PROTO_TCP);
         inner[1] = 0xb8 | 0x03; // DSCP EF, ECN CE
+        let inner = parse_ipv4(&inner).unwrap();
         let h = tunnel_header(&inner, PROTO_IPIP, true, [10, 0, 0, 1], [10, 0, 0, 11]);
         assert_eq!(h[0], 0x45);
         assert_eq!(h[1], 0xb8 | 0x02, "CE becomes ECT(0), DSCP kept");
@@ -447,7 +485,13 @@ mod tests {
         assert_eq!(&h[12..], &[10, 0, 0, 1, 10, 0, 0, 11]);
         assert_eq!(ecn_encapsulate(0x01), 0x01);
         assert_eq!(
-            tunnel_header(&header(5, 0x2000, 6), PROTO_IPIP, true, [0; 4], [0; 4])[6],
+            tunnel_header(
+                &parse_ipv4(&header(5, 0x2000, 6)).unwrap(),
+                PROTO_IPIP,
+                true,
+                [0; 4],
+                [0; 4]
+            )[6],
             0,
             "MF not copied"
         );

@@ -11,7 +11,7 @@
 //! `control/` (the netlink commands and /proc files), `netns` (per-namespace state), `hooks` (the
 //! packet path), `service`, `conn`, `sched/`, `xmit`. The crate root wires the two: it registers
 //! the family and the pernet subsystem. Modules without kernel dependencies (`abi`, `timeouts`,
-//! `conn_tab_size`, the schedulers' logic, `packet`, `defense`, ...) are unit-tested on the host
+//! `conn_tab_size`, the schedulers' logic, `packet`, `headers`, `defense`, ...) are unit-tested on the host
 //! (`rust/hosttest`).
 
 #![deny(unsafe_code)]
@@ -27,6 +27,7 @@ mod defense;
 mod estimator;
 #[allow(unsafe_code)]
 mod ffi;
+mod headers;
 mod hooks;
 mod jhash;
 mod netns;

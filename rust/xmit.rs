@@ -14,7 +14,7 @@ use crate::{
     conn::Conn,
     ffi::{
         pernet::Net,
-        skb::{gso, Packet, Verdict},
+        skb::{gso, Meta, Packet, Verdict},
     },
     netns::NetState,
     packet::{self, Encap, Ipv4},
@@ -38,35 +38,42 @@ pub(crate) fn transmit(
     state: &NetState,
     pkt: Packet<'_>,
     ip: &Ipv4,
+    meta: &Meta,
     conn: &Conn,
     payload: Payload,
 ) -> Verdict {
+    let seen = Seen { ip, meta };
     match conn.fwd {
-        conn_flag::MASQ => nat(net, pkt, ip, conn),
+        conn_flag::MASQ => nat(net, pkt, &seen, conn),
         // The real server has the virtual address too: the packet goes unchanged to its link
         // address (`ip_vs_dr_xmit`), and its replies go straight to the client. One that is this
         // host gets the packet locally (`ip_vs_send_or_cont`).
         conn_flag::DROUTE => {
             let rs = conn.tuple.daddr;
-            send_unchanged(net, pkt, ip, (rs, true), Verdict::Accept, payload)
+            send_unchanged(net, pkt, &seen, (rs, true), Verdict::Accept, payload)
         }
         // `cache_bypass`: the packet goes unchanged to its own destination, which must not be
         // this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
         conn_flag::BYPASS => {
-            send_unchanged(net, pkt, ip, (ip.daddr, false), Verdict::Drop, payload)
+            send_unchanged(net, pkt, &seen, (ip.daddr, false), Verdict::Drop, payload)
         }
-        conn_flag::TUNNEL => tunnel(net, state, pkt, ip, conn, payload),
+        conn_flag::TUNNEL => tunnel(net, state, pkt, &seen, conn, payload),
         // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
         conn_flag::LOCALNODE => Verdict::Accept,
         _ => Verdict::Drop,
     }
 }
 
+/// The headers of the packet being sent, as the hook parsed them.
+struct Seen<'h> {
+    ip: &'h Ipv4,
+    meta: &'h Meta,
+}
+
 /// A packet leaving for another host loses one TTL; one whose TTL runs out is answered with
 /// "time exceeded" and dropped (`decrement_ttl`).
-fn decrement_ttl(pkt: &mut Packet<'_>) -> Result<(), Verdict> {
-    let ttl = pkt.read::<1>(packet::IPV4_TTL).ok_or(Verdict::Drop)?[0];
-    if ttl <= 1 {
+fn decrement_ttl(pkt: &mut Packet<'_>, ip: &Ipv4) -> Result<(), Verdict> {
+    if ip.ttl <= 1 {
         pkt.icmp_send(packet::ICMP_TIME_EXCEEDED, packet::ICMP_EXC_TTL, 0);
         return Err(Verdict::Drop);
     }
@@ -79,8 +86,13 @@ fn decrement_ttl(pkt: &mut Packet<'_>) -> Result<(), Verdict> {
 
 /// Refuses a request with Don't Fragment that a route of `mtu` cannot carry, telling its sender
 /// the MTU (`ensure_mtu_is_adequate`); ICMP errors pass whatever their size.
-fn ensure_mtu(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32, payload: Payload) -> Result<(), Verdict> {
-    if payload == Payload::Request && ip.dont_fragment && pkt.exceeds_mtu(mtu) {
+fn ensure_mtu(
+    pkt: &Packet<'_>,
+    seen: &Seen<'_>,
+    mtu: u32,
+    payload: Payload,
+) -> Result<(), Verdict> {
+    if payload == Payload::Request && seen.ip.dont_fragment && pkt.exceeds_mtu(seen.meta, mtu) {
         pkt.icmp_send(
             packet::ICMP_DEST_UNREACH,
             packet::ICMP_FRAG_NEEDED,
@@ -96,7 +108,7 @@ fn ensure_mtu(pkt: &Packet<'_>, ip: &Ipv4, mtu: u32, payload: Payload) -> Result
 fn send_unchanged(
     net: &Net,
     mut pkt: Packet<'_>,
-    ip: &Ipv4,
+    seen: &Seen<'_>,
     (next_hop, known_nh): ([u8; 4], bool),
     if_local: Verdict,
     payload: Payload,
@@ -107,7 +119,8 @@ fn send_unchanged(
     if route.is_local() {
         return if_local;
     }
-    let checked = decrement_ttl(&mut pkt).and_then(|()| ensure_mtu(&pkt, ip, route.mtu(), payload));
+    let checked = decrement_ttl(&mut pkt, seen.ip)
+        .and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), payload));
     if let Err(verdict) = checked {
         return verdict;
     }
@@ -129,10 +142,10 @@ pub(crate) struct Rewrite {
     pub(crate) sum_offset: usize,
 }
 
-/// Applies `r` to the first `len` bytes of `pkt`, then recomputes the IPv4 header checksum
-/// (`dnat_handler`, `snat_handler`, `ip_send_check`).
-pub(crate) fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
-    let partial = pkt.checksum_partial();
+/// Applies `r` to the first `len` bytes of `pkt` (whose checksum state `meta` gives), then
+/// recomputes the IPv4 header checksum (`dnat_handler`, `snat_handler`, `ip_send_check`).
+pub(crate) fn rewrite(pkt: &mut Packet<'_>, meta: &Meta, len: usize, r: &Rewrite) -> Result {
+    let partial = meta.checksum_partial;
     let mut w = pkt.writable(len)?;
     let bytes = w.bytes();
     let get4 = |b: &[u8], o: usize| -> Option<[u8; 4]> { b.get(o..o + 4)?.try_into().ok() };
@@ -159,7 +172,8 @@ pub(crate) fn rewrite(pkt: &mut Packet<'_>, len: usize, r: &Rewrite) -> Result {
 }
 
 /// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
-fn nat(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
+fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict {
+    let ip = seen.ip;
     let l4 = ip.header_len;
     let (Some(l4_len), Some(sum)) = (
         packet::l4_rewrite_len(ip.protocol),
@@ -173,8 +187,8 @@ fn nat(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
     };
     let local = route.is_local();
     if !local {
-        let checked = decrement_ttl(&mut pkt)
-            .and_then(|()| ensure_mtu(&pkt, ip, route.mtu(), Payload::Request));
+        let checked = decrement_ttl(&mut pkt, ip)
+            .and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), Payload::Request));
         if let Err(verdict) = checked {
             return verdict;
         }
@@ -187,7 +201,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, ip: &Ipv4, conn: &Conn) -> Verdict {
         new_port: t.dport,
         sum_offset: l4 + sum,
     };
-    if rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+    if rewrite(&mut pkt, seen.meta, l4 + l4_len, &r).is_err() {
         return Verdict::Drop;
     }
     if local {
@@ -232,10 +246,11 @@ fn tunnel(
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
-    ip: &Ipv4,
+    seen: &Seen<'_>,
     conn: &Conn,
     payload: Payload,
 ) -> Verdict {
+    let ip = seen.ip;
     let encap = conn.dest.as_ref().map_or(Encap::Ipip, |d| d.encap());
     let daddr = conn.tuple.daddr;
     let Ok(route) = pkt.route_output(net, daddr, false) else {
@@ -244,24 +259,26 @@ fn tunnel(
     if route.is_local() {
         return Verdict::Accept;
     }
-    if let Err(verdict) = decrement_ttl(&mut pkt) {
+    if let Err(verdict) = decrement_ttl(&mut pkt, ip) {
         return verdict;
     }
     // What the tunnel headers leave of the route's MTU; with `pmtu_disc` a DF packet that does
     // not fit is refused back to the client, which learns the path MTU, and the DF bit is
     // copied to the tunnel header. Without, the tunnel packet may be fragmented.
-    let partial = pkt.checksum_partial();
+    let partial = seen.meta.checksum_partial;
     let Some(mtu) = encap.inner_mtu(route.mtu(), partial) else {
         return Verdict::Drop;
     };
     let pmtu_disc = state.sysctl.pmtu_disc.load(Ordering::Relaxed) != 0;
     if pmtu_disc {
-        if let Err(verdict) = ensure_mtu(&pkt, ip, mtu, payload) {
+        if let Err(verdict) = ensure_mtu(&pkt, seen, mtu, payload) {
             return verdict;
         }
     }
-    let Some(inner) = pkt.read::<{ packet::IPV4_MIN_LEN }>(0) else {
-        return Verdict::Drop;
+    // The tunnel header copies the TTL as it is now, one less.
+    let inner = Ipv4 {
+        ttl: ip.ttl.saturating_sub(1),
+        ..*ip
     };
     let remcsum = encap.uses_remcsum(partial);
     let outer_len = packet::IPV4_MIN_LEN + encap.header_len(partial);

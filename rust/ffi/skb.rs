@@ -6,10 +6,13 @@
 //! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
 //! [`include/net/ip.h`](srctree/include/net/ip.h)
 //!
-//! Offsets are counted from the network (IPv4) header. A packet is only written through
+//! Offsets are counted from the network (IPv4) header. A packet's headers are read once, through
+//! [`Packet::parse`]: a parser gets the linear bytes as they are, and asks for more to be pulled
+//! only when the headers it needs are not linear yet. A packet is only written through
 //! [`Writable`], which exists after `skb_ensure_writable` made the bytes private and linear.
 
 use super::{pernet::Net, sys};
+use crate::packet::{Bytes, Need};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::prelude::*;
 
@@ -96,6 +99,30 @@ impl Drop for Route {
     }
 }
 
+/// What the packet path reads of a socket buffer besides its bytes, read in one call with them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    /// The packet's length (`skb->len`: from the network header at rvs's hooks), what IPVS
+    /// counts as bytes.
+    pub(crate) len: u32,
+    /// The firewall mark (`skb->mark`).
+    pub(crate) mark: u32,
+    /// Addressed to this host at link level (`PACKET_HOST`).
+    pub(crate) for_host: bool,
+    /// The packet has a route.
+    pub(crate) has_dst: bool,
+    /// IPVS (rvs) already handled the packet (`skb->ipvs_property`).
+    pub(crate) ipvs_property: bool,
+    /// The transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`): the
+    /// checksum field then holds the pseudo-header sum only.
+    pub(crate) checksum_partial: bool,
+    /// A GSO super-packet, segmented later on output.
+    pub(crate) gso: bool,
+}
+
+/// How often [`Packet::parse`] pulls more bytes before it gives up on a packet.
+const MAX_PULLS: usize = 4;
+
 /// A packet handed to a netfilter hook.
 ///
 /// # Invariants
@@ -127,75 +154,82 @@ impl<'a> Packet<'a> {
         self.skb.as_ptr()
     }
 
-    /// Whether IPVS (rvs) already handled this packet (`skb->ipvs_property`).
-    pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_ipvs_property(self.raw()) }
-    }
-
     /// Marks the packet as handled, so that rvs's hooks let it pass from now on.
     pub(crate) fn set_ipvs_property(&mut self) {
         // SAFETY: `skb` is valid and ours (type invariant).
         unsafe { sys::rvs_skb_set_ipvs_property(self.raw()) }
     }
 
-    /// Whether the packet was addressed to this host at link level (`PACKET_HOST`).
-    pub(crate) fn is_for_host(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant).
-        u32::from(unsafe { sys::rvs_skb_pkt_type(self.raw()) }) == sys::PACKET_HOST
-    }
-
     /// Whether the packet has a route.
-    pub(crate) fn has_dst(&self) -> bool {
+    fn has_dst(&self) -> bool {
         // SAFETY: `skb` is valid (type invariant).
         unsafe { sys::rvs_skb_has_dst(self.raw()) }
     }
 
-    /// The firewall mark (`skb->mark`).
-    pub(crate) fn mark(&self) -> u32 {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_mark(self.raw()) }
-    }
-
-    /// The length from the network header on (`skb->len`), what IPVS counts as bytes.
-    pub(crate) fn len(&self) -> u32 {
+    /// The length from `data` on (`skb->len`).
+    fn len(&self) -> u32 {
         // SAFETY: `skb` is valid (type invariant).
         unsafe { sys::rvs_skb_len(self.raw()) }
     }
 
-    /// Whether the packet is a GSO super-packet, segmented later on output.
-    pub(crate) fn is_gso(&self) -> bool {
+    /// Whether the packet is a GSO super-packet.
+    fn is_gso(&self) -> bool {
         // SAFETY: `skb` is valid (type invariant).
         unsafe { sys::rvs_skb_is_gso(self.raw()) }
     }
 
-    /// Whether the transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`):
-    /// the checksum field then holds the pseudo-header sum only.
-    pub(crate) fn checksum_partial(&self) -> bool {
+    /// Whether the transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`).
+    fn checksum_partial(&self) -> bool {
         // SAFETY: `skb` is valid (type invariant).
         u32::from(unsafe { sys::rvs_skb_ip_summed(self.raw()) }) == sys::CHECKSUM_PARTIAL
     }
 
-    /// Copies `N` bytes at `offset` from the network header, wherever they are stored
-    /// (`skb_header_pointer`). `None` if the packet is shorter.
-    pub(crate) fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
-        let mut buf = [0u8; N];
-        let network = self.network_offset();
-        let start = i32::try_from(offset).ok()?.checked_add(network)?;
-        let len = i32::try_from(N).ok()?;
-        // SAFETY: `skb` is valid (type invariant); `buf` has room for `len` bytes.
-        let ptr =
-            unsafe { sys::rvs_skb_header_pointer(self.raw(), start, len, buf.as_mut_ptr().cast()) };
-        if ptr.is_null() {
-            return None;
+    /// Parses the packet's headers with `parse`, which reads them from the bytes as they are
+    /// linear and answers [`Need`] when it must see more: those are pulled into the linear part
+    /// (`pskb_may_pull`) and it parses again. `None` if the pull failed (no memory) or the parser
+    /// keeps asking. Also returns what else the packet path reads of the packet.
+    pub(crate) fn parse<T>(
+        &mut self,
+        parse: impl Fn(Bytes<'_>, &Meta) -> core::result::Result<T, Need>,
+    ) -> Option<(T, Meta)> {
+        for _ in 0..MAX_PULLS {
+            let mut raw = sys::rvs_skb_meta::default();
+            // SAFETY: `skb` is valid (type invariant); `raw` is a valid place to fill.
+            unsafe { sys::rvs_skb_meta(self.raw(), &mut raw) };
+            let meta = Meta {
+                len: raw.len,
+                mark: raw.mark,
+                for_host: u32::from(raw.pkt_type) == sys::PACKET_HOST,
+                has_dst: raw.has_dst,
+                ipvs_property: raw.ipvs_property,
+                checksum_partial: u32::from(raw.ip_summed) == sys::CHECKSUM_PARTIAL,
+                gso: raw.gso,
+            };
+            let total = i64::from(raw.len) - i64::from(raw.network_offset);
+            let total = usize::try_from(total).ok()?;
+            let linear = usize::try_from(raw.linear).unwrap_or(0);
+            let bytes = if raw.network.is_null() || linear == 0 {
+                &[][..]
+            } else {
+                // SAFETY: `network` points to the network header, followed by `linear` bytes in
+                // the linear part of the packet (to its tail); nothing changes the packet while
+                // the slice lives, as `self` is borrowed mutably.
+                unsafe { core::slice::from_raw_parts(raw.network, linear) }
+            };
+            match parse(Bytes::new(bytes, total), &meta) {
+                Ok(parsed) => return Some((parsed, meta)),
+                Err(Need(n)) => {
+                    let want = i64::try_from(n).ok()? + i64::from(raw.network_offset);
+                    let want = u32::try_from(want).ok()?;
+                    // SAFETY: `skb` is valid and ours (type invariant); `pskb_may_pull` makes
+                    // the first `want` bytes linear or fails, leaving the packet whole.
+                    if n <= linear || !unsafe { sys::rvs_pskb_may_pull(self.raw(), want) } {
+                        return None;
+                    }
+                }
+            }
         }
-        if ptr.cast::<u8>() != buf.as_ptr() {
-            // SAFETY: `skb_header_pointer` returned a pointer to `len` readable bytes in the
-            // linear part of the packet.
-            let src = unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), N) };
-            buf.copy_from_slice(src);
-        }
-        Some(buf)
+        None
     }
 
     fn network_offset(&self) -> i32 {
@@ -216,8 +250,14 @@ impl<'a> Packet<'a> {
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
-        // INVARIANT: `len` bytes from the network header are now linear and private.
-        Ok(Writable { packet: self, len })
+        // SAFETY: `skb` is valid (type invariant).
+        let base = unsafe { sys::rvs_skb_network_header(self.raw()) };
+        // INVARIANT: `len` bytes from the network header, at `base`, are now linear and private.
+        Ok(Writable {
+            packet: self,
+            base,
+            len,
+        })
     }
 
     /// Routes the packet again after its addresses changed (`ip_route_me_harder`). With
@@ -315,14 +355,14 @@ impl<'a> Packet<'a> {
         Ok(Encapsulation { packet: self })
     }
 
-    /// Whether the packet is too long for a route of `mtu`, also once cut into segments when it
-    /// is a GSO super-packet (`ip_vs_exceeds_mtu`).
-    pub(crate) fn exceeds_mtu(&self, mtu: u32) -> bool {
-        if self.len() <= mtu {
+    /// Whether the packet, whose length and GSO state `meta` gives, is too long for a route of
+    /// `mtu`, also once cut into segments when it is a GSO super-packet (`ip_vs_exceeds_mtu`).
+    pub(crate) fn exceeds_mtu(&self, meta: &Meta, mtu: u32) -> bool {
+        if meta.len <= mtu {
             return false;
         }
         // SAFETY: `skb` is valid (type invariant); the function only reads it.
-        !self.is_gso() || !unsafe { sys::skb_gso_validate_network_len(self.raw(), mtu) }
+        !meta.gso || !unsafe { sys::skb_gso_validate_network_len(self.raw(), mtu) }
     }
 
     /// Reassembles a fragmented IPv4 packet (`ip_vs_gather_frags`: `ip_defrag` for `user`). The
@@ -469,17 +509,17 @@ impl<'a> Packet<'a> {
 ///
 /// # Invariants
 ///
-/// `skb_ensure_writable` succeeded for `len` bytes from the network header and the packet has not
-/// been changed in size since.
+/// `skb_ensure_writable` succeeded for `len` bytes from the network header, which is at `base`,
+/// and the packet has not been changed in size since.
 pub(crate) struct Writable<'p, 'a> {
     packet: &'p mut Packet<'a>,
+    base: *mut u8,
     len: usize,
 }
 
 impl Writable<'_, '_> {
     fn base(&self) -> *mut u8 {
-        // SAFETY: `skb` is valid (invariant of `Packet`).
-        unsafe { sys::rvs_skb_network_header(self.packet.raw()) }
+        self.base
     }
 
     /// The writable bytes.

@@ -19,11 +19,13 @@ use reply::reply;
 use request::request;
 
 use crate::{
+    conn::Conn,
     ffi::{
         netfilter::{priority, HookNum, HookSet, HookSpec},
         pernet::Net,
         skb::{DefragUser, Packet, Verdict},
     },
+    headers::{Headers, L4},
     netns::NetState,
     packet,
 };
@@ -87,27 +89,29 @@ pub(crate) fn on_packet(
     at: HookNum,
     net: &Net,
     state: &NetState,
-    pkt: Packet<'_>,
+    mut pkt: Packet<'_>,
 ) -> Verdict {
-    if pkt.ipvs_property() {
-        return Verdict::Accept;
-    }
-    let Some(ip) = pkt
-        .read::<{ packet::IPV4_MIN_LEN }>(0)
-        .and_then(|b| packet::parse_ipv4(&b))
-    else {
+    // Packets rvs already handled pass untouched, unparsed.
+    let parsed = pkt.parse(|b, meta| {
+        if meta.ipvs_property {
+            return Ok(None);
+        }
+        Headers::parse(b)
+    });
+    let Some((Some(h), meta)) = parsed else {
         return Verdict::Accept;
     };
+    let ip = &h.ip;
     match point {
         HookPoint::Request => {
             // Only packets for this host, and only routed ones (`ip_vs_in_hook`).
-            if at == HookNum::LocalIn && (!pkt.is_for_host() || !pkt.has_dst()) {
+            if at == HookNum::LocalIn && (!meta.for_host || !meta.has_dst) {
                 return Verdict::Accept;
             }
-            if ip.protocol == packet::PROTO_ICMP {
-                request_icmp(net, state, pkt, &ip)
-            } else {
-                request(net, state, pkt, &ip)
+            match &h.l4 {
+                L4::Transport(l4) => request(net, state, pkt, ip, l4, &meta),
+                L4::IcmpError(e) => request_icmp(net, state, pkt, ip, e, &meta),
+                L4::Other => Verdict::Accept,
             }
         }
         HookPoint::Reply => {
@@ -122,46 +126,44 @@ pub(crate) fn on_packet(
                         DefragUser::Forward
                     }
                 };
-                let Some(whole) = pkt.defragment(net, user) else {
+                let Some(mut whole) = pkt.defragment(net, user) else {
                     return Verdict::Stolen;
                 };
-                return match whole
-                    .read::<{ packet::IPV4_MIN_LEN }>(0)
-                    .and_then(|b| packet::parse_ipv4(&b))
-                {
-                    Some(ip) if !ip.fragment => on_packet(point, at, net, state, whole),
+                return match whole.parse(|b, _| Headers::parse(b)) {
+                    Some((Some(h), _)) if !h.ip.fragment => on_packet(point, at, net, state, whole),
                     _ => Verdict::Drop,
                 };
             }
-            if is_icmp {
-                reply_icmp(at, net, state, pkt, &ip)
-            } else {
-                reply(at, net, state, pkt, &ip)
+            match &h.l4 {
+                L4::Transport(l4) => reply(at, net, state, pkt, ip, l4, &meta),
+                L4::IcmpError(e) => reply_icmp(at, net, state, pkt, ip, e, &meta),
+                L4::Other => Verdict::Accept,
             }
         }
         // ICMP errors in transit about connections whose virtual address is not local (a
         // transparent cache cluster's fwmark service), `ip_vs_forward_icmp`.
-        HookPoint::ForwardIcmp if ip.protocol == packet::PROTO_ICMP => {
-            request_icmp(net, state, pkt, &ip)
-        }
-        HookPoint::ForwardIcmp => Verdict::Accept,
+        HookPoint::ForwardIcmp => match &h.l4 {
+            L4::IcmpError(e) => request_icmp(net, state, pkt, ip, e, &meta),
+            L4::Transport(_) | L4::Other => Verdict::Accept,
+        },
     }
 }
 
-/// The ports of a TCP or UDP header at `offset`, and the TCP flags byte (0 for UDP).
-fn ports(pkt: &Packet<'_>, protocol: u8, offset: usize) -> Option<(packet::Ports, u8)> {
-    packet::l4_rewrite_len(protocol)?;
-    let p = pkt.read::<4>(offset)?;
-    let flags = if protocol == packet::PROTO_TCP {
-        pkt.read::<1>(offset + packet::TCP_FLAGS)?[0]
-    } else {
-        0
-    };
-    Some((
-        packet::Ports {
-            sport: [p[0], p[1]],
-            dport: [p[2], p[3]],
-        },
-        flags,
-    ))
+/// Counts a request (client to real server) of `len` bytes for the connection's real server, its
+/// service and the namespace (`ip_vs_in_stats`): only while the real server is there.
+fn count_in(state: &NetState, conn: &Conn, len: u32) {
+    if let Some(dest) = conn.live_dest() {
+        dest.stats.count_in(len);
+        conn.svc_stats.count_in(len);
+        state.stats.count_in(len);
+    }
+}
+
+/// Counts a reply (real server to client) of `len` bytes, as [`count_in`] (`ip_vs_out_stats`).
+fn count_out(state: &NetState, conn: &Conn, len: u32) {
+    if let Some(dest) = conn.live_dest() {
+        dest.stats.count_out(len);
+        conn.svc_stats.count_out(len);
+        state.stats.count_out(len);
+    }
 }

@@ -5,15 +5,16 @@
 
 #![deny(unsafe_code)]
 
-use super::ports;
+use super::count_out;
 use crate::{
     conn::{Conn, Lookup},
     defense,
     ffi::{
         netfilter::HookNum,
         pernet::Net,
-        skb::{Packet, Verdict},
+        skb::{Meta, Packet, Verdict},
     },
+    headers::Transport,
     netns::NetState,
     packet::{self, Ipv4},
     xmit::{self, Rewrite},
@@ -27,10 +28,9 @@ pub(super) fn reply(
     state: &NetState,
     mut pkt: Packet<'_>,
     ip: &Ipv4,
+    &Transport { ports, tcp_flags }: &Transport,
+    meta: &Meta,
 ) -> Verdict {
-    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
-        return Verdict::Accept;
-    };
     let key = Lookup::Reply {
         protocol: ip.protocol,
         daddr: ip.saddr,
@@ -56,10 +56,10 @@ pub(super) fn reply(
         new_port: conn.tuple.vport,
         sum_offset: l4 + sum,
     };
-    if xmit::rewrite(&mut pkt, l4 + l4_len, &r).is_err() {
+    if xmit::rewrite(&mut pkt, meta, l4 + l4_len, &r).is_err() {
         return Verdict::Drop;
     }
-    finish_reply(at, net, state, pkt, &conn, tcp_flags)
+    finish_reply(at, net, state, pkt, meta, &conn, tcp_flags)
 }
 
 /// The end of a translated reply: reroute from the virtual address, count, update the state
@@ -69,6 +69,7 @@ pub(super) fn finish_reply(
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
+    meta: &Meta,
     conn: &Conn,
     tcp_flags: u8,
 ) -> Verdict {
@@ -78,12 +79,7 @@ pub(super) fn finish_reply(
     if reroute && pkt.reroute(net, true).is_err() {
         return Verdict::Drop;
     }
-    if let Some(dest) = conn.live_dest() {
-        let len = pkt.len();
-        dest.stats.count_out(len);
-        conn.svc_stats.count_out(len);
-        state.stats.count_out(len);
-    }
+    count_out(state, conn, meta.len);
     let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, true, secure_tcp, &state.timeout_table());
     pkt.set_ipvs_property();

@@ -5,7 +5,7 @@
 
 #![deny(unsafe_code)]
 
-use super::ports;
+use super::count_in;
 use crate::{
     abi::{conn_flag, svc_flag, AF_INET},
     conn::{Conn, Lookup, Tuple},
@@ -13,8 +13,9 @@ use crate::{
     ffi::{
         pernet::{AddrType, Net},
         rcu::Guard,
-        skb::{Packet, Verdict},
+        skb::{Meta, Packet, Verdict},
     },
+    headers::Transport,
     netns::NetState,
     packet::{self, Ipv4},
     proto,
@@ -26,13 +27,15 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// A request from a client (`ip_vs_in_hook`).
-pub(super) fn request(net: &Net, state: &NetState, pkt: Packet<'_>, ip: &Ipv4) -> Verdict {
-    if ip.later_fragment {
-        return Verdict::Accept;
-    }
-    let Some((ports, tcp_flags)) = ports(&pkt, ip.protocol, ip.header_len) else {
-        return Verdict::Accept;
-    };
+pub(super) fn request(
+    net: &Net,
+    state: &NetState,
+    pkt: Packet<'_>,
+    ip: &Ipv4,
+    l4: &Transport,
+    meta: &Meta,
+) -> Verdict {
+    let Transport { ports, tcp_flags } = *l4;
     let key = Lookup::Request {
         protocol: ip.protocol,
         caddr: ip.saddr,
@@ -68,22 +71,17 @@ pub(super) fn request(net: &Net, state: &NetState, pkt: Packet<'_>, ip: &Ipv4) -
 
     let (conn, one_packet) = match conn {
         Some(c) => (c, false),
-        None => match schedule(net, state, &pkt, ip, ports, tcp_flags) {
+        None => match schedule(net, state, &pkt, ip, l4, meta.mark) {
             Ok(Some(scheduled)) => scheduled,
             Ok(None) => return Verdict::Accept,
             Err(verdict) => return verdict,
         },
     };
 
-    if let Some(dest) = conn.live_dest() {
-        let len = pkt.len();
-        dest.stats.count_in(len);
-        conn.svc_stats.count_in(len);
-        state.stats.count_in(len);
-    }
+    count_in(state, &conn, meta.len);
     let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
-    let verdict = xmit::transmit(net, state, pkt, ip, &conn, Payload::Request);
+    let verdict = xmit::transmit(net, state, pkt, ip, meta, &conn, Payload::Request);
     conn.count_in_packet(one_packet);
     if one_packet {
         // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
@@ -93,16 +91,17 @@ pub(super) fn request(net: &Net, state: &NetState, pkt: Packet<'_>, ip: &Ipv4) -
     verdict
 }
 
-/// Creates a connection for a packet that has none, if it is for a virtual service
-/// (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`). `Ok(None)`: not for rvs.
-/// The flag says the connection is for this packet only (`-o`, UDP), and not in the table.
+/// Creates a connection for a packet (of firewall mark `mark`) that has none, if it is for a
+/// virtual service (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`).
+/// `Ok(None)`: not for rvs. The flag says the connection is for this packet only (`-o`, UDP),
+/// and not in the table.
 fn schedule(
     net: &Net,
     state: &NetState,
     pkt: &Packet<'_>,
     ip: &Ipv4,
-    ports: packet::Ports,
-    tcp_flags: u8,
+    &Transport { ports, tcp_flags }: &Transport,
+    mark: u32,
 ) -> Result<Option<(Arc<Conn>, bool)>, Verdict> {
     if ip.protocol == packet::PROTO_TCP {
         let sloppy = state.sysctl.sloppy_tcp.load(Ordering::Relaxed) != 0;
@@ -112,7 +111,7 @@ fn schedule(
     }
     let guard = Guard::new();
     let table = state.services.get(&guard);
-    let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, pkt.mark()) else {
+    let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, mark) else {
         return Ok(None);
     };
     // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`).

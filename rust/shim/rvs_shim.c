@@ -50,15 +50,13 @@ void *rvs_seq_pde_data(const struct seq_file *seq) { return pde_data(file_inode(
 void rvs_rcu_read_lock(void) { rcu_read_lock(); }
 void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }
 
-bool rvs_skb_ipvs_property(const struct sk_buff *skb) { return skb->ipvs_property; }
+/* The packet path's one read of an skb's fields (see struct rvs_skb_meta). */
+void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m)
+{ *m = (struct rvs_skb_meta){ .network = skb_network_header(skb), .linear = skb_tail_pointer(skb) - skb_network_header(skb), .network_offset = skb_network_offset(skb), .len = skb->len, .mark = skb->mark, .pkt_type = skb->pkt_type, .ip_summed = skb->ip_summed, .ipvs_property = skb->ipvs_property, .has_dst = skb_dst(skb) != NULL, .gso = skb_is_gso(skb) }; }
 void rvs_skb_set_ipvs_property(struct sk_buff *skb) { skb->ipvs_property = 1; }
-u8 rvs_skb_pkt_type(const struct sk_buff *skb) { return skb->pkt_type; }
-u32 rvs_skb_mark(const struct sk_buff *skb) { return skb->mark; }
 unsigned int rvs_skb_len(const struct sk_buff *skb) { return skb->len; }
 int rvs_skb_network_offset(const struct sk_buff *skb) { return skb_network_offset(skb); }
 unsigned char *rvs_skb_network_header(const struct sk_buff *skb) { return skb_network_header(skb); }
-const void *rvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer)
-{ return skb_header_pointer(skb, offset, len, buffer); }
 bool rvs_skb_is_gso(const struct sk_buff *skb) { return skb_is_gso(skb); }
 u8 rvs_skb_ip_summed(const struct sk_buff *skb) { return skb->ip_summed; }
 bool rvs_skb_has_dst(const struct sk_buff *skb) { return skb_dst(skb) != NULL; }

@@ -78,14 +78,25 @@ void rvs_rcu_read_lock(void);
 void rvs_rcu_read_unlock(void);
 
 /* Socket buffers on the packet path. */
-bool rvs_skb_ipvs_property(const struct sk_buff *skb);
+/* What the packet path reads of an skb besides its bytes: the network header and how many bytes
+ * from it are linear, the offset of the network header from data, and the fields it decides on. */
+struct rvs_skb_meta {
+	const unsigned char *network;
+	int linear;
+	int network_offset;
+	unsigned int len;
+	u32 mark;
+	u8 pkt_type;
+	u8 ip_summed;
+	bool ipvs_property;
+	bool has_dst;
+	bool gso;
+};
+void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m);
 void rvs_skb_set_ipvs_property(struct sk_buff *skb);
-u8 rvs_skb_pkt_type(const struct sk_buff *skb);
-u32 rvs_skb_mark(const struct sk_buff *skb);
 unsigned int rvs_skb_len(const struct sk_buff *skb);
 int rvs_skb_network_offset(const struct sk_buff *skb);
 unsigned char *rvs_skb_network_header(const struct sk_buff *skb);
-const void *rvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
 bool rvs_skb_is_gso(const struct sk_buff *skb);
 u8 rvs_skb_ip_summed(const struct sk_buff *skb);
 bool rvs_skb_has_dst(const struct sk_buff *skb);

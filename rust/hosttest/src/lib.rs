@@ -16,6 +16,8 @@ pub mod conn_tab_size;
 pub mod defense;
 #[path = "../../estimator.rs"]
 pub mod estimator;
+#[path = "../../headers.rs"]
+pub mod headers;
 #[path = "../../jhash.rs"]
 pub mod jhash;
 #[path = "../../packet.rs"]
