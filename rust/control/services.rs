@@ -182,7 +182,12 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     let state = netns::state(net)?;
     let command = request.cmd();
     if command == cmd::FLUSH {
-        return publish(net, ServiceTable::new()?, None);
+        let previous = state.services.snapshot();
+        return publish(
+            net,
+            ServiceTable::new()?,
+            Leaving::Services(&previous.services),
+        );
     }
     let svc_attr = request.attr(cmd_attr::SERVICE);
     if command == cmd::ZERO && svc_attr.is_none() {
@@ -224,60 +229,93 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         _ => None,
     };
 
-    // The service whose destinations change, if one does: its scheduler learns them on publishing.
-    let rescheduled = dest_req.is_some().then_some(index);
-    let next = match (command, dest_req) {
+    // A destination command replaces service `index` by a version with other destinations.
+    let dests_of = Leaving::Dests { index, old: svc };
+    let (next, leaving) = match (command, dest_req) {
         (cmd::NEW_SERVICE, _) => return Err(EEXIST),
         (cmd::SET_SERVICE, _) => {
             let full = svc_req.full.ok_or(EINVAL)?;
             let params = service_params(svc_req.key.af(), &full, existing)?;
-            table.with_replaced(index, svc.with_params(params)?)?
+            let next = table.with_replaced(index, svc.with_params(params)?)?;
+            (next, Leaving::Nothing)
         }
-        (cmd::DEL_SERVICE, _) => table.with_removed(index)?,
+        (cmd::DEL_SERVICE, _) => (
+            table.with_removed(index)?,
+            Leaving::Services(core::slice::from_ref(svc)),
+        ),
         (cmd::ZERO, _) => {
             svc.zero_stats();
             return Ok(());
         }
-        (cmd::NEW_DEST, Some(d)) => table.with_replaced(index, add_dest(net, svc, &d)?)?,
-        (cmd::SET_DEST, Some(d)) => table.with_replaced(index, edit_dest(svc, &d)?)?,
+        (cmd::NEW_DEST, Some(d)) => (
+            table.with_replaced(index, add_dest(net, svc, &d)?)?,
+            dests_of,
+        ),
+        (cmd::SET_DEST, Some(d)) => (table.with_replaced(index, edit_dest(svc, &d)?)?, dests_of),
         (cmd::DEL_DEST, Some(d)) => {
             let (di, _) = svc.find_dest(&dest_key(&d)).ok_or(ENOENT)?;
-            table.with_replaced(index, svc.with_dest_removed(di)?)?
+            let next = table.with_replaced(index, svc.with_dest_removed(di)?)?;
+            (next, dests_of)
         }
         _ => return Err(EINVAL),
     };
-    publish(net, next, rescheduled)
+    publish(net, next, leaving)
 }
 
-/// Publishes the next service table of `net`, then retires the destinations it no longer has
-/// (their connections stop forwarding, or are flushed with `expire_nodest_conn`), and hooks
-/// netfilter while there are services (`ip_vs_register_hooks`, `ip_vs_unregister_hooks`).
-/// Service `rescheduled` of `next`, whose destinations changed, has its scheduler told just
-/// before the table goes live, after the last step that can fail.
-fn publish(net: &Net, next: Arc<ServiceTable>, rescheduled: Option<usize>) -> Result {
+/// What a command takes out of the service table: the destinations that may leave with it.
+enum Leaving<'a> {
+    /// No destination (a service added or edited).
+    Nothing,
+    /// Services removed, with all their destinations.
+    Services(&'a [Arc<Service>]),
+    /// Service `index` of the next table has other destinations than its previous version `old`;
+    /// its scheduler learns them on publishing.
+    Dests { index: usize, old: &'a Service },
+}
+
+/// Publishes the next service table of `net`, then retires the destinations that `leaving`
+/// takes out (their connections stop forwarding, or are flushed with `expire_nodest_conn`), and
+/// hooks netfilter while there are services (`ip_vs_register_hooks`, `ip_vs_unregister_hooks`).
+/// A service whose destinations changed has its scheduler told just before the table goes live,
+/// after the last step that can fail. Costs what changed, not the size of the table.
+fn publish(net: &Net, next: Arc<ServiceTable>, leaving: Leaving<'_>) -> Result {
     let state = netns::state(net)?;
-    let previous = state.services.snapshot();
     let hooks_wanted = !next.services.is_empty();
     if hooks_wanted {
         // Before the services exist, so that their first packets are seen.
         net.set_hooks::<NetState>(true)?;
     }
-    if let Some(svc) = rescheduled.and_then(|i| next.services.get(i)) {
+    let changed = match leaving {
+        Leaving::Dests { index, .. } => next.services.get(index),
+        Leaving::Nothing | Leaving::Services(_) => None,
+    };
+    if let Some(svc) = changed {
         svc.reschedule();
     }
     state.services.replace(next.clone());
     let mut retired = false;
-    for svc in previous.services.iter() {
-        for dest in svc.dests.iter() {
-            let kept = next
-                .services
-                .iter()
-                .any(|s| s.dests.iter().any(|d| Arc::ptr_eq(&d.shared, &dest.shared)));
-            if !kept {
-                dest.shared.set_unavailable();
-                retired = true;
+    let mut retire = |dest: &Dest| {
+        dest.shared.set_unavailable();
+        retired = true;
+    };
+    match (leaving, changed) {
+        (Leaving::Services(gone), _) => {
+            for dest in gone.iter().flat_map(|s| s.dests.iter()) {
+                retire(dest);
             }
         }
+        (Leaving::Dests { old, .. }, Some(new)) => {
+            for dest in old.dests.iter() {
+                if !new
+                    .dests
+                    .iter()
+                    .any(|d| Arc::ptr_eq(&d.shared, &dest.shared))
+                {
+                    retire(dest);
+                }
+            }
+        }
+        (Leaving::Nothing | Leaving::Dests { .. }, _) => {}
     }
     if retired && state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0 {
         state.conns.flush(true);
@@ -312,7 +350,7 @@ fn add_service(net: &Net, req: ServiceRequest<'_>) -> Result {
     let full = req.full.ok_or(EINVAL)?;
     let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
     let next = state.services.snapshot().with_added(service)?;
-    publish(net, next, None)
+    publish(net, next, Leaving::Nothing)
 }
 
 /// The parameters of a destination, checked beforehand with [`check_dest`].

@@ -6,15 +6,21 @@
 //!
 //! The control plane publishes each new configuration as a whole (an [`RcuArc`] holding an
 //! immutable snapshot); readers (the packet path, dumps, /proc) see either the old or the new
-//! snapshot, never a mix, and never take a lock that sleeps.
+//! snapshot, never a mix, and never take a lock that sleeps. The old snapshot is dropped after a
+//! grace period by an RCU callback (`kfree_rcu`'s way), so that a command does not wait for one.
 
 use super::sys;
 use core::{
     marker::PhantomData,
+    mem::offset_of,
     ptr::NonNull,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::sync::{Arc, ArcBorrow};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    sync::{Arc, ArcBorrow},
+    types::Opaque,
+};
 
 /// An RCU read-side critical section (`rcu_read_lock` ... `rcu_read_unlock`).
 ///
@@ -97,20 +103,72 @@ impl<T> RcuArc<T> {
         value
     }
 
-    /// Publishes `value`, then drops this cell's reference to the previous value once no reader
-    /// can still be borrowing it.
+    /// Publishes `value`; this cell's reference to the previous value is dropped once no reader
+    /// can still be borrowing it, by an RCU callback (see [`drop_after_grace_period`], whose
+    /// conditions on `T` apply).
     ///
-    /// Sleeps (a grace period). Writers that read, modify and replace must be serialised by the
+    /// May sleep (an allocation). Writers that read, modify and replace must be serialised by the
     /// caller, or one writer's change could overwrite another's.
-    pub(crate) fn replace(&self, value: Arc<T>) {
+    pub(crate) fn replace(&self, value: Arc<T>)
+    where
+        T: Send + Sync + 'static,
+    {
         let old = self
             .ptr
             .swap(Arc::into_raw(value).cast_mut(), Ordering::AcqRel);
-        synchronize();
         // SAFETY: `old` came from `Arc::into_raw` (type invariant) and this cell owned its
-        // reference; after the grace period no reader borrows it without a reference of its own.
-        drop(unsafe { Arc::from_raw(old) });
+        // reference; it is handed over whole.
+        let old = unsafe { Arc::from_raw(old) };
+        // Readers that started before the swap may still borrow `old` without a reference of
+        // their own: it goes after a grace period.
+        drop_after_grace_period(old);
     }
+}
+
+/// A value waiting for a grace period, with the callback head that `call_rcu` queues.
+struct Deferred<T> {
+    head: Opaque<sys::callback_head>,
+    /// Only held, to be dropped with the box.
+    _value: T,
+}
+
+/// Drops `value` after a grace period without waiting for it (`call_rcu`, as `kfree_rcu` does):
+/// what readers in a read-side critical section may still borrow from it stays valid until they
+/// leave it. Without memory for the callback it waits for the grace period instead.
+///
+/// The drop runs in the RCU callback (softirq context), so `T`'s drop must not sleep; the module
+/// waits for the pending callbacks before it goes (`rcu_barrier`, the pernet registration).
+pub(crate) fn drop_after_grace_period<T: Send + 'static>(value: T) {
+    let Ok(slot) = KBox::<Deferred<T>>::new_uninit(GFP_KERNEL) else {
+        synchronize();
+        drop(value);
+        return;
+    };
+    let boxed = KBox::write(
+        slot,
+        Deferred {
+            head: Opaque::uninit(),
+            _value: value,
+        },
+    );
+    let raw = KBox::into_raw(boxed);
+    // SAFETY: `raw` is a live `Deferred<T>` whose head was never queued; the callback frees the
+    // box exactly once.
+    unsafe { sys::call_rcu((*raw).head.get(), Some(release_deferred::<T>)) };
+}
+
+/// The `call_rcu` callback of [`drop_after_grace_period`].
+///
+/// # Safety
+///
+/// `head` must be the `head` of a `Deferred<T>` from `KBox::into_raw`, queued by
+/// [`drop_after_grace_period`].
+unsafe extern "C" fn release_deferred<T>(head: *mut sys::callback_head) {
+    // SAFETY: `head` lies at this offset in its `Deferred<T>` (see above); `Opaque` has the layout
+    // of the C struct it wraps.
+    let raw = unsafe { head.cast::<u8>().sub(offset_of!(Deferred<T>, head)) }.cast::<Deferred<T>>();
+    // SAFETY: the box given up by `drop_after_grace_period`, now unreachable.
+    drop(unsafe { KBox::from_raw(raw) });
 }
 
 impl<T> Drop for RcuArc<T> {
