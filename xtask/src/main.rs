@@ -33,7 +33,9 @@ cargo xtask <verb>: rvs's host side
                              with TEST names, only those selftests
   check --repeat N [--kernel K] [--module M] [TEST...]
                              run tests N times in each lane and report their pass rates
-  bench                      NAT throughput, packet and connection rates: rvs vs ip_vs vs plain forwarding
+  bench [nat|scale]          rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
+                             rates (nat); thousands of services: restore, listing, command latency,
+                             keepalived start and stop, packet rate among 10 000 services (scale)
   lint                       rustfmt and clippy (module and host crates)
   host-test                  cargo test of the host crates and the module's kernel-independent logic
 
@@ -57,12 +59,21 @@ fn run(verb: &str, rest: &[String]) -> util::Result<i32> {
             )
         }
         "bench" => {
+            let script = match rest.first().map(String::as_str) {
+                None => "bench/nat.sh && bench/scale.sh",
+                Some("nat") => "bench/nat.sh",
+                Some("scale") => "bench/scale.sh",
+                Some(other) => {
+                    eprintln!("xtask: bench: unknown benchmark '{other}' (nat, scale)");
+                    return Ok(2);
+                }
+            };
             deps::ensure()?;
             vm::run_cmd(
                 Flavour::Release,
                 Module::None,
-                Duration::from_secs(2400),
-                "bench/nat.sh",
+                Duration::from_secs(7200),
+                script,
             )
         }
         "check" => check::main(rest),
