@@ -591,8 +591,8 @@ impl<'a> Dump<'a> {
     pub(crate) fn request_attrs(&self) -> Result<Nested<'a>> {
         let max = max_attr(self.policy).ok_or(EINVAL)?;
         let mut nested = Nested::empty();
-        // SAFETY: `cb` is valid and its request message lives as long as the dump; `tb` has room
-        // for `max + 1` entries and the policy has `max + 1` entries.
+        // `tb` has room for `max + 1` entries, and the policy has `max + 1` entries.
+        // SAFETY: `cb` is valid, its request message lives as long as the dump; sizes as above.
         let ret = unsafe {
             sys::rvs_genl_parse_dump_request(
                 nested.tb.as_mut_ptr(),

@@ -116,8 +116,8 @@ impl<T> RcuArc<T> {
         let old = self
             .ptr
             .swap(Arc::into_raw(value).cast_mut(), Ordering::AcqRel);
-        // SAFETY: `old` came from `Arc::into_raw` (type invariant) and this cell owned its
-        // reference; it is handed over whole.
+        // The cell's reference to `old` is handed over whole.
+        // SAFETY: `old` came from `Arc::into_raw` with a reference this cell owned (invariant).
         let old = unsafe { Arc::from_raw(old) };
         // Readers that started before the swap may still borrow `old` without a reference of
         // their own: it goes after a grace period.
