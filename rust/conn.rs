@@ -19,7 +19,7 @@ use crate::{
     defense::{self, EntryDropper},
     ffi::{
         rcu::Guard,
-        rculist::{RcuHashTable, RcuLink, RcuLinked},
+        rculist::{RcuHashTable, RcuLink},
         timer,
     },
     jhash, packet,
@@ -86,15 +86,7 @@ pub(crate) struct Conn {
     in_pkts: AtomicU32,
 }
 
-// The one `unsafe` item of this file: a declaration of where the link is, checked by `offset_of!`.
-// SAFETY: `LINK_OFFSET` is the offset of the field that `link` returns.
-#[allow(unsafe_code)]
-unsafe impl RcuLinked for Conn {
-    const LINK_OFFSET: usize = core::mem::offset_of!(Conn, link);
-    fn link(&self) -> &RcuLink<Self> {
-        &self.link
-    }
-}
+crate::impl_rcu_linked!(Conn, link);
 
 /// The connection timeouts of a namespace, in seconds.
 #[derive(Clone, Copy)]

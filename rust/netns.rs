@@ -20,7 +20,7 @@ use crate::{
     ffi::{
         self, params,
         pernet::{Attach, Net, NetData},
-        rcu::{Guard, RcuArc},
+        rcu::Guard,
         sysctl::{IntKind, IntSysctl},
         timer::{self, OnTimer, Timer},
     },
@@ -38,8 +38,8 @@ pub(crate) struct NetState {
     timeout_tcp: AtomicU32,
     timeout_tcp_fin: AtomicU32,
     timeout_udp: AtomicU32,
-    /// The configuration, published under RCU.
-    pub(crate) services: RcuArc<ServiceTable>,
+    /// The services, read under RCU.
+    pub(crate) services: ServiceTable,
     /// Totals of the namespace (`/proc/net/ip_vs_stats`).
     pub(crate) stats: Stats,
     /// `/proc/sys/net/ipv4/vs/*`.
@@ -71,16 +71,16 @@ const SCHED_EXPIRE_TICKS: u32 = locality::CHECK_EXPIRE_INTERVAL_SECS * TICKS_PER
 
 impl NetState {
     /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets
-    /// whose hash is seeded with `seed`.
-    fn with_conn_bits(conn_bits: u32, seed: u32) -> Result<Self> {
+    /// whose hash is seeded with `conn_seed`, and service tables seeded with `service_seed`.
+    fn with_conn_bits(conn_bits: u32, conn_seed: u32, service_seed: u32) -> Result<Self> {
         Ok(Self {
             timeout_tcp: AtomicU32::new(timeouts::DEFAULT.tcp),
             timeout_tcp_fin: AtomicU32::new(timeouts::DEFAULT.tcp_fin),
             timeout_udp: AtomicU32::new(timeouts::DEFAULT.udp),
-            services: RcuArc::new(ServiceTable::new()?),
+            services: ServiceTable::new(service_seed)?,
             stats: Stats::new()?,
             sysctl: Sysctls::default(),
-            conns: ConnTable::new(conn_bits, seed)?,
+            conns: ConnTable::new(conn_bits, conn_seed)?,
             ticks: AtomicU32::new(0),
             defenses: Defenses::default(),
         })
@@ -178,7 +178,7 @@ impl NetState {
     /// Feeds the rate estimators of the namespace, its services and their destinations.
     fn estimate(&self) {
         let guard = Guard::new();
-        for svc in self.services.get(&guard).services.iter() {
+        for svc in self.services.iter(&guard) {
             svc.stats.estimate();
             for dest in svc.dests.iter() {
                 dest.shared.stats.estimate();
@@ -212,7 +212,7 @@ pub(crate) fn state(net: &Net) -> Result<&NetState> {
 impl NetData for NetState {
     fn new(_net: &Net) -> Result<Self> {
         let bits = conn_tab_size::bits_for(params::conn_tab_bits());
-        Self::with_conn_bits(bits, ffi::random_u32())
+        Self::with_conn_bits(bits, ffi::random_u32(), ffi::random_u32())
     }
 
     fn attach<'a>(&'a self, to: &mut Attach<'a, Self>) -> Result {
@@ -243,7 +243,7 @@ impl OnTimer for NetState {
         if ticks % SCHED_EXPIRE_TICKS == 0 {
             let clock = self.clock();
             let guard = Guard::new();
-            for svc in self.services.get(&guard).services.iter() {
+            for svc in self.services.iter(&guard) {
                 svc.sched.lock().check_expire(&clock);
             }
         }

@@ -1,23 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Virtual services and their destinations (real servers), and the per-namespace table of
-//! services that the control plane publishes as a whole under RCU.
+//! Virtual services and their destinations (real servers), and the per-namespace hash tables of
+//! services read under RCU.
 //!
-//! A published [`ServiceTable`] is immutable: every configuration change builds the next table
-//! (sharing the unchanged services and destinations, and the statistics and counters of the changed
-//! ones) and publishes it at once, so that a reader sees one consistent configuration.
+//! A [`Service`] in the table is immutable: a configuration change builds the service's next
+//! version (sharing its unchanged destinations, and the statistics, counters and scheduler state
+//! of the changed ones) and puts it in the place of the current one, so that a reader sees one
+//! consistent service.
 
 #![deny(unsafe_code)]
 
 use crate::{
     abi::{conn_flag, svc_flag, AF_INET},
-    ffi::sync::BhSpinLock,
+    ffi::{
+        rcu::Guard,
+        rculist::{Entry, Iter, RcuHashTable, RcuLink},
+        sync::BhSpinLock,
+    },
+    jhash,
     packet::Encap,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
-use kernel::{prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use kernel::{c_str, prelude::*, sync::Arc};
 
 /// What identifies a service: its address tuple, or its firewall mark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +62,15 @@ pub(crate) struct ServiceParams {
     pub(crate) netmask: u32,
 }
 
-/// A virtual service.
+/// A version of a virtual service, immutable: a command that changes the service puts the next
+/// version in its place in the [`ServiceTable`].
 pub(crate) struct Service {
+    link: RcuLink<Service>,
     pub(crate) key: ServiceKey,
     pub(crate) params: ServiceParams,
-    /// Destinations, the most recently added first (IPVS adds at the head of its list).
-    pub(crate) dests: KVec<Arc<Dest>>,
+    /// Destinations, the most recently added first (IPVS adds at the head of its list); shared
+    /// by the versions that differ in their parameters only.
+    pub(crate) dests: Arc<KVec<Arc<Dest>>>,
     pub(crate) stats: Arc<Stats>,
     /// The scheduler's state (IPVS's `sched_data` under `sched_lock`), shared by the versions of
     /// the service that have the same scheduler.
@@ -285,21 +294,306 @@ pub(crate) struct Dest {
     pub(crate) shared: Arc<DestShared>,
 }
 
-/// The services of a namespace, in the order they were added.
+/// Buckets of the table of address services: 20 000 services make chains of 5 (IPVS has 256
+/// buckets shared by every namespace, so its chains grow with the number of services).
+const TUPLE_BUCKETS: usize = 1 << 12;
+/// Buckets of the table of firewall-mark services.
+const MARK_BUCKETS: usize = 1 << 8;
+/// Buckets of the index of tunnelling real servers.
+const TUNNEL_BUCKETS: usize = 1 << 8;
+
+/// The services of a namespace (IPVS's `svc_table` and `svc_fwm_table`) and the index of their
+/// tunnelling real servers (the tunnel part of its `rs_table`).
+///
+/// Readers (the packet path, dumps, `/proc`) look services up under RCU; each [`Service`] they
+/// find is an immutable version, which a command replaces in its chain by the next one. Writers
+/// are serialised by the caller (the generic netlink mutex); each change costs what it changes,
+/// whatever the number of services.
 pub(crate) struct ServiceTable {
-    pub(crate) services: KVec<Arc<Service>>,
+    by_tuple: RcuHashTable<Service>,
+    by_mark: RcuHashTable<Service>,
+    tunnels: RcuHashTable<TunnelEndpoint>,
+    seed: u32,
+    /// Services in the table.
+    count: AtomicUsize,
 }
 
-/// Copies a vector of shared pointers (the `Arc`s are cloned, not their content).
-fn clone_all<T>(items: &[Arc<T>], extra: usize) -> Result<KVec<Arc<T>>> {
-    let mut out = KVec::with_capacity(items.len() + extra, GFP_KERNEL)?;
-    for item in items {
-        out.push(item.clone(), GFP_KERNEL)?;
+/// Where the tunnelling real servers of a namespace with the same address, tunnel port and
+/// tunnel settings are (`ip_vs_find_tunnel`'s answer), with how many they are: one entry for all
+/// the services that share a real server, so that a change finds its entry in a short chain.
+struct TunnelEndpoint {
+    link: RcuLink<TunnelEndpoint>,
+    af: u16,
+    addr: [u8; 16],
+    /// The GUE port, 0 for other tunnels.
+    port: u16,
+    tun_type: u8,
+    tun_flags: u16,
+    /// Destinations with exactly these settings; written under the writers' serialisation.
+    users: AtomicU32,
+}
+
+crate::impl_rcu_linked!(TunnelEndpoint, link);
+crate::impl_rcu_linked!(Service, link);
+
+impl TunnelEndpoint {
+    fn matches(&self, key: &DestKey, params: &DestParams) -> bool {
+        self.af == key.af
+            && self.addr == key.addr
+            && self.port == params.tun_port
+            && self.tun_type == params.tun_type
+            && self.tun_flags == params.tun_flags
     }
-    Ok(out)
 }
 
-/// A copy of `items` with entry `index` replaced by `new`.
+/// An IPv6 address folded into a word for hashing (IPv4 addresses are the first word).
+fn fold_addr(af: u16, addr: &[u8; 16]) -> u32 {
+    let word = |i: usize| u32::from_ne_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
+    if af == AF_INET {
+        word(0)
+    } else {
+        word(0) ^ word(4) ^ word(8) ^ word(12)
+    }
+}
+
+fn is_tunnel(params: &DestParams) -> bool {
+    params.fwd & conn_flag::FWD_MASK == conn_flag::TUNNEL
+}
+
+impl ServiceTable {
+    /// An empty table whose hashes are seeded with `seed`. Sleeps.
+    pub(crate) fn new(seed: u32) -> Result<Self> {
+        Ok(Self {
+            by_tuple: RcuHashTable::new(
+                TUPLE_BUCKETS,
+                c_str!("rvs_svc_table"),
+                kernel::static_lock_class!(),
+            )?,
+            by_mark: RcuHashTable::new(
+                MARK_BUCKETS,
+                c_str!("rvs_svc_fwm_table"),
+                kernel::static_lock_class!(),
+            )?,
+            tunnels: RcuHashTable::new(
+                TUNNEL_BUCKETS,
+                c_str!("rvs_tunnel_table"),
+                kernel::static_lock_class!(),
+            )?,
+            seed,
+            count: AtomicUsize::new(0),
+        })
+    }
+
+    /// The table and bucket of the services with `key`.
+    fn chain(&self, key: &ServiceKey) -> (&RcuHashTable<Service>, usize) {
+        match *key {
+            ServiceKey::Tuple {
+                af,
+                protocol,
+                ref addr,
+                port,
+            } => {
+                let hash = jhash::jhash_3words(
+                    fold_addr(af, addr),
+                    u32::from(protocol) << 16 | u32::from(port),
+                    u32::from(af),
+                    self.seed,
+                );
+                (&self.by_tuple, hash as usize % TUPLE_BUCKETS)
+            }
+            ServiceKey::Fwmark { af, mark } => {
+                let hash = jhash::jhash_2words(mark, u32::from(af), self.seed);
+                (&self.by_mark, hash as usize % MARK_BUCKETS)
+            }
+        }
+    }
+
+    /// The bucket of the tunnelling real servers at `addr` with tunnel port `port`.
+    fn tunnel_bucket(&self, af: u16, addr: &[u8; 16], port: u16) -> usize {
+        let hash = jhash::jhash_3words(
+            fold_addr(af, addr),
+            u32::from(port),
+            u32::from(af),
+            self.seed,
+        );
+        hash as usize % TUNNEL_BUCKETS
+    }
+
+    /// Number of services.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Finds a service by key.
+    pub(crate) fn find<'g>(
+        &'g self,
+        key: &ServiceKey,
+        guard: &'g Guard,
+    ) -> Option<Entry<'g, Service>> {
+        let (table, bucket) = self.chain(key);
+        table.iter(bucket, guard).find(|s| s.key == *key)
+    }
+
+    /// The current version of the service with `key`, kept alive past the read-side critical
+    /// section (for commands and replies, which sleep).
+    pub(crate) fn get(&self, key: &ServiceKey) -> Option<Arc<Service>> {
+        let guard = Guard::new();
+        self.find(key, &guard).map(|s| s.to_arc())
+    }
+
+    /// The service an IPv4 packet for `daddr:dport` (wire bytes) with firewall mark `mark` is
+    /// for (`ip_vs_service_find`): a fwmark service first, then the exact address and port, then
+    /// a persistent port-0 service of the address.
+    pub(crate) fn find_ipv4<'g>(
+        &'g self,
+        protocol: u8,
+        daddr: [u8; 4],
+        dport: [u8; 2],
+        mark: u32,
+        guard: &'g Guard,
+    ) -> Option<Entry<'g, Service>> {
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&daddr);
+        let af = AF_INET;
+        let tuple = |port| ServiceKey::Tuple {
+            af,
+            protocol: u16::from(protocol),
+            addr,
+            port,
+        };
+        if mark != 0 {
+            if let Some(svc) = self.find(&ServiceKey::Fwmark { af, mark }, guard) {
+                return Some(svc);
+            }
+        }
+        self.find(&tuple(u16::from_be_bytes(dport)), guard)
+            .or_else(|| self.find(&tuple(0), guard).filter(|s| s.persistent()))
+    }
+
+    /// How packets are wrapped for the real server at IPv4 `addr` reached by tunnelling with
+    /// tunnel port `tun_port` (0 but for GUE) in any service (`ip_vs_find_tunnel`): what an ICMP
+    /// error about a tunnelled packet is checked against.
+    pub(crate) fn find_tunnel(&self, addr: [u8; 4], tun_port: u16, guard: &Guard) -> Option<Encap> {
+        let mut full = [0u8; 16];
+        full[..4].copy_from_slice(&addr);
+        let bucket = self.tunnel_bucket(AF_INET, &full, tun_port);
+        self.tunnels
+            .iter(bucket, guard)
+            .find(|t| t.af == AF_INET && t.addr == full && t.port == tun_port)
+            .map(|t| Encap::new(t.tun_type, t.port, t.tun_flags))
+    }
+
+    /// Buckets of the two service tables together: the address services' first, as IPVS lists
+    /// them.
+    pub(crate) fn buckets(&self) -> usize {
+        TUPLE_BUCKETS + MARK_BUCKETS
+    }
+
+    /// The services of bucket `bucket` (see [`ServiceTable::buckets`]), most recently added first.
+    pub(crate) fn bucket<'g>(&'g self, bucket: usize, guard: &'g Guard) -> Iter<'g, Service> {
+        match bucket.checked_sub(TUPLE_BUCKETS) {
+            None => self.by_tuple.iter(bucket, guard),
+            Some(bucket) => self.by_mark.iter(bucket, guard),
+        }
+    }
+
+    /// Every service, bucket by bucket.
+    pub(crate) fn iter<'g>(&'g self, guard: &'g Guard) -> impl Iterator<Item = Entry<'g, Service>> {
+        (0..self.buckets()).flat_map(move |b| self.bucket(b, guard))
+    }
+
+    /// Adds `service`, whose key no service has; its tunnelling real servers are indexed.
+    pub(crate) fn insert(&self, service: Service) -> Result {
+        let service = Arc::new(service, GFP_KERNEL)?;
+        let (table, bucket) = self.chain(&service.key);
+        table.insert(bucket, service).map_err(|_| EINVAL)?;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts `new` in the place of `old`, the current version of the same service.
+    pub(crate) fn replace(&self, old: &Service, new: Arc<Service>) -> Result {
+        let (table, bucket) = self.chain(&old.key);
+        table
+            .replace(bucket, |s| core::ptr::eq(s, old), new)
+            .map_err(|_| ESRCH)
+    }
+
+    /// Takes `old`, the current version of a service, out of the table. Its destinations are
+    /// the caller's to retire (and to take out of the tunnel index).
+    pub(crate) fn remove(&self, old: &Service) -> bool {
+        let (table, bucket) = self.chain(&old.key);
+        let removed = table.remove_if(bucket, |s| core::ptr::eq(s, old)) != 0;
+        if removed {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Takes every service out of the table, calling `gone` for each.
+    pub(crate) fn remove_all(&self, mut gone: impl FnMut(&Service)) {
+        for bucket in 0..TUPLE_BUCKETS {
+            self.by_tuple.remove_if(bucket, |s| {
+                gone(s);
+                true
+            });
+        }
+        for bucket in 0..MARK_BUCKETS {
+            self.by_mark.remove_if(bucket, |s| {
+                gone(s);
+                true
+            });
+        }
+        self.count.store(0, Ordering::Relaxed);
+    }
+
+    /// Indexes `dest` if it is reached by tunnelling (`ip_vs_rs_hash`). Sleeps; called before
+    /// the destination goes live, so that an ICMP error about its first packets is recognised.
+    pub(crate) fn index_tunnel(&self, key: &DestKey, params: &DestParams) -> Result {
+        if !is_tunnel(params) {
+            return Ok(());
+        }
+        let bucket = self.tunnel_bucket(key.af, &key.addr, params.tun_port);
+        let guard = Guard::new();
+        if let Some(t) = self
+            .tunnels
+            .iter(bucket, &guard)
+            .find(|t| t.matches(key, params))
+        {
+            t.users.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        drop(guard);
+        let endpoint = Arc::new(
+            TunnelEndpoint {
+                link: RcuLink::new(),
+                af: key.af,
+                addr: key.addr,
+                port: params.tun_port,
+                tun_type: params.tun_type,
+                tun_flags: params.tun_flags,
+                users: AtomicU32::new(1),
+            },
+            GFP_KERNEL,
+        )?;
+        self.tunnels.insert(bucket, endpoint).map_err(|_| EINVAL)
+    }
+
+    /// Undoes [`ServiceTable::index_tunnel`] for a destination that left its service or changed
+    /// (`ip_vs_rs_unhash`).
+    pub(crate) fn unindex_tunnel(&self, key: &DestKey, params: &DestParams) {
+        if !is_tunnel(params) {
+            return;
+        }
+        let bucket = self.tunnel_bucket(key.af, &key.addr, params.tun_port);
+        self.tunnels.remove_if(bucket, |t| {
+            t.matches(key, params) && t.users.fetch_sub(1, Ordering::Relaxed) == 1
+        });
+    }
+}
+
+/// A copy of `items` with entry `index` replaced by `new` (the `Arc`s are cloned, not their
+/// content).
 fn replaced<T>(items: &[Arc<T>], index: usize, new: T) -> Result<KVec<Arc<T>>> {
     let mut out = KVec::with_capacity(items.len(), GFP_KERNEL)?;
     let mut new = Some(Arc::new(new, GFP_KERNEL)?);
@@ -325,97 +619,14 @@ fn removed<T>(items: &[Arc<T>], index: usize) -> Result<KVec<Arc<T>>> {
     Ok(out)
 }
 
-impl ServiceTable {
-    /// An empty table.
-    pub(crate) fn new() -> Result<Arc<Self>> {
-        Ok(Arc::new(
-            Self {
-                services: KVec::new(),
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// Finds a service by key.
-    pub(crate) fn find(&self, key: &ServiceKey) -> Option<(usize, &Arc<Service>)> {
-        self.services
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.key == *key)
-    }
-
-    /// The service an IPv4 packet for `daddr:dport` (wire bytes) with firewall mark `mark` is
-    /// for (`ip_vs_service_find`): a fwmark service first, then the exact address and port, then
-    /// a persistent port-0 service of the address.
-    pub(crate) fn find_ipv4(
-        &self,
-        protocol: u8,
-        daddr: [u8; 4],
-        dport: [u8; 2],
-        mark: u32,
-    ) -> Option<&Arc<Service>> {
-        let mut addr = [0u8; 16];
-        addr[..4].copy_from_slice(&daddr);
-        let af = AF_INET;
-        let tuple = |port| ServiceKey::Tuple {
-            af,
-            protocol: u16::from(protocol),
-            addr,
-            port,
-        };
-        let by_key = |key: ServiceKey| self.services.iter().find(|s| s.key == key);
-        if mark != 0 {
-            if let Some(svc) = by_key(ServiceKey::Fwmark { af, mark }) {
-                return Some(svc);
-            }
-        }
-        by_key(tuple(u16::from_be_bytes(dport)))
-            .or_else(|| by_key(tuple(0)).filter(|s| s.persistent()))
-    }
-
-    /// How packets are wrapped for the real server at IPv4 `addr` reached by tunnelling with
-    /// tunnel port `tun_port` (0 but for GUE) in any service (`ip_vs_find_tunnel`): what an ICMP
-    /// error about a tunnelled packet is checked against.
-    pub(crate) fn find_tunnel(&self, addr: [u8; 4], tun_port: u16) -> Option<Encap> {
-        self.services
-            .iter()
-            .flat_map(|s| s.dests.iter())
-            .find(|d| {
-                d.key.af == AF_INET
-                    && d.key.addr[..4] == addr
-                    && d.params.tun_port == tun_port
-                    && d.params.fwd & conn_flag::FWD_MASK == conn_flag::TUNNEL
-            })
-            .map(|d| Encap::new(d.params.tun_type, d.params.tun_port, d.params.tun_flags))
-    }
-
-    /// The next table: this one plus `service`.
-    pub(crate) fn with_added(&self, service: Service) -> Result<Arc<Self>> {
-        let mut services = clone_all(&self.services, 1)?;
-        services.push(Arc::new(service, GFP_KERNEL)?, GFP_KERNEL)?;
-        Ok(Arc::new(Self { services }, GFP_KERNEL)?)
-    }
-
-    /// The next table: this one with service `index` replaced.
-    pub(crate) fn with_replaced(&self, index: usize, service: Service) -> Result<Arc<Self>> {
-        let services = replaced(&self.services, index, service)?;
-        Ok(Arc::new(Self { services }, GFP_KERNEL)?)
-    }
-
-    /// The next table: this one without service `index`.
-    pub(crate) fn with_removed(&self, index: usize) -> Result<Arc<Self>> {
-        let services = removed(&self.services, index)?;
-        Ok(Arc::new(Self { services }, GFP_KERNEL)?)
-    }
-}
-
 impl Service {
     /// A new service without destinations.
     pub(crate) fn new(key: ServiceKey, params: ServiceParams) -> Result<Self> {
         Ok(Self {
+            link: RcuLink::new(),
             key,
             params,
-            dests: KVec::new(),
+            dests: Arc::new(KVec::new(), GFP_KERNEL)?,
             stats: Arc::new(Stats::new()?, GFP_KERNEL)?,
             sched: new_sched_state(params.scheduler, &[])?,
         })
@@ -430,9 +641,10 @@ impl Service {
             new_sched_state(params.scheduler, &self.dests)?
         };
         Ok(Self {
+            link: RcuLink::new(),
             key: self.key,
             params,
-            dests: clone_all(&self.dests, 0)?,
+            dests: self.dests.clone(),
             stats: self.stats.clone(),
             sched,
         })
@@ -467,9 +679,10 @@ impl Service {
     /// with [`Service::reschedule`] when the new service goes live.
     fn with_dests(&self, dests: KVec<Arc<Dest>>) -> Result<Self> {
         Ok(Self {
+            link: RcuLink::new(),
             key: self.key,
             params: self.params,
-            dests,
+            dests: Arc::new(dests, GFP_KERNEL)?,
             stats: self.stats.clone(),
             sched: self.sched.clone(),
         })

@@ -3,9 +3,9 @@
 //! The text of `/proc/net/ip_vs`, `/proc/net/ip_vs_stats` and `/proc/net/ip_vs_conn`, byte for byte
 //! as IPVS prints them (`ip_vs_info_seq_show`, `ip_vs_stats_show`, `ip_vs_conn_seq_show`).
 //!
-//! The service table and the totals are one record each. The connections are one record per
-//! hash bucket, so that a read holds one bucket's lines at a time, whatever the table's size, and
-//! resumes where it stopped without walking the table again.
+//! The totals are one record. The services and the connections are one record per hash bucket,
+//! so that a read holds one bucket's lines at a time, whatever the table's size, and resumes
+//! where it stopped without walking the table again.
 
 #![deny(unsafe_code)]
 
@@ -30,16 +30,17 @@ pub(crate) struct Services;
 impl ProcFile for Services {
     type Data = NetState;
 
-    fn records(_state: &NetState) -> u64 {
-        1
+    fn records(state: &NetState) -> u64 {
+        state.services.buckets() as u64
     }
 
     fn header(_state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
         services_header(out)
     }
 
-    fn record(state: &NetState, _index: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
-        services(state, out)
+    fn record(state: &NetState, bucket: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
+        let bucket = usize::try_from(bucket).map_err(|_| fmt::Error)?;
+        services(state, bucket, out)
     }
 }
 
@@ -54,19 +55,11 @@ fn services_header(out: &mut SeqWriter<'_>) -> fmt::Result {
     out.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
 }
 
-fn services(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+/// The services of hash bucket `bucket` with their destinations; the buckets of address
+/// services come first, as IPVS lists them.
+fn services(state: &NetState, bucket: usize, out: &mut SeqWriter<'_>) -> fmt::Result {
     let guard = rcu::Guard::new();
-    // IPVS lists address services before fwmark services.
-    let table = state.services.get(&guard);
-    let tuples = table
-        .services
-        .iter()
-        .filter(|s| matches!(s.key, ServiceKey::Tuple { .. }));
-    let marks = table
-        .services
-        .iter()
-        .filter(|s| matches!(s.key, ServiceKey::Fwmark { .. }));
-    for svc in tuples.chain(marks) {
+    for svc in state.services.bucket(bucket, &guard) {
         let sched = svc.params.scheduler.map_or("none", |s| s.name());
         let ops = if svc.params.flags & svc_flag::ONEPACKET != 0 {
             "ops "

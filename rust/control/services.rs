@@ -21,9 +21,7 @@ use crate::{
     },
     netns::{self, NetState},
     sched,
-    service::{
-        Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams, ServiceTable,
-    },
+    service::{Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams},
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
@@ -182,12 +180,7 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     let state = netns::state(net)?;
     let command = request.cmd();
     if command == cmd::FLUSH {
-        let previous = state.services.snapshot();
-        return publish(
-            net,
-            ServiceTable::new()?,
-            Leaving::Services(&previous.services),
-        );
+        return flush(net, state);
     }
     let svc_attr = request.attr(cmd_attr::SERVICE);
     if command == cmd::ZERO && svc_attr.is_none() {
@@ -199,14 +192,12 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         command == cmd::NEW_SERVICE || command == cmd::SET_SERVICE,
     )?;
 
-    // Commands are serialised (genetlink mutex), so the snapshot taken here is the table to
-    // change. Building the next table allocates (sleeps): a snapshot, not an RCU read section.
-    let table = state.services.snapshot();
-    let found = table.find(&svc_req.key);
-    let existing = found.map(|(_, svc)| svc.params.flags).unwrap_or(0);
-    let Some((index, svc)) = found else {
+    // Commands are serialised (genetlink mutex), so the version found here stays the current
+    // one until this command replaces it. Building the next version allocates (sleeps): a
+    // reference, not an RCU read section.
+    let Some(svc) = state.services.get(&svc_req.key) else {
         return match command {
-            cmd::NEW_SERVICE => add_service(net, svc_req),
+            cmd::NEW_SERVICE => add_service(net, state, svc_req),
             _ => Err(ESRCH),
         };
     };
@@ -229,101 +220,85 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
         _ => None,
     };
 
-    // A destination command replaces service `index` by a version with other destinations.
-    let dests_of = Leaving::Dests { index, old: svc };
-    let (next, leaving) = match (command, dest_req) {
-        (cmd::NEW_SERVICE, _) => return Err(EEXIST),
+    match (command, dest_req) {
+        (cmd::NEW_SERVICE, _) => Err(EEXIST),
         (cmd::SET_SERVICE, _) => {
             let full = svc_req.full.ok_or(EINVAL)?;
-            let params = service_params(svc_req.key.af(), &full, existing)?;
-            let next = table.with_replaced(index, svc.with_params(params)?)?;
-            (next, Leaving::Nothing)
+            let params = service_params(svc_req.key.af(), &full, svc.params.flags)?;
+            let next = Arc::new(svc.with_params(params)?, GFP_KERNEL)?;
+            state.services.replace(&svc, next)
         }
-        (cmd::DEL_SERVICE, _) => (
-            table.with_removed(index)?,
-            Leaving::Services(core::slice::from_ref(svc)),
-        ),
+        (cmd::DEL_SERVICE, _) => del_service(net, state, &svc),
         (cmd::ZERO, _) => {
             svc.zero_stats();
-            return Ok(());
+            Ok(())
         }
-        (cmd::NEW_DEST, Some(d)) => (
-            table.with_replaced(index, add_dest(net, svc, &d)?)?,
-            dests_of,
-        ),
-        (cmd::SET_DEST, Some(d)) => (table.with_replaced(index, edit_dest(svc, &d)?)?, dests_of),
-        (cmd::DEL_DEST, Some(d)) => {
-            let (di, _) = svc.find_dest(&dest_key(&d)).ok_or(ENOENT)?;
-            let next = table.with_replaced(index, svc.with_dest_removed(di)?)?;
-            (next, dests_of)
-        }
-        _ => return Err(EINVAL),
-    };
-    publish(net, next, leaving)
+        (cmd::NEW_DEST, Some(d)) => add_dest(net, state, &svc, &d),
+        (cmd::SET_DEST, Some(d)) => edit_dest(state, &svc, &d),
+        (cmd::DEL_DEST, Some(d)) => del_dest(state, &svc, &d),
+        _ => Err(EINVAL),
+    }
 }
 
-/// What a command takes out of the service table: the destinations that may leave with it.
-enum Leaving<'a> {
-    /// No destination (a service added or edited).
-    Nothing,
-    /// Services removed, with all their destinations.
-    Services(&'a [Arc<Service>]),
-    /// Service `index` of the next table has other destinations than its previous version `old`;
-    /// its scheduler learns them on publishing.
-    Dests { index: usize, old: &'a Service },
+/// A destination left its service: its connections stop forwarding, and an ICMP error about a
+/// tunnel to it is no longer recognised (`__ip_vs_unlink_dest`).
+fn retire(state: &NetState, dest: &Dest) {
+    dest.shared.set_unavailable();
+    state.services.unindex_tunnel(&dest.key, &dest.params);
 }
 
-/// Publishes the next service table of `net`, then retires the destinations that `leaving`
-/// takes out (their connections stop forwarding, or are flushed with `expire_nodest_conn`), and
-/// hooks netfilter while there are services (`ip_vs_register_hooks`, `ip_vs_unregister_hooks`).
-/// A service whose destinations changed has its scheduler told just before the table goes live,
-/// after the last step that can fail. Costs what changed, not the size of the table.
-fn publish(net: &Net, next: Arc<ServiceTable>, leaving: Leaving<'_>) -> Result {
-    let state = netns::state(net)?;
-    let hooks_wanted = !next.services.is_empty();
-    if hooks_wanted {
-        // Before the services exist, so that their first packets are seen.
-        net.set_hooks::<NetState>(true)?;
-    }
-    let changed = match leaving {
-        Leaving::Dests { index, .. } => next.services.get(index),
-        Leaving::Nothing | Leaving::Services(_) => None,
-    };
-    if let Some(svc) = changed {
-        svc.reschedule();
-    }
-    state.services.replace(next.clone());
-    let mut retired = false;
-    let mut retire = |dest: &Dest| {
-        dest.shared.set_unavailable();
-        retired = true;
-    };
-    match (leaving, changed) {
-        (Leaving::Services(gone), _) => {
-            for dest in gone.iter().flat_map(|s| s.dests.iter()) {
-                retire(dest);
-            }
-        }
-        (Leaving::Dests { old, .. }, Some(new)) => {
-            for dest in old.dests.iter() {
-                if !new
-                    .dests
-                    .iter()
-                    .any(|d| Arc::ptr_eq(&d.shared, &dest.shared))
-                {
-                    retire(dest);
-                }
-            }
-        }
-        (Leaving::Nothing | Leaving::Dests { .. }, _) => {}
-    }
-    if retired && state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0 {
+/// With `expire_nodest_conn`, the connections of retired destinations go at once rather than
+/// at their next packet.
+fn expire_retired(state: &NetState) {
+    if state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0 {
         state.conns.flush(true);
     }
-    if !hooks_wanted {
+}
+
+/// Unhooks netfilter once the last service is gone (`ip_vs_unregister_hooks`): a namespace
+/// without services pays nothing per packet.
+fn unhook_if_idle(net: &Net, state: &NetState) -> Result {
+    if state.services.count() == 0 {
         net.set_hooks::<NetState>(false)?;
     }
     Ok(())
+}
+
+/// `FLUSH` (`ip_vs_flush`): every service goes, with its destinations.
+fn flush(net: &Net, state: &NetState) -> Result {
+    let mut retired = false;
+    state.services.remove_all(|svc| {
+        for dest in svc.dests.iter() {
+            retire(state, dest);
+            retired = true;
+        }
+    });
+    if retired {
+        expire_retired(state);
+    }
+    unhook_if_idle(net, state)
+}
+
+/// `DEL_SERVICE` (`ip_vs_del_service`).
+fn del_service(net: &Net, state: &NetState, svc: &Service) -> Result {
+    if !state.services.remove(svc) {
+        return Err(ESRCH);
+    }
+    for dest in svc.dests.iter() {
+        retire(state, dest);
+    }
+    if !svc.dests.is_empty() {
+        expire_retired(state);
+    }
+    unhook_if_idle(net, state)
+}
+
+/// Puts `next`, a version of `svc` with other destinations, in its place; its scheduler learns
+/// them just before, once nothing can fail any more.
+fn replace_dests(state: &NetState, svc: &Service, next: Service) -> Result {
+    let next = Arc::new(next, GFP_KERNEL)?;
+    next.reschedule();
+    state.services.replace(svc, next)
 }
 
 /// The parameters of a new or edited service (`ip_vs_add_service`, `ip_vs_edit_service`), whose
@@ -345,12 +320,17 @@ fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<Ser
     })
 }
 
-fn add_service(net: &Net, req: ServiceRequest<'_>) -> Result {
-    let state = netns::state(net)?;
+/// `ip_vs_add_service`.
+fn add_service(net: &Net, state: &NetState, req: ServiceRequest<'_>) -> Result {
     let full = req.full.ok_or(EINVAL)?;
     let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
-    let next = state.services.snapshot().with_added(service)?;
-    publish(net, next, Leaving::Nothing)
+    // Before the service exists, so that its first packets are seen.
+    net.set_hooks::<NetState>(true)?;
+    let result = state.services.insert(service);
+    if result.is_err() {
+        unhook_if_idle(net, state)?;
+    }
+    result
 }
 
 /// The parameters of a destination, checked beforehand with [`check_dest`].
@@ -388,8 +368,8 @@ fn dest_key(d: &DestRequest) -> DestKey {
     }
 }
 
-/// `ip_vs_add_dest` + `ip_vs_new_dest`: the service with a new destination.
-fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
+/// `ip_vs_add_dest` + `ip_vs_new_dest`: the service gets a new destination.
+fn add_dest(net: &Net, state: &NetState, svc: &Service, d: &DestRequest) -> Result {
     check_dest(d)?;
     let key = dest_key(d);
     if svc.find_dest(&key).is_some() {
@@ -406,34 +386,60 @@ fn add_dest(net: &Net, svc: &Service, d: &DestRequest) -> Result<Service> {
     }
     let params = dest_params(d, d.weight as i32);
     let shared = DestShared::new(&params)?;
-    svc.with_dest_added(Dest {
+    let dest = Dest {
         key,
         params,
         shared: Arc::new(shared, GFP_KERNEL)?,
-    })
+    };
+    state.services.index_tunnel(&key, &params)?;
+    let result = svc
+        .with_dest_added(dest)
+        .and_then(|next| replace_dests(state, svc, next));
+    if result.is_err() {
+        state.services.unindex_tunnel(&key, &params);
+    }
+    result
 }
 
-/// `ip_vs_edit_dest`: the service with a destination's parameters changed.
-fn edit_dest(svc: &Service, d: &DestRequest) -> Result<Service> {
+/// `ip_vs_edit_dest`: a destination's parameters change.
+fn edit_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
     check_dest(d)?;
     let key = dest_key(d);
     let (index, old) = svc.find_dest(&key).ok_or(ENOENT)?;
     let params = dest_params(d, old.params.last_weight);
-    old.shared.update(&params);
-    svc.with_dest_replaced(
-        index,
-        Dest {
-            key,
-            params,
-            shared: old.shared.clone(),
-        },
-    )
+    let dest = Dest {
+        key,
+        params,
+        shared: old.shared.clone(),
+    };
+    state.services.index_tunnel(&key, &params)?;
+    let result = svc
+        .with_dest_replaced(index, dest)
+        .and_then(|next| replace_dests(state, svc, next));
+    // The index keeps the settings in use: the new ones once they are, the old ones otherwise.
+    match result {
+        Ok(()) => {
+            old.shared.update(&params);
+            state.services.unindex_tunnel(&old.key, &old.params);
+        }
+        Err(_) => state.services.unindex_tunnel(&key, &params),
+    }
+    result
+}
+
+/// `ip_vs_del_dest`: a destination leaves the service.
+fn del_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
+    let (index, old) = svc.find_dest(&dest_key(d)).ok_or(ENOENT)?;
+    replace_dests(state, svc, svc.with_dest_removed(index)?)?;
+    retire(state, old);
+    expire_retired(state);
+    Ok(())
 }
 
 /// `ZERO` without a service: every service, every destination and the namespace's totals.
 fn zero_all(state: &NetState) {
     let guard = rcu::Guard::new();
-    for svc in state.services.get(&guard).services.iter() {
+    for svc in state.services.iter(&guard) {
         svc.zero_stats();
     }
     state.stats.zero();
@@ -442,28 +448,61 @@ fn zero_all(state: &NetState) {
 /// `GET_SERVICE` (doit): one service, in a `NEW_SERVICE` reply.
 pub(crate) fn get_service(request: &Request<'_>) -> Result {
     let req = parse_service(request.attr(cmd_attr::SERVICE), false)?;
-    let table = netns::state(request.net())?.services.snapshot();
-    let (_, svc) = table.find(&req.key).ok_or(ESRCH)?;
-    // The reply is allocated (may sleep): the snapshot keeps the service alive meanwhile.
+    // The reply is allocated (may sleep): a reference keeps the service alive meanwhile.
+    let svc = netns::state(request.net())?
+        .services
+        .get(&req.key)
+        .ok_or(ESRCH)?;
     let mut reply = request.reply(cmd::NEW_SERVICE)?;
-    fill::service(&mut reply.attrs(), svc, params::hz())?;
+    fill::service(&mut reply.attrs(), &svc, params::hz())?;
     reply.send()
 }
 
-/// `GET_SERVICE` (dump): every service of the namespace, one `NEW_SERVICE` message each.
+/// Where a dump of services stopped: the bucket, and how many of its services were sent. A
+/// batch resumes there without walking the services before it; while no command runs, the dump
+/// neither repeats nor skips a service.
+struct Cursor {
+    bucket: usize,
+    sent: usize,
+}
+
+impl Cursor {
+    const SENT_BITS: u32 = 32;
+
+    fn of(dump: &Dump<'_>) -> Self {
+        let position = dump.position();
+        Self {
+            bucket: position >> Self::SENT_BITS,
+            sent: position & ((1 << Self::SENT_BITS) - 1),
+        }
+    }
+
+    fn save(&self, dump: &mut Dump<'_>) {
+        let sent = self.sent.min((1 << Self::SENT_BITS) - 1);
+        dump.set_position(self.bucket << Self::SENT_BITS | sent);
+    }
+}
+
+/// `GET_SERVICE` (dump): every service of the namespace, one `NEW_SERVICE` message each, bucket
+/// by bucket (the address services first, as IPVS sends them).
 pub(crate) fn dump_services(dump: &mut Dump<'_>) -> Result {
     let state = netns::state(dump.net())?;
     let hz = params::hz();
     let guard = rcu::Guard::new();
-    let table = state.services.get(&guard);
-    let mut sent = dump.position();
-    for svc in table.services.iter().skip(sent) {
-        if !dump.add(cmd::NEW_SERVICE, |w| fill::service(w, svc, hz))? {
-            break;
+    let table = &state.services;
+    let mut cursor = Cursor::of(dump);
+    while cursor.bucket < table.buckets() {
+        for svc in table.bucket(cursor.bucket, &guard).skip(cursor.sent) {
+            if !dump.add(cmd::NEW_SERVICE, |w| fill::service(w, &svc, hz))? {
+                cursor.save(dump);
+                return Ok(());
+            }
+            cursor.sent += 1;
         }
-        sent += 1;
+        cursor.bucket += 1;
+        cursor.sent = 0;
     }
-    dump.set_position(sent);
+    cursor.save(dump);
     Ok(())
 }
 
@@ -478,8 +517,7 @@ pub(crate) fn dump_dests(dump: &mut Dump<'_>) -> Result {
     };
     let state = netns::state(dump.net())?;
     let guard = rcu::Guard::new();
-    let table = state.services.get(&guard);
-    let Some((_, svc)) = table.find(&req.key) else {
+    let Some(svc) = state.services.find(&req.key, &guard) else {
         return Ok(());
     };
     let mut sent = dump.position();

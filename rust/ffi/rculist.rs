@@ -60,12 +60,28 @@ pub(crate) unsafe trait RcuLinked: Sized + Send + Sync + 'static {
     fn link(&self) -> &RcuLink<Self>;
 }
 
+/// Implements [`RcuLinked`] for `$type` whose link is field `$field` (the offset is computed by
+/// `offset_of!` from the same field that `link` returns, which is the trait's contract).
+#[macro_export]
+macro_rules! impl_rcu_linked {
+    ($type:ty, $field:ident) => {
+        #[allow(unsafe_code)]
+        // SAFETY: `LINK_OFFSET` is the offset of the field that `link` returns.
+        unsafe impl $crate::ffi::rculist::RcuLinked for $type {
+            const LINK_OFFSET: usize = ::core::mem::offset_of!($type, $field);
+            fn link(&self) -> &$crate::ffi::rculist::RcuLink<Self> {
+                &self.$field
+            }
+        }
+    };
+}
+
 /// A singly linked chain of `Arc<T>`.
 ///
 /// # Invariants
 ///
 /// Every element reachable from `first` came from `Arc::into_raw`, and the chain owns that
-/// reference until it schedules its release in [`RcuChain::remove_if`].
+/// reference until it schedules its release in [`RcuChain::remove_if`] or [`RcuChain::replace`].
 pub(crate) struct RcuChain<T: RcuLinked> {
     first: AtomicPtr<T>,
 }
@@ -107,6 +123,44 @@ impl<T: RcuLinked> RcuChain<T> {
         // Release publishes the initialised element (`rcu_assign_pointer`).
         // INVARIANT: the chain now owns the reference from `into_raw`.
         self.first.store(raw, Ordering::Release);
+    }
+
+    /// Puts `new` in the place of the first element for which `is_old` returns true
+    /// (`hlist_replace_rcu`): readers see either element, and those on the old one go on to the
+    /// same next element. The chain's reference to the old element is dropped after a grace
+    /// period. Gives `new` back if no element matches.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock that serialises the writers of this chain, and `new` is in no
+    /// chain (it was never inserted).
+    unsafe fn replace(
+        &self,
+        mut is_old: impl FnMut(&T) -> bool,
+        new: Arc<T>,
+    ) -> core::result::Result<(), Arc<T>> {
+        let mut prev: &AtomicPtr<T> = &self.first;
+        loop {
+            let cur = prev.load(Ordering::Relaxed);
+            if cur.is_null() {
+                return Err(new);
+            }
+            // SAFETY: elements stay alive while they are in the chain, and the lock excludes
+            // other writers.
+            let item = unsafe { &*cur };
+            if is_old(item) {
+                let next = item.link().next.load(Ordering::Relaxed);
+                new.link().next.store(next, Ordering::Relaxed);
+                // Release publishes the initialised element (`rcu_assign_pointer`).
+                // INVARIANT: the chain now owns the reference from `into_raw`.
+                prev.store(Arc::into_raw(new).cast_mut(), Ordering::Release);
+                // SAFETY: `cur` is now unreachable for new readers; the chain's reference is
+                // released once the readers that may still see it are done.
+                unsafe { release_after_grace_period(cur) };
+                return Ok(());
+            }
+            prev = &item.link().next;
+        }
     }
 
     /// Removes every element for which `remove` returns true; the chain's reference to each is
@@ -277,6 +331,29 @@ impl<T: RcuLinked> RcuHashTable<T> {
             unsafe { chain.push_front(item) }
         });
         Ok(())
+    }
+
+    /// Puts `new` in the place of the first element of bucket `bucket` for which `is_old` returns
+    /// true (see [`RcuChain::replace`]); gives `new` back if there is none, or if `new` was
+    /// inserted before.
+    pub(crate) fn replace(
+        &self,
+        bucket: usize,
+        is_old: impl FnMut(&T) -> bool,
+        new: Arc<T>,
+    ) -> core::result::Result<(), Arc<T>> {
+        let Some(chain) = self.buckets.get(bucket) else {
+            return Err(new);
+        };
+        if new.link().inserted.swap(true, Ordering::AcqRel) {
+            return Err(new);
+        }
+        let result = self.locks.with(bucket, || {
+            // SAFETY: the bucket's lock is held; `new` was never in a chain (its flag was clear).
+            unsafe { chain.replace(is_old, new) }
+        });
+        // Not linked: `new` is still in no chain and may go into one later.
+        result.inspect_err(|new| new.link().inserted.store(false, Ordering::Release))
     }
 
     /// Removes the elements of bucket `bucket` for which `remove` returns true (see

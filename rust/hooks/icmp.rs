@@ -157,14 +157,11 @@ fn is_our_tunnel(state: &NetState, pkt: &Packet<'_>, t: &QuotedTunnel) -> bool {
         return false;
     }
     let guard = Guard::new();
-    let table = state.services.get(&guard);
+    let find = |port| state.services.find_tunnel(t.outer.daddr, port, &guard);
     match t.encap {
-        QuotedEncap::Ipip => table.find_tunnel(t.outer.daddr, 0) == Some(Encap::Ipip),
-        QuotedEncap::Gue { port } => matches!(
-            table.find_tunnel(t.outer.daddr, port),
-            Some(Encap::Gue { .. })
-        ),
-        QuotedEncap::Gre => matches!(table.find_tunnel(t.outer.daddr, 0), Some(Encap::Gre { .. })),
+        QuotedEncap::Ipip => find(0) == Some(Encap::Ipip),
+        QuotedEncap::Gue { port } => matches!(find(port), Some(Encap::Gue { .. })),
+        QuotedEncap::Gre => matches!(find(0), Some(Encap::Gre { .. })),
     }
 }
 

@@ -110,8 +110,10 @@ fn schedule(
         }
     }
     let guard = Guard::new();
-    let table = state.services.get(&guard);
-    let Some(svc) = table.find_ipv4(ip.protocol, ip.daddr, ports.dport, mark) else {
+    let Some(svc) = state
+        .services
+        .find_ipv4(ip.protocol, ip.daddr, ports.dport, mark, &guard)
+    else {
         return Ok(None);
     };
     // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`).
@@ -134,7 +136,7 @@ fn schedule(
         clock: state.clock(),
     };
     let target = if svc.persistent() {
-        persist(state, svc, ip, ports, &mut flow)?
+        persist(state, &svc, ip, ports, &mut flow)?
     } else {
         svc.schedule(&mut flow)
             .and_then(|dest| Target::of(dest, ports.dport, None))
