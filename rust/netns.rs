@@ -265,6 +265,9 @@ pub(crate) struct Sysctls {
     pub(crate) cache_bypass: AtomicI32,
     pub(crate) expire_nodest_conn: AtomicI32,
     pub(crate) expire_quiescent_template: AtomicI32,
+    /// A packet without connection from a NAT real server's service port is answered with ICMP
+    /// port unreachable and dropped.
+    pub(crate) nat_icmp_send: AtomicI32,
     /// Path MTU discovery through tunnels: DF is copied to the tunnel header and a DF packet
     /// too big for the tunnel is refused with "fragmentation needed"; at 0 it is fragmented.
     pub(crate) pmtu_disc: AtomicI32,
@@ -295,6 +298,7 @@ impl Default for Sysctls {
             cache_bypass: AtomicI32::new(0),
             expire_nodest_conn: AtomicI32::new(0),
             expire_quiescent_template: AtomicI32::new(0),
+            nat_icmp_send: AtomicI32::new(0),
             pmtu_disc: AtomicI32::new(1),
             sloppy_tcp: AtomicI32::new(0),
             sloppy_sctp: AtomicI32::new(0),
@@ -318,7 +322,7 @@ impl Sysctls {
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 18] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 19] {
         let plain = |name, value| IntSysctl {
             name,
             value,
@@ -352,6 +356,7 @@ impl Sysctls {
                 c_str!("expire_quiescent_template"),
                 &self.expire_quiescent_template,
             ),
+            plain(c_str!("nat_icmp_send"), &self.nat_icmp_send),
             plain(c_str!("pmtu_disc"), &self.pmtu_disc),
             plain(c_str!("conn_reuse_mode"), &self.conn_reuse_mode),
             plain(c_str!("schedule_icmp"), &self.schedule_icmp),

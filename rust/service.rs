@@ -299,11 +299,11 @@ pub(crate) struct Dest {
 const TUPLE_BUCKETS: usize = 1 << 12;
 /// Buckets of the table of firewall-mark services.
 const MARK_BUCKETS: usize = 1 << 8;
-/// Buckets of the index of tunnelling real servers.
-const TUNNEL_BUCKETS: usize = 1 << 8;
+/// Buckets of the index of real servers.
+const REAL_SERVER_BUCKETS: usize = 1 << 12;
 
 /// The services of a namespace (IPVS's `svc_table` and `svc_fwm_table`) and the index of their
-/// tunnelling real servers (the tunnel part of its `rs_table`).
+/// NAT and tunnelling real servers by address (its `rs_table`).
 ///
 /// Readers (the packet path, dumps, `/proc`) look services up under RCU; each [`Service`] they
 /// find is an immutable version, which a command replaces in its chain by the next one. Writers
@@ -312,37 +312,56 @@ const TUNNEL_BUCKETS: usize = 1 << 8;
 pub(crate) struct ServiceTable {
     by_tuple: RcuHashTable<Service>,
     by_mark: RcuHashTable<Service>,
-    tunnels: RcuHashTable<TunnelEndpoint>,
+    real_servers: RcuHashTable<RealServer>,
     seed: u32,
     /// Services in the table.
     count: AtomicUsize,
 }
 
-/// Where the tunnelling real servers of a namespace with the same address, tunnel port and
-/// tunnel settings are (`ip_vs_find_tunnel`'s answer), with how many they are: one entry for all
-/// the services that share a real server, so that a change finds its entry in a short chain.
-struct TunnelEndpoint {
-    link: RcuLink<TunnelEndpoint>,
+/// How the real servers of an index entry are reached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    /// By NAT, for one protocol (0: any, the real servers of firewall-mark services).
+    Masq { protocol: u16 },
+    /// By tunnelling, with these tunnel settings.
+    Tunnel { tun_type: u8, tun_flags: u16 },
+}
+
+/// The real servers of a namespace with the same address, port and way of being reached, with
+/// how many they are (IPVS has one `rs_table` entry per destination; one entry for all the
+/// services that share a real server keeps the chains short when thousands of services do).
+struct RealServer {
+    link: RcuLink<RealServer>,
     af: u16,
     addr: [u8; 16],
-    /// The GUE port, 0 for other tunnels.
+    /// The destination's port for NAT; the GUE port, or 0 for other tunnels (`ip_vs_rs_hash`).
     port: u16,
-    tun_type: u8,
-    tun_flags: u16,
+    reached: Reached,
     /// Destinations with exactly these settings; written under the writers' serialisation.
     users: AtomicU32,
 }
 
-crate::impl_rcu_linked!(TunnelEndpoint, link);
+crate::impl_rcu_linked!(RealServer, link);
 crate::impl_rcu_linked!(Service, link);
 
-impl TunnelEndpoint {
-    fn matches(&self, key: &DestKey, params: &DestParams) -> bool {
-        self.af == key.af
-            && self.addr == key.addr
-            && self.port == params.tun_port
-            && self.tun_type == params.tun_type
-            && self.tun_flags == params.tun_flags
+/// A destination as the real-server index knows it, if it knows it (NAT and tunnelling only).
+fn real_server(svc: &ServiceKey, key: &DestKey, params: &DestParams) -> Option<(u16, Reached)> {
+    match params.fwd & conn_flag::FWD_MASK {
+        conn_flag::MASQ => {
+            let protocol = match *svc {
+                ServiceKey::Tuple { protocol, .. } => protocol,
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            Some((key.port, Reached::Masq { protocol }))
+        }
+        conn_flag::TUNNEL => {
+            let tunnel = Reached::Tunnel {
+                tun_type: params.tun_type,
+                tun_flags: params.tun_flags,
+            };
+            Some((params.tun_port, tunnel))
+        }
+        _ => None,
     }
 }
 
@@ -354,10 +373,6 @@ fn fold_addr(af: u16, addr: &[u8; 16]) -> u32 {
     } else {
         word(0) ^ word(4) ^ word(8) ^ word(12)
     }
-}
-
-fn is_tunnel(params: &DestParams) -> bool {
-    params.fwd & conn_flag::FWD_MASK == conn_flag::TUNNEL
 }
 
 impl ServiceTable {
@@ -374,9 +389,9 @@ impl ServiceTable {
                 c_str!("rvs_svc_fwm_table"),
                 kernel::static_lock_class!(),
             )?,
-            tunnels: RcuHashTable::new(
-                TUNNEL_BUCKETS,
-                c_str!("rvs_tunnel_table"),
+            real_servers: RcuHashTable::new(
+                REAL_SERVER_BUCKETS,
+                c_str!("rvs_rs_table"),
                 kernel::static_lock_class!(),
             )?,
             seed,
@@ -408,15 +423,15 @@ impl ServiceTable {
         }
     }
 
-    /// The bucket of the tunnelling real servers at `addr` with tunnel port `port`.
-    fn tunnel_bucket(&self, af: u16, addr: &[u8; 16], port: u16) -> usize {
+    /// The bucket of the real servers at `addr` with (tunnel) port `port` (`ip_vs_rs_hashkey`).
+    fn real_server_bucket(&self, af: u16, addr: &[u8; 16], port: u16) -> usize {
         let hash = jhash::jhash_3words(
             fold_addr(af, addr),
             u32::from(port),
             u32::from(af),
             self.seed,
         );
-        hash as usize % TUNNEL_BUCKETS
+        hash as usize % REAL_SERVER_BUCKETS
     }
 
     /// Number of services.
@@ -476,11 +491,33 @@ impl ServiceTable {
     pub(crate) fn find_tunnel(&self, addr: [u8; 4], tun_port: u16, guard: &Guard) -> Option<Encap> {
         let mut full = [0u8; 16];
         full[..4].copy_from_slice(&addr);
-        let bucket = self.tunnel_bucket(AF_INET, &full, tun_port);
-        self.tunnels
+        let bucket = self.real_server_bucket(AF_INET, &full, tun_port);
+        self.real_servers
             .iter(bucket, guard)
-            .find(|t| t.af == AF_INET && t.addr == full && t.port == tun_port)
-            .map(|t| Encap::new(t.tun_type, t.port, t.tun_flags))
+            .filter(|r| r.af == AF_INET && r.addr == full && r.port == tun_port)
+            .find_map(|r| match r.reached {
+                Reached::Tunnel {
+                    tun_type,
+                    tun_flags,
+                } => Some(Encap::new(tun_type, tun_port, tun_flags)),
+                Reached::Masq { .. } => None,
+            })
+    }
+
+    /// Whether IPv4 `addr:port` (host order) is a NAT real server of a service of `protocol`, or
+    /// of a firewall-mark service (`ip_vs_has_real_service`).
+    pub(crate) fn has_real_service(&self, protocol: u8, addr: [u8; 4], port: u16) -> bool {
+        let mut full = [0u8; 16];
+        full[..4].copy_from_slice(&addr);
+        let guard = Guard::new();
+        let bucket = self.real_server_bucket(AF_INET, &full, port);
+        let protocol = u16::from(protocol);
+        self.real_servers.iter(bucket, &guard).any(|r| {
+            r.af == AF_INET
+                && r.addr == full
+                && r.port == port
+                && matches!(r.reached, Reached::Masq { protocol: p } if p == protocol || p == 0)
+        })
     }
 
     /// Buckets of the two service tables together: the address services' first, as IPVS lists
@@ -502,7 +539,7 @@ impl ServiceTable {
         (0..self.buckets()).flat_map(move |b| self.bucket(b, guard))
     }
 
-    /// Adds `service`, whose key no service has; its tunnelling real servers are indexed.
+    /// Adds `service`, whose key no service has.
     pub(crate) fn insert(&self, service: Service) -> Result {
         let service = Arc::new(service, GFP_KERNEL)?;
         let (table, bucket) = self.chain(&service.key);
@@ -520,7 +557,7 @@ impl ServiceTable {
     }
 
     /// Takes `old`, the current version of a service, out of the table. Its destinations are
-    /// the caller's to retire (and to take out of the tunnel index).
+    /// the caller's to retire (and to take out of the real-server index).
     pub(crate) fn remove(&self, old: &Service) -> bool {
         let (table, bucket) = self.chain(&old.key);
         let removed = table.remove_if(bucket, |s| core::ptr::eq(s, old)) != 0;
@@ -547,47 +584,55 @@ impl ServiceTable {
         self.count.store(0, Ordering::Relaxed);
     }
 
-    /// Indexes `dest` if it is reached by tunnelling (`ip_vs_rs_hash`). Sleeps; called before
-    /// the destination goes live, so that an ICMP error about its first packets is recognised.
-    pub(crate) fn index_tunnel(&self, key: &DestKey, params: &DestParams) -> Result {
-        if !is_tunnel(params) {
+    /// Indexes a destination of service `svc` if it is reached by NAT or tunnelling
+    /// (`ip_vs_rs_hash`). Sleeps; called before the destination goes live, so that what is checked
+    /// against the index knows it from its first packet.
+    pub(crate) fn index_dest(
+        &self,
+        svc: &ServiceKey,
+        key: &DestKey,
+        params: &DestParams,
+    ) -> Result {
+        let Some((port, reached)) = real_server(svc, key, params) else {
             return Ok(());
-        }
-        let bucket = self.tunnel_bucket(key.af, &key.addr, params.tun_port);
+        };
+        let bucket = self.real_server_bucket(key.af, &key.addr, port);
+        let same = |r: &RealServer| {
+            r.af == key.af && r.addr == key.addr && r.port == port && r.reached == reached
+        };
         let guard = Guard::new();
-        if let Some(t) = self
-            .tunnels
-            .iter(bucket, &guard)
-            .find(|t| t.matches(key, params))
-        {
-            t.users.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = self.real_servers.iter(bucket, &guard).find(|r| same(r)) {
+            r.users.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         drop(guard);
-        let endpoint = Arc::new(
-            TunnelEndpoint {
+        let entry = Arc::new(
+            RealServer {
                 link: RcuLink::new(),
                 af: key.af,
                 addr: key.addr,
-                port: params.tun_port,
-                tun_type: params.tun_type,
-                tun_flags: params.tun_flags,
+                port,
+                reached,
                 users: AtomicU32::new(1),
             },
             GFP_KERNEL,
         )?;
-        self.tunnels.insert(bucket, endpoint).map_err(|_| EINVAL)
+        self.real_servers.insert(bucket, entry).map_err(|_| EINVAL)
     }
 
-    /// Undoes [`ServiceTable::index_tunnel`] for a destination that left its service or changed
+    /// Undoes [`ServiceTable::index_dest`] for a destination that left its service or changed
     /// (`ip_vs_rs_unhash`).
-    pub(crate) fn unindex_tunnel(&self, key: &DestKey, params: &DestParams) {
-        if !is_tunnel(params) {
+    pub(crate) fn unindex_dest(&self, svc: &ServiceKey, key: &DestKey, params: &DestParams) {
+        let Some((port, reached)) = real_server(svc, key, params) else {
             return;
-        }
-        let bucket = self.tunnel_bucket(key.af, &key.addr, params.tun_port);
-        self.tunnels.remove_if(bucket, |t| {
-            t.matches(key, params) && t.users.fetch_sub(1, Ordering::Relaxed) == 1
+        };
+        let bucket = self.real_server_bucket(key.af, &key.addr, port);
+        self.real_servers.remove_if(bucket, |r| {
+            r.af == key.af
+                && r.addr == key.addr
+                && r.port == port
+                && r.reached == reached
+                && r.users.fetch_sub(1, Ordering::Relaxed) == 1
         });
     }
 }

@@ -240,11 +240,11 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     }
 }
 
-/// A destination left its service: its connections stop forwarding, and an ICMP error about a
-/// tunnel to it is no longer recognised (`__ip_vs_unlink_dest`).
-fn retire(state: &NetState, dest: &Dest) {
+/// A destination of service `svc` left it: its connections stop forwarding, and it leaves the
+/// real-server index (`__ip_vs_unlink_dest`).
+fn retire(state: &NetState, svc: &ServiceKey, dest: &Dest) {
     dest.shared.set_unavailable();
-    state.services.unindex_tunnel(&dest.key, &dest.params);
+    state.services.unindex_dest(svc, &dest.key, &dest.params);
 }
 
 /// With `expire_nodest_conn`, the connections of retired destinations go at once rather than
@@ -269,7 +269,7 @@ fn flush(net: &Net, state: &NetState) -> Result {
     let mut retired = false;
     state.services.remove_all(|svc| {
         for dest in svc.dests.iter() {
-            retire(state, dest);
+            retire(state, &svc.key, dest);
             retired = true;
         }
     });
@@ -285,7 +285,7 @@ fn del_service(net: &Net, state: &NetState, svc: &Service) -> Result {
         return Err(ESRCH);
     }
     for dest in svc.dests.iter() {
-        retire(state, dest);
+        retire(state, &svc.key, dest);
     }
     if !svc.dests.is_empty() {
         expire_retired(state);
@@ -391,12 +391,12 @@ fn add_dest(net: &Net, state: &NetState, svc: &Service, d: &DestRequest) -> Resu
         params,
         shared: Arc::new(shared, GFP_KERNEL)?,
     };
-    state.services.index_tunnel(&key, &params)?;
+    state.services.index_dest(&svc.key, &key, &params)?;
     let result = svc
         .with_dest_added(dest)
         .and_then(|next| replace_dests(state, svc, next));
     if result.is_err() {
-        state.services.unindex_tunnel(&key, &params);
+        state.services.unindex_dest(&svc.key, &key, &params);
     }
     result
 }
@@ -412,7 +412,7 @@ fn edit_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
         params,
         shared: old.shared.clone(),
     };
-    state.services.index_tunnel(&key, &params)?;
+    state.services.index_dest(&svc.key, &key, &params)?;
     let result = svc
         .with_dest_replaced(index, dest)
         .and_then(|next| replace_dests(state, svc, next));
@@ -420,9 +420,9 @@ fn edit_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
     match result {
         Ok(()) => {
             old.shared.update(&params);
-            state.services.unindex_tunnel(&old.key, &old.params);
+            state.services.unindex_dest(&svc.key, &old.key, &old.params);
         }
-        Err(_) => state.services.unindex_tunnel(&key, &params),
+        Err(_) => state.services.unindex_dest(&svc.key, &key, &params),
     }
     result
 }
@@ -431,7 +431,7 @@ fn edit_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
 fn del_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
     let (index, old) = svc.find_dest(&dest_key(d)).ok_or(ENOENT)?;
     replace_dests(state, svc, svc.with_dest_removed(index)?)?;
-    retire(state, old);
+    retire(state, &svc.key, old);
     expire_retired(state);
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::{
     headers::Transport,
     netns::NetState,
     packet::{self, Ipv4},
+    proto,
     xmit::{self, Rewrite},
 };
 use core::sync::atomic::Ordering;
@@ -39,7 +40,7 @@ pub(super) fn reply(
         cport: ports.dport,
     };
     let Some(conn) = state.conns.find(&key) else {
-        return Verdict::Accept;
+        return without_conn(state, &pkt, ip, ports.sport, tcp_flags);
     };
     let l4 = ip.header_len;
     let (Some(l4_len), Some(sum)) = (
@@ -60,6 +61,28 @@ pub(super) fn reply(
         return Verdict::Drop;
     }
     finish_reply(at, net, state, pkt, meta, &conn, tcp_flags)
+}
+
+/// A packet without connection from a real server (`ip_vs_out_hook`'s end): with
+/// `nat_icmp_send`, a NAT real server sending from a service's port is told that nobody listens
+/// there any more (port unreachable) and its packet is dropped, unless it is a TCP reset.
+fn without_conn(
+    state: &NetState,
+    pkt: &Packet<'_>,
+    ip: &Ipv4,
+    sport: [u8; 2],
+    tcp_flags: u8,
+) -> Verdict {
+    if state.sysctl.nat_icmp_send.load(Ordering::Relaxed) == 0
+        || !state
+            .services
+            .has_real_service(ip.protocol, ip.saddr, u16::from_be_bytes(sport))
+        || (ip.protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).rst)
+    {
+        return Verdict::Accept;
+    }
+    pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+    Verdict::Drop
 }
 
 /// The end of a translated reply: reroute from the virtual address, count, update the state
