@@ -5,7 +5,8 @@
 #
 #   make demo                      the main job: boot the VM and show rvs at work
 #   make check                     every test: host tests, lint, then the selftests in VMs (rvs and ip_vs)
-#   make bench [BENCH=nat|scale]   rvs vs ip_vs: NAT throughput and rates (vs plain forwarding); thousands of services
+#   make bench [BENCH=nat|scale|director]  rvs vs ip_vs (vs plain forwarding): NAT throughput and rates;
+#                                  thousands of services; the director's packet and connection rates
 #   make vm CMD='ipvsadm -Ln'      run a command in the VM   [MODULE=rvs|ipvs|none] [KERNEL=release|debug]
 #   make module [KDIR=...]         build rvs.ko (default: for the cached release test kernel); prints its path
 #   make rvsadm                    build target/release/rvsadm

@@ -1,6 +1,7 @@
 //! `cargo xtask <verb>`: the host side of rvs, from installing the toolchain to running every test.
 //! The selftests themselves are shell scripts run inside the guest (selftests/).
 
+mod bench;
 mod check;
 mod deps;
 mod kernel;
@@ -33,9 +34,12 @@ cargo xtask <verb>: rvs's host side
                              with TEST names, only those selftests
   check --repeat N [--kernel K] [--module M] [TEST...]
                              run tests N times in each lane and report their pass rates
-  bench [nat|scale]          rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
+  bench [nat|scale|director] rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
                              rates (nat); thousands of services: restore, listing, command latency,
-                             keepalived start and stop, packet rate among 10 000 services (scale)
+                             keepalived start and stop, packet rate among 10 000 services (scale);
+                             the director's packets/s and connections/s from in-kernel generators,
+                             table scale, memory per connection (director: bench/results, BENCHMARKS.md);
+                             BENCH_* variables reach the scripts (BENCH_ROUNDS=N, ...)
   lint                       rustfmt and clippy (module and host crates)
   host-test                  cargo test of the host crates and the module's kernel-independent logic
 
@@ -58,24 +62,7 @@ fn run(verb: &str, rest: &[String]) -> util::Result<i32> {
                 "qemu/demo.sh",
             )
         }
-        "bench" => {
-            let script = match rest.first().map(String::as_str) {
-                None => "bench/nat.sh && bench/scale.sh",
-                Some("nat") => "bench/nat.sh",
-                Some("scale") => "bench/scale.sh",
-                Some(other) => {
-                    eprintln!("xtask: bench: unknown benchmark '{other}' (nat, scale)");
-                    return Ok(2);
-                }
-            };
-            deps::ensure()?;
-            vm::run_cmd(
-                Flavour::Release,
-                Module::None,
-                Duration::from_secs(7200),
-                script,
-            )
-        }
+        "bench" => bench::main(rest),
         "check" => check::main(rest),
         "lint" => lint::lint_main(),
         "host-test" => lint::host_test_main(),

@@ -47,6 +47,9 @@ pub const APT_PACKAGES: &[&str] = &[
     "iperf3",
     "nftables",
     "ethtool",
+    // The director benchmark's TCP SYN generator (trafgen) and its plot.
+    "netsniff-ng",
+    "gnuplot-nox",
     "procps",
     "util-linux",
 ];
@@ -68,6 +71,8 @@ pub const REQUIRED_COMMANDS: &[&str] = &[
     "setpriv",
     "iperf3",
     "python3",
+    "trafgen",
+    "gnuplot",
 ];
 
 fn home() -> PathBuf {

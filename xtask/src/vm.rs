@@ -252,6 +252,17 @@ pub fn wait_or_kill(child: &mut Child, timeout: Duration) -> Result<bool> {
 /// Runs `cmd` in a VM with the console on this terminal and returns the guest's status:
 /// 125 when the guest died or timed out, 124 when the kernel reported problems after a success.
 pub fn run_cmd(kernel: Flavour, module: Module, timeout: Duration, cmd: &str) -> Result<i32> {
+    run_cmd_then(kernel, module, timeout, cmd, |_| Ok(()))
+}
+
+/// [`run_cmd`], then `collect` with the run directory (what the guest left in it) before it goes.
+pub fn run_cmd_then(
+    kernel: Flavour,
+    module: Module,
+    timeout: Duration,
+    cmd: &str,
+    collect: impl FnOnce(&Path) -> Result<()>,
+) -> Result<i32> {
     let image = Image::prepare(kernel, module)?;
     let run = RunDir::new(
         &image,
@@ -286,6 +297,7 @@ pub fn run_cmd(kernel: Flavour, module: Module, timeout: Duration, cmd: &str) ->
             rc = 124;
         }
     }
+    collect(&run.path)?;
     Ok(rc)
 }
 
