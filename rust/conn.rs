@@ -19,7 +19,7 @@ use crate::{
     defense::{self, EntryDropper},
     ffi::{
         rcu::Guard,
-        rculist::{RcuHashTable, RcuLink},
+        rculist::{Entry, RcuHashTable, RcuLink},
         timer,
     },
     jhash, packet,
@@ -304,6 +304,10 @@ impl Conn {
             if reply {
                 new &= !F_NOOUTPUT;
             }
+            // Most packets of a connection change nothing: no write, no locked operation.
+            if new == old {
+                break new;
+            }
             match self
                 .state
                 .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
@@ -490,6 +494,12 @@ impl ConnTable {
 
     /// Finds the connection a packet belongs to and takes a reference to it.
     pub(crate) fn find(&self, key: &Lookup) -> Option<Arc<Conn>> {
+        self.find_in(key, &Guard::new()).map(|entry| entry.to_arc())
+    }
+
+    /// Finds the connection a packet belongs to, for the read-side critical section `guard`
+    /// (the packet path borrows it rather than take a reference).
+    pub(crate) fn find_in<'g>(&'g self, key: &Lookup, guard: &'g Guard) -> Option<Entry<'g, Conn>> {
         let (protocol, caddr, cport) = match *key {
             Lookup::Request {
                 protocol,
@@ -507,9 +517,8 @@ impl ConnTable {
                 protocol, caddr, ..
             } => (protocol, caddr, [0, 0]),
         };
-        let guard = Guard::new();
         let bucket = self.bucket(protocol, caddr, cport);
-        let found = self.chains.iter(bucket, &guard).find(|c| {
+        self.chains.iter(bucket, guard).find(|c| {
             let t = &c.tuple;
             t.protocol == protocol
                 && t.caddr == caddr
@@ -531,8 +540,7 @@ impl ConnTable {
                             && t.vport == vport
                     }
                 }
-        });
-        found.map(|entry| entry.to_arc())
+        })
     }
 
     /// Adds a connection (`ip_vs_conn_hash`).

@@ -15,6 +15,7 @@ use crate::{
     ffi::{
         rcu::Guard,
         rculist::{Entry, Iter, RcuHashTable, RcuLink},
+        skb::RouteCache,
         sync::BhSpinLock,
     },
     jhash,
@@ -122,6 +123,8 @@ pub(crate) struct DestShared {
     u_threshold: AtomicU32,
     /// The lower threshold in use: `l_threshold`, or 3/4 of `u_threshold` when that is 0.
     l_threshold: AtomicU32,
+    /// The route to the real server, kept for its packets (IPVS's `dest_dst`).
+    pub(crate) route: RouteCache,
 }
 
 static NEXT_DEST_ID: AtomicU64 = AtomicU64::new(1);
@@ -167,6 +170,7 @@ impl DestShared {
             overloaded: AtomicBool::new(false),
             u_threshold: AtomicU32::new(0),
             l_threshold: AtomicU32::new(0),
+            route: RouteCache::new(),
         };
         shared.set_thresholds(params.u_threshold, params.l_threshold);
         Ok(shared)

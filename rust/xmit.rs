@@ -14,7 +14,8 @@ use crate::{
     conn::Conn,
     ffi::{
         pernet::Net,
-        skb::{gso, Meta, Packet, Verdict},
+        rcu::Guard,
+        skb::{gso, Meta, Packet, Route, Verdict},
     },
     netns::NetState,
     packet::{self, Encap, Ipv4},
@@ -37,37 +38,54 @@ pub(crate) fn transmit(
     net: &Net,
     state: &NetState,
     pkt: Packet<'_>,
-    ip: &Ipv4,
-    meta: &Meta,
+    seen: &Seen<'_>,
     conn: &Conn,
     payload: Payload,
 ) -> Verdict {
-    let seen = Seen { ip, meta };
     match conn.fwd {
-        conn_flag::MASQ => nat(net, pkt, &seen, conn),
+        conn_flag::MASQ => nat(net, pkt, seen, conn),
         // The real server has the virtual address too: the packet goes unchanged to its link
         // address (`ip_vs_dr_xmit`), and its replies go straight to the client. One that is this
         // host gets the packet locally (`ip_vs_send_or_cont`).
         conn_flag::DROUTE => {
             let rs = conn.tuple.daddr;
-            send_unchanged(net, pkt, &seen, (rs, true), Verdict::Accept, payload)
+            send_unchanged(net, pkt, seen, conn, (rs, true), Verdict::Accept, payload)
         }
         // `cache_bypass`: the packet goes unchanged to its own destination, which must not be
         // this host (`ip_vs_bypass_xmit`, `IP_VS_RT_MODE_NON_LOCAL`).
         conn_flag::BYPASS => {
-            send_unchanged(net, pkt, &seen, (ip.daddr, false), Verdict::Drop, payload)
+            let to = (seen.ip.daddr, false);
+            send_unchanged(net, pkt, seen, conn, to, Verdict::Drop, payload)
         }
-        conn_flag::TUNNEL => tunnel(net, state, pkt, &seen, conn, payload),
+        conn_flag::TUNNEL => tunnel(net, state, pkt, seen, conn, payload),
         // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
         conn_flag::LOCALNODE => Verdict::Accept,
         _ => Verdict::Drop,
     }
 }
 
-/// The headers of the packet being sent, as the hook parsed them.
-struct Seen<'h> {
-    ip: &'h Ipv4,
-    meta: &'h Meta,
+/// The packet being sent: its headers as the hook parsed them, and the hook's read-side critical
+/// section, for which the route cached with a real server is borrowed.
+pub(crate) struct Seen<'h> {
+    pub(crate) ip: &'h Ipv4,
+    pub(crate) meta: &'h Meta,
+    pub(crate) guard: &'h Guard,
+}
+
+/// The route to `daddr` (as next hop when `known_nh`) for a packet of `conn`: the one cached with
+/// its real server (`__ip_vs_get_out_rt` with `dest`), or a lookup for a connection without one.
+fn route<'g>(
+    net: &Net,
+    pkt: &Packet<'_>,
+    seen: &Seen<'g>,
+    conn: &Conn,
+    daddr: [u8; 4],
+    known_nh: bool,
+) -> Result<Route<'g>> {
+    match &conn.dest {
+        Some(dest) => dest.route.route(pkt, net, daddr, known_nh, seen.guard),
+        None => pkt.route_output(net, daddr, known_nh),
+    }
 }
 
 /// A packet leaving for another host loses one TTL; one whose TTL runs out is answered with
@@ -109,11 +127,12 @@ fn send_unchanged(
     net: &Net,
     mut pkt: Packet<'_>,
     seen: &Seen<'_>,
+    conn: &Conn,
     (next_hop, known_nh): ([u8; 4], bool),
     if_local: Verdict,
     payload: Payload,
 ) -> Verdict {
-    let Ok(route) = pkt.route_output(net, next_hop, known_nh) else {
+    let Ok(route) = route(net, &pkt, seen, conn, next_hop, known_nh) else {
         return Verdict::Drop;
     };
     if route.is_local() {
@@ -182,7 +201,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
         return Verdict::Drop;
     };
     let t = &conn.tuple;
-    let Ok(route) = pkt.route_output(net, t.daddr, false) else {
+    let Ok(route) = route(net, &pkt, seen, conn, t.daddr, false) else {
         return Verdict::Drop;
     };
     let local = route.is_local();
@@ -253,7 +272,7 @@ fn tunnel(
     let ip = seen.ip;
     let encap = conn.dest.as_ref().map_or(Encap::Ipip, |d| d.encap());
     let daddr = conn.tuple.daddr;
-    let Ok(route) = pkt.route_output(net, daddr, false) else {
+    let Ok(route) = route(net, &pkt, seen, conn, daddr, false) else {
         return Verdict::Drop;
     };
     if route.is_local() {

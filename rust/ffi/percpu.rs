@@ -5,11 +5,13 @@
 //! C header: [`include/linux/percpu.h`](srctree/include/linux/percpu.h)
 //!
 //! Packet counters are updated on every packet by every CPU; one copy per CPU keeps them out of
-//! each other's cache lines (IPVS's `struct ip_vs_cpu_stats`). The copies hold atomics, so an
-//! update stays correct even if the task moves to another CPU in the middle (on `LOCAL_OUT`).
+//! each other's cache lines (IPVS's `struct ip_vs_cpu_stats`). A CPU adds to its own copy with
+//! `this_cpu_add`, one instruction that neither an interrupt nor a move to another CPU can split
+//! (a packet on `LOCAL_OUT` runs preemptible), so no update needs a locked operation. Readers
+//! on other CPUs load each counter whole (64-bit) and sum the copies.
 
 use super::sys;
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, ptr::NonNull, sync::atomic::AtomicU64};
 use kernel::prelude::*;
 
 /// Types that are valid when all their bytes are zero, as fresh per-CPU memory is.
@@ -20,7 +22,7 @@ use kernel::prelude::*;
 pub(crate) unsafe trait Zeroed: Sync {}
 
 // SAFETY: zero is a valid atomic integer.
-unsafe impl<const N: usize> Zeroed for [core::sync::atomic::AtomicU64; N] {}
+unsafe impl<const N: usize> Zeroed for [AtomicU64; N] {}
 
 /// One `T` per possible CPU.
 ///
@@ -49,13 +51,6 @@ impl<T: Zeroed> PerCpu<T> {
         })
     }
 
-    /// The copy of the CPU the caller runs on (or ran on a moment ago).
-    pub(crate) fn local(&self) -> &T {
-        // SAFETY: `ptr` is a valid per-CPU allocation (type invariant); `raw_cpu_ptr` does not
-        // require preemption to be disabled, and any CPU's copy is valid for as long as `self`.
-        unsafe { &*sys::rvs_raw_cpu_ptr(self.ptr.as_ptr()).cast::<T>() }
-    }
-
     /// Calls `f` with the copy of every possible CPU.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
         // SAFETY: reading `nr_cpu_ids` has no preconditions; it is set at boot.
@@ -76,5 +71,18 @@ impl<T: Zeroed> Drop for PerCpu<T> {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from the per-CPU allocator and is owned by `self` (type invariant).
         unsafe { sys::free_percpu(self.ptr.as_ptr()) };
+    }
+}
+
+impl<const N: usize> PerCpu<[AtomicU64; N]> {
+    /// Adds `a` to counter `i` and `b` to counter `j` of the copy of the CPU the caller runs on.
+    /// Counters out of range are left alone.
+    pub(crate) fn add2(&self, (i, a): (usize, u64), (j, b): (usize, u64)) {
+        if i < N && j < N {
+            // SAFETY: `ptr` is a per-CPU allocation of `[AtomicU64; N]` (type invariant), which
+            // has the layout of `[u64; N]`, and `i, j < N`. `this_cpu_add` writes whole aligned
+            // 64-bit values, as the readers' atomic loads expect.
+            unsafe { sys::rvs_this_cpu_add2(self.ptr.as_ptr().cast(), i, a, j, b) }
+        }
     }
 }

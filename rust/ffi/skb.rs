@@ -11,10 +11,14 @@
 //! only when the headers it needs are not linear yet. A packet is only written through
 //! [`Writable`], which exists after `skb_ensure_writable` made the bytes private and linear.
 
-use super::{pernet::Net, sys};
+use super::{pernet::Net, rcu::Guard, sys};
 use crate::packet::{Bytes, Need};
-use core::{marker::PhantomData, ptr::NonNull};
-use kernel::prelude::*;
+use core::{
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{prelude::*, types::Opaque};
 
 /// What a hook tells netfilter to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,18 +65,22 @@ pub(crate) mod gso {
     pub(crate) const GRE_CSUM: u32 = sys::SKB_GSO_GRE_CSUM;
 }
 
-/// An output route (`struct rtable`) with a reference.
+/// An output route (`struct rtable`): with a reference of its own, or borrowed from a
+/// [`RouteCache`] for the read-side critical section `'g`.
 ///
 /// # Invariants
 ///
-/// `rt` is a valid route whose reference this object owns.
-pub(crate) struct Route {
+/// `rt` is a valid route; when `owned`, this object owns a reference to it, else it stays valid
+/// until `'g` ends (the kernel frees a route a grace period after its last reference is dropped).
+pub(crate) struct Route<'g> {
     rt: NonNull<sys::rtable>,
+    owned: bool,
     /// The source address the route selected.
     pub(crate) saddr: [u8; 4],
+    _rcu: PhantomData<&'g Guard>,
 }
 
-impl Route {
+impl Route<'_> {
     /// Whether the route leads to this host (`RTCF_LOCAL`).
     pub(crate) fn is_local(&self) -> bool {
         // SAFETY: `rt` is valid (type invariant).
@@ -92,10 +100,136 @@ impl Route {
     }
 }
 
-impl Drop for Route {
+impl Drop for Route<'_> {
     fn drop(&mut self) {
-        // SAFETY: the reference is ours (type invariant).
+        if self.owned {
+            // SAFETY: the reference is ours (type invariant).
+            unsafe { sys::rvs_rt_put(self.rt.as_ptr()) };
+        }
+    }
+}
+
+/// The route to one real server, kept for its next packets (IPVS's `struct ip_vs_dest_dst`):
+/// a packet borrows it for its read-side critical section (`skb_dst_set_noref`) instead of a
+/// route lookup and a reference. It is looked up again once the kernel marks it stale
+/// (`dst->obsolete` and `dst_ops->check`: a routing change, a learnt path MTU, a device down).
+///
+/// # Invariants
+///
+/// `cached` is null or an entry from `KBox::into_raw` owned by this cache; an entry it replaces
+/// is freed after a grace period, so that readers already on it can finish.
+pub(crate) struct RouteCache {
+    cached: AtomicPtr<CachedRoute>,
+}
+
+/// A cached route and what it was looked up for.
+struct CachedRoute {
+    /// A route whose reference this entry owns.
+    rt: NonNull<sys::rtable>,
+    saddr: [u8; 4],
+    daddr: [u8; 4],
+    known_nh: bool,
+    rcu: Opaque<sys::callback_head>,
+}
+
+impl Drop for CachedRoute {
+    fn drop(&mut self) {
+        // SAFETY: the reference is this entry's (field invariant above).
         unsafe { sys::rvs_rt_put(self.rt.as_ptr()) };
+    }
+}
+
+impl RouteCache {
+    /// An empty cache.
+    pub(crate) const fn new() -> Self {
+        Self {
+            cached: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The route of `pkt` to `daddr` (the next hop itself when `known_nh`, see
+    /// [`Packet::route_output`]): the cached one while the kernel holds it valid, else a new
+    /// lookup, which is cached for the next packets.
+    pub(crate) fn route<'g>(
+        &self,
+        pkt: &Packet<'_>,
+        net: &Net,
+        daddr: [u8; 4],
+        known_nh: bool,
+        _guard: &'g Guard,
+    ) -> Result<Route<'g>> {
+        let cached = self.cached.load(Ordering::Acquire);
+        // SAFETY: a non-null entry is live (type invariant): one replaced meanwhile is freed only
+        // after a grace period, which `_guard` holds off while the reference is used.
+        if let Some(entry) = unsafe { cached.as_ref() } {
+            // SAFETY: the entry holds a reference to `rt`.
+            let valid = unsafe { sys::rvs_rt_check(entry.rt.as_ptr()) };
+            if valid && entry.daddr == daddr && entry.known_nh == known_nh {
+                // INVARIANT: the route is borrowed for `'g`, a read-side critical section: even
+                // if the entry is replaced and its reference dropped, the kernel frees the route
+                // only after a grace period.
+                return Ok(Route {
+                    rt: entry.rt,
+                    owned: false,
+                    saddr: entry.saddr,
+                    _rcu: PhantomData,
+                });
+            }
+        }
+        let route = pkt.route_output(net, daddr, known_nh)?;
+        self.store(&route, daddr, known_nh);
+        Ok(route)
+    }
+
+    /// Caches `route` (a reference of its own); without memory, nothing is cached.
+    fn store(&self, route: &Route<'_>, daddr: [u8; 4], known_nh: bool) {
+        let entry = CachedRoute {
+            rt: route.rt,
+            saddr: route.saddr,
+            daddr,
+            known_nh,
+            rcu: Opaque::uninit(),
+        };
+        // SAFETY: `route.rt` is valid (type invariant of `Route`); the entry, dropped or cached,
+        // owns the reference taken here.
+        unsafe { sys::rvs_rt_hold(route.rt.as_ptr()) };
+        let Ok(entry) = KBox::new(entry, GFP_ATOMIC) else {
+            return;
+        };
+        // INVARIANT: the cache owns the new entry; the old one is freed after a grace period.
+        let old = self.cached.swap(KBox::into_raw(entry), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: `old` was this cache's entry (type invariant), unreachable from now on; its
+            // `rcu` head was never queued (an entry leaves the cache once).
+            unsafe { sys::call_rcu((*old).rcu.get(), Some(free_cached_route)) };
+        }
+    }
+}
+
+/// The `call_rcu` callback of [`RouteCache::store`]: frees a replaced entry.
+///
+/// # Safety
+///
+/// `head` must be the `rcu` field of a [`CachedRoute`] from `KBox::into_raw`, no longer reachable.
+unsafe extern "C" fn free_cached_route(head: *mut sys::callback_head) {
+    // SAFETY: `head` lies `offset_of!(CachedRoute, rcu)` bytes into its entry (caller).
+    let raw = unsafe {
+        head.cast::<u8>()
+            .sub(core::mem::offset_of!(CachedRoute, rcu))
+    };
+    // SAFETY: the entry came from `KBox::into_raw` and nothing reaches it any more (caller).
+    drop(unsafe { KBox::from_raw(raw.cast::<CachedRoute>()) });
+}
+
+impl Drop for RouteCache {
+    fn drop(&mut self) {
+        let cached = *self.cached.get_mut();
+        if !cached.is_null() {
+            // SAFETY: the entry is owned by the cache (type invariant), and with `&mut self` no
+            // reader is on it; packets that borrowed its route are covered by the kernel freeing
+            // routes after a grace period.
+            drop(unsafe { KBox::from_raw(cached) });
+        }
     }
 }
 
@@ -290,7 +424,12 @@ impl<'a> Packet<'a> {
     /// flow has no mark: the policy rules that steer marked packets to the director (a
     /// transparent cache cluster's `ip rule fwmark ... lookup` of a local table) must not send
     /// them back to it.
-    pub(crate) fn route_output(&self, net: &Net, daddr: [u8; 4], known_nh: bool) -> Result<Route> {
+    pub(crate) fn route_output(
+        &self,
+        net: &Net,
+        daddr: [u8; 4],
+        known_nh: bool,
+    ) -> Result<Route<'static>> {
         let mut fl4 = sys::flowi4 {
             daddr: u32::from_ne_bytes(daddr),
             __fl_common: sys::flowi_common {
@@ -313,16 +452,26 @@ impl<'a> Packet<'a> {
         // INVARIANT: a route with a reference, given to the `Route`.
         Ok(Route {
             rt,
+            owned: true,
             saddr: fl4.saddr.to_ne_bytes(),
+            _rcu: PhantomData,
         })
     }
 
-    /// Makes `route` the packet's route (`skb_dst_set`).
-    pub(crate) fn set_route(&mut self, route: Route) {
-        let rt = route.rt.as_ptr();
+    /// Makes `route` the packet's route: with its reference (`skb_dst_set`), or borrowed for the
+    /// read-side critical section that the packet path runs in (`skb_dst_set_noref`; the stack
+    /// takes a reference of its own if the packet is queued).
+    pub(crate) fn set_route(&mut self, route: Route<'_>) {
+        let (rt, owned) = (route.rt.as_ptr(), route.owned);
         core::mem::forget(route);
-        // SAFETY: the packet is ours (type invariant); it takes over the route's reference.
-        unsafe { sys::rvs_skb_set_route(self.raw(), rt) };
+        if owned {
+            // SAFETY: the packet is ours (type invariant); it takes over the route's reference.
+            unsafe { sys::rvs_skb_set_route(self.raw(), rt) };
+        } else {
+            // SAFETY: the packet is ours (type invariant); the route stays valid for the
+            // critical section the borrowed `Route` was tied to, in which hooks run.
+            unsafe { sys::rvs_skb_set_route_noref(self.raw(), rt) };
+        }
     }
 
     /// Sets `ignore_df`: a packet that was checked against the route's MTU is never refused

@@ -119,7 +119,13 @@ pub(super) fn request_icmp(
         // unchanged, as it would a request (`ip_vs_icmp_xmit`): a client's "fragmentation
         // needed" reaches the server that must send smaller packets.
         count_in(state, &conn, meta.len);
-        return xmit::transmit(net, state, pkt, ip, meta, &conn, Payload::IcmpError);
+        let guard = Guard::new();
+        let seen = xmit::Seen {
+            ip,
+            meta,
+            guard: &guard,
+        };
+        return xmit::transmit(net, state, pkt, &seen, &conn, Payload::IcmpError);
     }
     if conn.live_dest().is_none() {
         return Verdict::Drop;

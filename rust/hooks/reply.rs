@@ -12,6 +12,7 @@ use crate::{
     ffi::{
         netfilter::HookNum,
         pernet::Net,
+        rcu::Guard,
         skb::{Meta, Packet, Verdict},
     },
     headers::Transport,
@@ -39,7 +40,9 @@ pub(super) fn reply(
         caddr: ip.daddr,
         cport: ports.dport,
     };
-    let Some(conn) = state.conns.find(&key) else {
+    // Borrowed for the packet path's read-side critical section (see `request`).
+    let guard = Guard::new();
+    let Some(conn) = state.conns.find_in(&key, &guard) else {
         return without_conn(state, &pkt, ip, ports.sport, tcp_flags);
     };
     let l4 = ip.header_len;

@@ -43,7 +43,10 @@ pub(super) fn request(
         vaddr: ip.daddr,
         vport: ports.dport,
     };
-    let mut conn = state.conns.find(&key);
+    // The packet path runs in a read-side critical section: the connection found is borrowed
+    // for it, without a reference of its own.
+    let guard = Guard::new();
+    let mut conn = state.conns.find_in(&key, &guard);
 
     // A new connection that reuses the ports of an old one (`conn_reuse_mode`).
     let is_tcp = ip.protocol == packet::PROTO_TCP;
@@ -69,19 +72,28 @@ pub(super) fn request(
         conn = None;
     }
 
-    let (conn, one_packet) = match conn {
+    let scheduled;
+    let (conn, one_packet): (&Conn, bool) = match &conn {
         Some(c) => (c, false),
         None => match schedule(net, state, &pkt, ip, l4, meta.mark) {
-            Ok(Some(scheduled)) => scheduled,
+            Ok(Some((c, one_packet))) => {
+                scheduled = c;
+                (&scheduled, one_packet)
+            }
             Ok(None) => return Verdict::Accept,
             Err(verdict) => return verdict,
         },
     };
 
-    count_in(state, &conn, meta.len);
+    count_in(state, conn, meta.len);
     let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
-    let verdict = xmit::transmit(net, state, pkt, ip, meta, &conn, Payload::Request);
+    let seen = xmit::Seen {
+        ip,
+        meta,
+        guard: &guard,
+    };
+    let verdict = xmit::transmit(net, state, pkt, &seen, conn, Payload::Request);
     conn.count_in_packet(one_packet);
     if one_packet {
         // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last

@@ -66,8 +66,12 @@ bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb
 bool rvs_skb_has_dev(const struct sk_buff *skb) { return skb->dev != NULL; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
 void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set(skb, &rt->dst); }
+void rvs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set_noref(skb, &rt->dst); }
 void rvs_skb_set_ignore_df(struct sk_buff *skb) { skb->ignore_df = 1; }
 void rvs_rt_put(struct rtable *rt) { ip_rt_put(rt); }
+void rvs_rt_hold(struct rtable *rt) { dst_hold(&rt->dst); }
+/* __ip_vs_dst_check: whether a cached route still holds (IPv4 routes always have a check). */
+bool rvs_rt_check(struct rtable *rt) { return !rt->dst.obsolete || rt->dst.ops->check(&rt->dst, 0); }
 bool rvs_rt_is_local(const struct rtable *rt) { return rt->rt_flags & RTCF_LOCAL; }
 unsigned int rvs_rt_mtu(const struct rtable *rt) { return dst_mtu(&rt->dst); }
 unsigned int rvs_rt_reserved_space(const struct rtable *rt) { return LL_RESERVED_SPACE(rt->dst.dev); }
@@ -115,5 +119,6 @@ unsigned long rvs_jiffies(void) { return jiffies; }
 u32 rvs_random_u32_below(u32 ceil) { return get_random_u32_below(ceil); }
 void __percpu *rvs_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu) { return per_cpu_ptr(ptr, cpu); }
-void *rvs_raw_cpu_ptr(void __percpu *ptr) { return raw_cpu_ptr(ptr); }
+/* Statistics: each this_cpu_add is one instruction that interrupts and preemption cannot split. */
+void rvs_this_cpu_add2(u64 __percpu *c, size_t i, u64 a, size_t j, u64 b) { this_cpu_add(c[i], a); this_cpu_add(c[j], b); }
 unsigned int rvs_next_possible_cpu(int cpu) { return cpumask_next(cpu, cpu_possible_mask); }

@@ -105,7 +105,10 @@ bool rvs_skb_dst_is_local(const struct sk_buff *skb);
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
 bool rvs_skb_has_dev(const struct sk_buff *skb);
 void rvs_skb_orphan(struct sk_buff *skb);
+void rvs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
 void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
+void rvs_rt_hold(struct rtable *rt);
+bool rvs_rt_check(struct rtable *rt);
 void rvs_rt_put(struct rtable *rt);
 bool rvs_rt_is_local(const struct rtable *rt);
 unsigned int rvs_rt_mtu(const struct rtable *rt);
@@ -149,7 +152,7 @@ unsigned long rvs_jiffies(void);
 u32 rvs_random_u32_below(u32 ceil);
 void __percpu *rvs_alloc_percpu(size_t size, size_t align);
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu);
-void *rvs_raw_cpu_ptr(void __percpu *ptr);
+void rvs_this_cpu_add2(u64 __percpu *c, size_t i, u64 a, size_t j, u64 b);
 unsigned int rvs_next_possible_cpu(int cpu);
 
 #endif /* RVS_SHIM_H */
