@@ -22,6 +22,8 @@
 #                             through 16 million pairs): connections/s
 #   new_syn                   TCP SYNs from random source addresses and ports: connections/s
 #                             (both checked against the service's connection counter)
+#   est_nat_among_services    est_nat with BENCH_OTHERS (default 10 000) other services, each with
+#                             a real server, added before the measured one
 #   scale_N                   est_nat with N other connections live in the table (BENCH_SCALE,
 #                             default "1000 100000 1000000"); the memory each costs (growth of
 #                             /proc/meminfo's Slab divided by the connections made)
@@ -35,7 +37,8 @@ set -u
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-4}
 SCALE=${BENCH_SCALE:-1000 100000 1000000}
-WORKLOADS=${BENCH_WORKLOADS:-est_nat est_dr est_tun new_udp new_syn scale}
+OTHERS=${BENCH_OTHERS:-10000}
+WORKLOADS=${BENCH_WORKLOADS:-est_nat est_dr est_tun est_nat_among_services new_udp new_syn scale}
 OUT=$RVS_RUN/out
 mkdir -p "$OUT"
 work=$(mktemp -d /tmp/rvs-director.XXXXXX)
@@ -198,6 +201,17 @@ est() {
 	pg_stop
 }
 
+est_nat_among_services() {
+	[ "$1" = plain ] && return
+	awk -v n="$OTHERS" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			vip = sprintf("10.%d.%d.%d", 100 + int(i / 62500), int(i / 250) % 250, i % 250 + 1)
+			printf "-A -u %s:9 -s rr\n-a -u %s:9 -r 10.200.0.1:9 -m\n", vip, vip
+		}
+	}' | in_lb ipvsadm -R || fail "$1: $OTHERS services"
+	est "$1" est_nat_among_services -m
+}
+
 new_udp() {
 	[ "$1" = plain ] && return
 	service "$1" -m -u "$PORT"
@@ -249,7 +263,7 @@ run_system() {
 		est_nat) est "$sys" est_nat -m ;;
 		est_dr) est "$sys" est_dr -g ;;
 		est_tun) est "$sys" est_tun -i ;;
-		new_udp | new_syn | scale) "$w" "$sys" ;;
+		est_nat_among_services | new_udp | new_syn | scale) "$w" "$sys" ;;
 		*) fail "unknown workload $w" ;;
 		esac
 		[ "$sys" = plain ] || unload "$sys"
@@ -326,6 +340,14 @@ python3 - "$work/results" "$OUT" "$ROUNDS" "$SECS" "$(uname -r)" "${BENCH_COMMIT
 	    ratio = lambda k: "-" if e[k] is None else f"{e[k]:.2f}"
 	    lines.append(f"| {w} | {e['unit']} | {fmt(e, 'plain')} | {fmt(e, 'ipvs')} | {fmt(e, 'rvs')} | "
 	                 f"{ratio('rvs/ip_vs')} | {ratio('rvs/plain')} | {ratio('ip_vs/plain')} | {soft} |")
+	among = runs.get("est_nat_among_services", {})
+	alone = runs.get("est_nat", {})
+	result["among_services_vs_alone"] = {
+	    sysname: round(med(among[sysname]) / med(alone[sysname]), 3)
+	    for sysname in among if med(alone.get(sysname, []))}
+	if result["among_services_vs_alone"]:
+	    lines += ["", "Established NAT packets/s among the other services / alone: " +
+	              ", ".join(f"{s} {r:.2f}" for s, r in result["among_services_vs_alone"].items())]
 	mem = result["memory_per_connection_bytes"]
 	made = result["scale_connections_made"]
 	if mem:
