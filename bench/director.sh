@@ -368,7 +368,7 @@ python3 - "$work/results" "$OUT" "$ROUNDS" "$SECS" "$(uname -r)" "${BENCH_COMMIT
 	    for w, e in rows:
 	        f.write(w + "".join(f" {e[k] or 0}" for k in keys) + "\n")
 	top = max([1.2] + [e[k] or 0 for _, e in rows for k in keys]) * 1.1
-	gp = f"""set terminal pngcairo size 1000,440
+	gp = f"""set terminal pngcairo size 1100,520
 	set output '{out}/director.png'
 	set termoption noenhanced
 	set style data histograms
@@ -377,6 +377,8 @@ python3 - "$work/results" "$OUT" "$ROUNDS" "$SECS" "$(uname -r)" "${BENCH_COMMIT
 	set yrange [0:{top:.2f}]
 	set grid ytics
 	set key top left
+	set xtics rotate by -30
+	set bmargin 6
 	set ylabel 'ratio of medians'
 	set title 'rvs and ip_vs per workload ({commit}, {rounds} rounds)'
 	set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2
