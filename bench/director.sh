@@ -13,7 +13,8 @@
 # above the plain forwarding rate, or the figures would measure the generator.
 #
 # BENCH_BASELINE=PATH adds a fourth system, "base": another rvs.ko (an earlier build, say), so
-# that a change is measured against what it changes in the same run (ratio rvs/base).
+# that a change is measured against what it changes in the same run (ratio rvs/base);
+# BENCH_BASELINE_PARAMS are its module parameters (e.g. conn_tab_bits=18).
 #
 # Workloads (per second, delivered to the real server; medians over the rounds):
 #   est_nat, est_dr, est_tun  one established flow of 64-byte UDP frames through a NAT, DR or IPIP
@@ -171,7 +172,8 @@ load() {
 	case $1 in
 	ipvs) modprobe ip_vs || fail "modprobe ip_vs" ;;
 	rvs) insmod "$RVS_KO" || fail "insmod rvs" ;;
-	base) insmod "$BENCH_BASELINE" || fail "insmod $BENCH_BASELINE" ;;
+	# shellcheck disable=SC2086 # module parameters, one word each
+	base) insmod "$BENCH_BASELINE" ${BENCH_BASELINE_PARAMS:-} || fail "insmod $BENCH_BASELINE" ;;
 	esac
 }
 unload() {

@@ -9,6 +9,11 @@
 //! reference of each connection and drops it after a grace period once the connection is
 //! unlinked, so that a reader that found a connection can always take its own reference.
 //!
+//! IPVS's table keeps the size it was loaded with (4 096 buckets by default), so that with a
+//! million connections every packet walks chains of hundreds. This one starts at that size and
+//! grows (`conn_tab_size::grown_bits`) in steps of the namespace's timer, without stopping
+//! readers or writers (`GrowingHashTable`).
+//!
 //! Instead of one kernel timer per connection, re-armed by every packet (IPVS), a packet only
 //! stores the connection's new expiry time, and the namespace's timer sweeps a quarter of the
 //! buckets four times a second, unlinking what expired: the packet path touches no timer base.
@@ -16,10 +21,11 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    conn_tab_size,
     defense::{self, EntryDropper},
     ffi::{
         rcu::Guard,
-        rculist::{Entry, RcuHashTable, RcuLink},
+        rculist::{Entry, GrowingHashTable, RcuHashed, RcuLink},
         timer,
     },
     jhash, packet,
@@ -87,6 +93,30 @@ pub(crate) struct Conn {
 }
 
 crate::impl_rcu_linked!(Conn, link);
+
+impl RcuHashed for Conn {
+    fn hash(&self, seed: u32) -> u32 {
+        client_hash(
+            self.tuple.protocol,
+            self.tuple.caddr,
+            self.tuple.cport,
+            seed,
+        )
+    }
+}
+
+/// `ip_vs_conn_hashkey` without the table's mask: the hash of a client endpoint.
+fn client_hash(protocol: u8, addr: [u8; 4], port: [u8; 2], seed: u32) -> u32 {
+    jhash::jhash_3words(
+        u32::from_ne_bytes(addr),
+        u32::from(u16::from_ne_bytes(port)),
+        u32::from(protocol),
+        seed,
+    )
+}
+
+// A connection and its `Arc` count fit the 128-byte slab (IPVS's take 320 bytes).
+const _: () = assert!(core::mem::size_of::<Conn>() <= 120);
 
 /// The connection timeouts of a namespace, in seconds.
 #[derive(Clone, Copy)]
@@ -422,6 +452,17 @@ impl Conn {
     }
 }
 
+/// `remove` that also gives back the counts of each connection it selects (`Conn::release`).
+fn releasing(mut remove: impl FnMut(&Conn) -> bool) -> impl FnMut(&Conn) -> bool {
+    move |c| {
+        let gone = remove(c);
+        if gone {
+            c.release();
+        }
+        gone
+    }
+}
+
 /// Which side of a connection a packet's addresses describe.
 #[derive(Clone, Copy)]
 pub(crate) enum Lookup {
@@ -453,9 +494,7 @@ pub(crate) enum Lookup {
 
 /// The connections of a namespace.
 pub(crate) struct ConnTable {
-    chains: RcuHashTable<Conn>,
-    mask: u32,
-    seed: u32,
+    chains: GrowingHashTable<Conn>,
     count: AtomicU32,
     /// Next bucket the sweep looks at.
     sweep_next: AtomicU32,
@@ -467,29 +506,35 @@ pub(crate) const SWEEPS_PER_ROUND: u32 = 4;
 impl ConnTable {
     /// An empty table of `2^bits` buckets. Sleeps.
     pub(crate) fn new(bits: u32, seed: u32) -> Result<Self> {
-        let size = 1usize << bits;
         Ok(Self {
-            chains: RcuHashTable::new(
-                size,
+            chains: GrowingHashTable::new(
+                bits,
+                seed,
                 kernel::c_str!("rvs_conn_table"),
                 kernel::static_lock_class!(),
             )?,
-            mask: (size - 1) as u32,
-            seed,
             count: AtomicU32::new(0),
             sweep_next: AtomicU32::new(0),
         })
     }
 
-    /// `ip_vs_conn_hashkey`: the bucket of a client endpoint.
-    fn bucket(&self, protocol: u8, addr: [u8; 4], port: [u8; 2]) -> usize {
-        let hash = jhash::jhash_3words(
-            u32::from_ne_bytes(addr),
-            u32::from(u16::from_ne_bytes(port)),
-            u32::from(protocol),
-            self.seed,
-        );
-        (hash & self.mask) as usize
+    /// The hash of a client endpoint in this table.
+    fn hash(&self, protocol: u8, addr: [u8; 4], port: [u8; 2]) -> u32 {
+        client_hash(protocol, addr, port, self.chains.seed())
+    }
+
+    /// Number of connections (and templates) in the table.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed) as usize
+    }
+
+    /// One step of growing the table when it holds too many connections for its size (see
+    /// `conn_tab_size`), for the namespace's timer: copies at most about `GROW_BUDGET`
+    /// connections into the larger array, so that the timer's softirq stays short.
+    pub(crate) fn grow(&self) {
+        const GROW_BUDGET: usize = 1 << 16;
+        let bits = conn_tab_size::grown_bits(self.buckets(), self.count());
+        self.chains.grow(bits, GROW_BUDGET);
     }
 
     /// Finds the connection a packet belongs to and takes a reference to it.
@@ -517,8 +562,8 @@ impl ConnTable {
                 protocol, caddr, ..
             } => (protocol, caddr, [0, 0]),
         };
-        let bucket = self.bucket(protocol, caddr, cport);
-        self.chains.iter(bucket, guard).find(|c| {
+        let hash = self.hash(protocol, caddr, cport);
+        self.chains.iter(hash, guard).find(|c| {
             let t = &c.tuple;
             t.protocol == protocol
                 && t.caddr == caddr
@@ -545,24 +590,20 @@ impl ConnTable {
 
     /// Adds a connection (`ip_vs_conn_hash`).
     pub(crate) fn insert(&self, conn: Arc<Conn>) {
-        let t = conn.tuple;
-        let bucket = self.bucket(t.protocol, t.caddr, t.cport);
         self.count.fetch_add(1, Ordering::Relaxed);
-        if let Err(conn) = self.chains.insert(bucket, conn) {
+        if let Err(conn) = self.chains.insert(conn) {
             conn.release();
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Unlinks the connections of bucket `bucket` that `remove` selects, giving back their counts.
-    fn remove_in(&self, bucket: usize, mut remove: impl FnMut(&Conn) -> bool) -> usize {
-        let removed = self.chains.remove_if(bucket, |c| {
-            let gone = remove(c);
-            if gone {
-                c.release();
-            }
-            gone
-        });
+    fn remove_in(&self, bucket: usize, guard: &Guard, remove: impl FnMut(&Conn) -> bool) -> usize {
+        self.forget(self.chains.remove_if(bucket, guard, releasing(remove)))
+    }
+
+    /// Counts `removed` connections out; returns it.
+    fn forget(&self, removed: usize) -> usize {
         self.count
             .fetch_sub(removed.min(u32::MAX as usize) as u32, Ordering::Relaxed);
         removed
@@ -571,8 +612,11 @@ impl ConnTable {
     /// Unlinks `conn` now (`ip_vs_conn_expire_now`); false if it was gone already.
     pub(crate) fn expire_now(&self, conn: &Conn) -> bool {
         let t = conn.tuple;
-        let bucket = self.bucket(t.protocol, t.caddr, t.cport);
-        self.remove_in(bucket, |c| core::ptr::eq(c, conn)) > 0
+        let hash = self.hash(t.protocol, t.caddr, t.cport);
+        let removed =
+            self.chains
+                .remove_hashed(hash, &Guard::new(), releasing(|c| core::ptr::eq(c, conn)));
+        self.forget(removed) > 0
     }
 
     /// One sweep: unlinks the expired connections of the next `1/SWEEPS_PER_ROUND` of the
@@ -591,8 +635,9 @@ impl ConnTable {
             .store(if end >= size { 0 } else { end }, Ordering::Relaxed);
         let mut removed = 0;
         let retry = TEMPLATE_RETRY_SECS.saturating_mul(u64::from(timer::hz()));
+        let guard = Guard::new();
         for bucket in start..end {
-            removed += self.remove_in(bucket as usize, |c| {
+            removed += self.remove_in(bucket as usize, &guard, |c| {
                 if c.expired(now) && c.n_control.load(Ordering::Relaxed) > 0 {
                     // A template outlives the connections it controls (`expire_later`).
                     c.expires.store(now.wrapping_add(retry), Ordering::Relaxed);
@@ -609,9 +654,11 @@ impl ConnTable {
     pub(crate) fn random_drop(&self, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> usize {
         let now = timer::jiffies();
         let mut removed = 0;
-        for _ in 0..(self.chains.buckets() >> 5) {
-            let bucket = (crate::ffi::random_u32() & self.mask) as usize;
-            removed += self.remove_in(bucket, |c| c.to_drop(now, timeouts, dropper));
+        let guard = Guard::new();
+        let buckets = self.chains.array(&guard).buckets();
+        for _ in 0..(buckets >> 5) {
+            let bucket = crate::ffi::random_u32() as usize & (buckets - 1);
+            removed += self.remove_in(bucket, &guard, |c| c.to_drop(now, timeouts, dropper));
         }
         removed
     }
@@ -619,8 +666,13 @@ impl ConnTable {
     /// Unlinks every connection, or those of destinations that are gone (`ip_vs_conn_flush`,
     /// `ip_vs_expire_nodest_conn_flush`).
     pub(crate) fn flush(&self, only_without_dest: bool) {
-        for bucket in 0..self.chains.buckets() {
-            self.remove_in(bucket, |c| !only_without_dest || c.dest_gone());
+        // The size is read again after each bucket: a connection of bucket `b` is in a bucket
+        // `b + k * old size` of a grown table, so none is left behind by a growth meanwhile.
+        let guard = Guard::new();
+        let mut bucket = 0;
+        while bucket < self.chains.array(&guard).buckets() {
+            self.remove_in(bucket, &guard, |c| !only_without_dest || c.dest_gone());
+            bucket += 1;
         }
     }
 
@@ -629,16 +681,26 @@ impl ConnTable {
         self.chains.buckets()
     }
 
-    /// Calls `f` with every connection of hash bucket `bucket`, for `/proc/net/ip_vs_conn`.
-    pub(crate) fn for_each_in(
+    /// Calls `f` with every connection of the listing record at `position`
+    /// (`conn_tab_size::listing_buckets`), for `/proc/net/ip_vs_conn`.
+    pub(crate) fn for_each_at(
         &self,
-        bucket: usize,
+        position: u64,
         mut f: impl FnMut(&Conn) -> core::fmt::Result,
     ) -> core::fmt::Result {
         let guard = Guard::new();
-        for conn in self.chains.iter(bucket, &guard) {
-            f(&conn)?;
+        let array = self.chains.array(&guard);
+        let bits = array.buckets().trailing_zeros();
+        for bucket in conn_tab_size::listing_buckets(position, bits) {
+            for conn in array.bucket(bucket) {
+                f(&conn)?;
+            }
         }
         Ok(())
+    }
+
+    /// The position of the listing record after the one at `position`.
+    pub(crate) fn next_position(&self, position: u64) -> u64 {
+        conn_tab_size::next_listing_position(position, self.buckets().trailing_zeros())
     }
 }

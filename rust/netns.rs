@@ -211,7 +211,7 @@ pub(crate) fn state(net: &Net) -> Result<&NetState> {
 
 impl NetData for NetState {
     fn new(_net: &Net) -> Result<Self> {
-        let bits = conn_tab_size::bits_for(params::conn_tab_bits());
+        let bits = conn_tab_size::bits_for(params::conn_tab_bits(), ffi::totalram_pages());
         Self::with_conn_bits(bits, ffi::random_u32(), ffi::random_u32())
     }
 
@@ -233,6 +233,7 @@ impl NetData for NetState {
 impl OnTimer for NetState {
     fn on_timer(&self, timer: &Timer<Self>) {
         self.conns.sweep();
+        self.conns.grow();
         let ticks = self.ticks.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         if ticks % TICKS_PER_SECOND == 0 {
             self.check_defenses();

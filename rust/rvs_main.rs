@@ -57,13 +57,14 @@ struct RvsModule {
 impl kernel::Module for RvsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let requested_bits = ffi::params::conn_tab_bits();
-        let bits = conn_tab_size::bits_for(requested_bits);
+        let ram = ffi::totalram_pages();
+        let bits = conn_tab_size::bits_for(requested_bits, ram);
         if i64::from(bits) != i64::from(requested_bits) {
             pr_info!(
                 "conn_tab_bits={} out of range {}..={}, using {}\n",
                 requested_bits,
                 conn_tab_size::MIN_BITS,
-                conn_tab_size::MAX_BITS,
+                conn_tab_size::max_bits(ram),
                 bits
             );
         }

@@ -24,8 +24,14 @@ assert_eq "errno=0" "$(python3 "$GENL" request GET_DEST --dump \
 netns_new rvs-info
 assert_eq "$expected" "$(ip netns exec rvs-info ipvsadm -Ln)" "ipvsadm -Ln inside a namespace"
 
-# conn_tab_bits: the table size is 2^bits, clamped from below at 8 bits (as ip_vs does).
-for bits_size in 10:1024 4:256 12:4096; do
+# conn_tab_bits: the table size is 2^bits, clamped to 8 bits from below and from above to what
+# the memory allows (ip_vs_conn_init: order_base_2(pages) + PAGE_SHIFT - 3 -
+# order_base_2(sizeof(struct ip_vs_conn)) = the pages' order), as ip_vs does; 2^20 buckets (8 MiB,
+# more than one kmalloc gives) where the VM has the memory for it.
+pages=$(awk '/^MemTotal:/ { print int($2 / 4) }' /proc/meminfo)
+order=$(python3 -c 'import sys; print((int(sys.argv[1]) - 1).bit_length())' "$pages")
+bits20=$((order < 20 ? order : 20))
+for bits_size in 10:1024 4:256 "20:$((1 << bits20))" 12:4096; do
 	bits=${bits_size%%:*} size=${bits_size##*:}
 	module_unload || fail "unload"
 	module_load conn_tab_bits="$bits" || fail "load with conn_tab_bits=$bits"

@@ -15,7 +15,6 @@ mod services;
 
 use crate::{
     abi::{self, cmd, cmd_attr, daemon_attr, info_attr},
-    conn_tab_size,
     ffi::{
         errno,
         genl::{Command, Dump, Family, Policy, Request},
@@ -120,9 +119,11 @@ fn set_daemon(request: &Request<'_>) -> Result {
     Err(errno::eopnotsupp())
 }
 
-/// `IPVS_CMD_GET_INFO`: the IPVS version and the connection table size (`ip_vs_genl_get_cmd`).
+/// `IPVS_CMD_GET_INFO`: the IPVS version and the connection table size (`ip_vs_genl_get_cmd`):
+/// the namespace's current size, which is IPVS's until the table grows.
 fn get_info(request: &Request<'_>) -> Result {
-    let table_size = conn_tab_size::size_for(conn_tab_size::bits_for(params::conn_tab_bits()));
+    let buckets = netns::state(request.net())?.conns.buckets();
+    let table_size = u32::try_from(buckets).unwrap_or(u32::MAX);
     let mut reply = request.reply(cmd::SET_INFO)?;
     let mut attrs = reply.attrs();
     attrs.put_u32(info_attr::VERSION, abi::version_code(abi::VERSION))?;

@@ -14,7 +14,6 @@ use crate::{
     config_rules::{self, Ipv6Full},
     conn_tab_size,
     ffi::{
-        params,
         procfs::{ProcFile, SeqWriter},
         rcu, timer,
     },
@@ -34,8 +33,8 @@ impl ProcFile for Services {
         state.services.buckets() as u64
     }
 
-    fn header(_state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
-        services_header(out)
+    fn header(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
+        services_header(state, out)
     }
 
     fn record(state: &NetState, bucket: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
@@ -44,9 +43,9 @@ impl ProcFile for Services {
     }
 }
 
-fn services_header(out: &mut SeqWriter<'_>) -> fmt::Result {
+fn services_header(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
     let (major, minor, patch) = abi::VERSION;
-    let size = conn_tab_size::size_for(conn_tab_size::bits_for(params::conn_tab_bits()));
+    let size = state.conns.buckets();
     writeln!(
         out,
         "IP Virtual Server version {major}.{minor}.{patch} (size={size})"
@@ -171,14 +170,19 @@ fn totals(state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
 }
 
 /// `/proc/net/ip_vs_conn`: the connection entries (`ip_vs_conn_seq_show`), which `ipvsadm -Lc`
-/// parses; record `n` is the entries of hash bucket `n`.
+/// parses; a record is the entries of a hash bucket or a few, numbered by listing position
+/// (`conn_tab_size::listing_buckets`).
 pub(crate) struct Conns;
 
 impl ProcFile for Conns {
     type Data = NetState;
 
-    fn records(state: &NetState) -> u64 {
-        state.conns.buckets() as u64
+    fn records(_state: &NetState) -> u64 {
+        conn_tab_size::LISTING_POSITIONS
+    }
+
+    fn next_record(state: &NetState, position: u64) -> u64 {
+        state.conns.next_position(position)
     }
 
     fn header(_state: &NetState, out: &mut SeqWriter<'_>) -> fmt::Result {
@@ -187,10 +191,9 @@ impl ProcFile for Conns {
         )
     }
 
-    fn record(state: &NetState, bucket: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
+    fn record(state: &NetState, position: u64, out: &mut SeqWriter<'_>) -> fmt::Result {
         let now = timer::jiffies();
-        let bucket = usize::try_from(bucket).map_err(|_| fmt::Error)?;
-        state.conns.for_each_in(bucket, |c| {
+        state.conns.for_each_at(position, |c| {
             let t = &c.tuple;
             let (vport, dport) = c.shown_ports();
             // `ip_vs_proto_name`: fwmark templates have protocol 0 ("IP").

@@ -24,6 +24,12 @@ pub(crate) mod sys;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
 
+/// The memory the kernel manages, in pages (`totalram_pages`).
+pub(crate) fn totalram_pages() -> u64 {
+    // SAFETY: no preconditions; reads a global counter.
+    unsafe { sys::rvs_totalram_pages() as u64 }
+}
+
 /// Free memory in pages, as `si_mem_available` estimates it.
 pub(crate) fn mem_available_pages() -> i64 {
     // SAFETY: no preconditions; reads global counters.

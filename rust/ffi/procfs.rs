@@ -50,6 +50,11 @@ pub(crate) trait ProcFile: 'static {
 
     /// Writes record `index` (below `records`; what it shows may have changed since).
     fn record(data: &Self::Data, index: u64, out: &mut SeqWriter<'_>) -> fmt::Result;
+
+    /// The record after record `index` (a file may number its records sparsely).
+    fn next_record(_data: &Self::Data, index: u64) -> u64 {
+        index.saturating_add(1)
+    }
 }
 
 /// The `seq_operations` of a [`ProcFile`]. The iterator is the position itself (`*pos`): 0 is
@@ -109,8 +114,16 @@ impl<F: ProcFile> SeqAdapter<F> {
         _v: *mut c_void,
         pos: *mut sys::loff_t,
     ) -> *mut c_void {
-        // SAFETY: the seq_file core passes a valid position, which `next` must advance.
-        unsafe { *pos = (*pos).saturating_add(1) };
+        // SAFETY: the seq_file core passes a valid position, which `next` must advance; the file
+        // is ours.
+        unsafe {
+            *pos = match u64::try_from(*pos) {
+                Ok(0) => 1,
+                Ok(n) => i64::try_from(F::next_record(Self::data(seq), n - 1))
+                    .map_or(i64::MAX, |i| i.saturating_add(1)),
+                Err(_) => i64::MAX,
+            }
+        };
         // SAFETY: as in `start`.
         unsafe { Self::at(seq, pos) }
     }

@@ -11,9 +11,10 @@ MODULE_VERSION("0.1.0");
 /* Same name, permissions and clamping range as ip_vs's conn_tab_bits (ip_vs_conn.c). */
 static int conn_tab_bits = 12;
 module_param(conn_tab_bits, int, 0444);
-MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8..20, default 12)");
+MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8..27, default 12)");
 
 int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
+unsigned long rvs_totalram_pages(void) { return totalram_pages(); }
 unsigned int rvs_hz(void) { return HZ; }
 
 void *rvs_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
