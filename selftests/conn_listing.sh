@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # /proc/net/ip_vs_conn, which ipvsadm -Lnc reads, with RVS_CONNS UDP connections made by forged
-# datagrams (default 200 000; 20 000 on the debug kernel; 50 000 against ip_vs, whose listing time
+# datagrams (default 200 000; 20 000 on the debug kernel and against ip_vs, whose listing time
 # grows with the square of the table: 229 s per read at 200 000): every connection is listed once,
 # and a reader that has read one page holds little kernel memory, as IPVS's (which walks its table
 # bucket by bucket; rvs shows one hash bucket per seq_file record), rather than a buffer for the
@@ -8,10 +8,8 @@
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
-if [ "${KERNEL:-}" = debug ]; then
+if [ "${KERNEL:-}" = debug ] || [ "$MODULE" = ipvs ]; then
 	conns=${RVS_CONNS:-20000}
-elif [ "$MODULE" = ipvs ]; then
-	conns=${RVS_CONNS:-50000}
 else
 	conns=${RVS_CONNS:-200000}
 fi

@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::kernel::{self, Flavour};
+use crate::ledger;
 use crate::plan::{self, Helper, History, Job, Lane, Measure};
 use crate::pool::{self, Event, Verdict};
 use crate::util::{bail, cache_dir, fmt_secs, hash_file, hash_hex, root, Error, Result};
@@ -433,10 +434,22 @@ pub fn main(args: &[String]) -> Result<i32> {
     let mut measured: Vec<(f64, f64, String)> = Vec::new();
     let mut new_history = load_history();
     fs::create_dir_all(cache_dir().join("results"))?;
+    let commit = ledger::commit();
     pool::run(jobs, slots, &images, &logs, |event, left| match event {
         Event::Finished(f) => {
             done += 1;
             let name = f.job.test.trim_end_matches(".sh");
+            if let Some(key) = keys.get(&(f.job.lane, f.job.test.clone())) {
+                if f.verdict != Verdict::Skip {
+                    ledger::append(
+                        key,
+                        f.verdict == Verdict::Pass,
+                        f.secs as u64,
+                        &commit,
+                        &f.output,
+                    );
+                }
+            }
             let word = match f.verdict {
                 Verdict::Pass => "PASS",
                 Verdict::Fail => "FAIL",
@@ -483,6 +496,13 @@ pub fn main(args: &[String]) -> Result<i32> {
                 tests.join(" ")
             );
             tally.failed += 1;
+            // The VM's tests passed on their own but its kernel then complained: each counts a
+            // failed run in the ledger.
+            for t in &tests {
+                if let Some(key) = keys.get(&(lane, t.clone())) {
+                    ledger::append(key, false, 0, &commit, &why);
+                }
+            }
         }
     })?;
     let _ = fs::remove_dir_all(&logs);
@@ -557,8 +577,9 @@ fn finish(tally: &Tally) -> Result<i32> {
     })
 }
 
-/// `--repeat N`: every named test (default: all) N times in each lane, no cached result taken; the
-/// pass rate of each test in each lane.
+/// `--repeat N`: every named test (default: all) until the ledger holds N runs of it in each lane
+/// (runs recorded earlier with the same key count, so a long repetition can be made in parts), no
+/// cached result taken; then the pass rate of each test in each lane over its last N runs.
 fn repeat(o: &Options) -> Result<i32> {
     let tests = if o.tests.is_empty() {
         all_tests()?
@@ -571,31 +592,39 @@ fn repeat(o: &Options) -> Result<i32> {
     let images = prepare_images(&flavours)?;
     let history = load_history();
     let helpers = helpers()?;
-    // An ip_vs result that passed every repetition is as proven as one from `check`: cached alike.
     let mut keys = BTreeMap::new();
     let mut jobs = Vec::new();
     for &lane in &o.lanes {
+        let kernel_key = kernel::key(lane.kernel)?;
         for t in &tests {
-            if lane.module == Module::Ipvs {
-                let key = result_key(t, lane, &helpers, &kernel::key(lane.kernel)?);
-                keys.insert((t.trim_end_matches(".sh").to_string(), lane), key);
-            }
-            for _ in 0..o.repeat {
+            let key = result_key(t, lane, &helpers, &kernel_key);
+            for _ in 0..ledger::missing(&ledger::read(&key), o.repeat) {
                 jobs.push(Job {
                     test: t.clone(),
                     lane,
                     expected: history.expected(lane, t),
                 });
             }
+            keys.insert((lane, t.clone()), key);
         }
     }
     let total = jobs.len();
+    println!(
+        "== {total} runs make {} in each of {} (test, lane) pairs (expected {})",
+        o.repeat,
+        keys.len(),
+        fmt_secs(plan::expected_remaining(
+            &[],
+            &jobs.iter().map(|j| j.expected).collect::<Vec<_>>(),
+            o.slots
+        ) as u64)
+    );
     let logs = std::env::temp_dir().join(format!("rvs-check.{}", std::process::id()));
     fs::create_dir_all(&logs)?;
     let started = Instant::now();
-    let mut rates: BTreeMap<(String, Lane), (usize, usize)> = BTreeMap::new();
     let mut tally = Tally::default();
     let mut done = 0;
+    let commit = ledger::commit();
     pool::run(jobs, o.slots, &images, &logs, |event, left| match event {
         Event::Finished(f) => {
             done += 1;
@@ -612,10 +641,8 @@ fn repeat(o: &Options) -> Result<i32> {
             if !ok {
                 println!("{}", f.output.trim_end());
             }
-            let r = rates.entry((name, f.job.lane)).or_default();
-            r.1 += 1;
-            if ok {
-                r.0 += 1;
+            if let Some(key) = keys.get(&(f.job.lane, f.job.test.clone())) {
+                ledger::append(key, ok, f.secs as u64, &commit, &f.output);
             }
             tally.add(ok);
         }
@@ -625,20 +652,57 @@ fn repeat(o: &Options) -> Result<i32> {
                 lane.shown(),
                 tests.join(" ")
             );
+            for t in &tests {
+                if let Some(key) = keys.get(&(lane, t.clone())) {
+                    ledger::append(key, false, 0, &commit, &why);
+                }
+            }
             tally.add(false);
         }
     })?;
     let _ = fs::remove_dir_all(&logs);
-    println!("== pass rates");
+    println!("== pass rates over the last {} runs (commits they ran)", o.repeat);
     fs::create_dir_all(cache_dir().join("results"))?;
-    for ((name, lane), (ok, n)) in &rates {
-        println!("  {ok:>3}/{n:<3} {name} [{}]", lane.shown());
-        if ok == n && *n == o.repeat {
-            if let Some(key) = keys.get(&(name.clone(), *lane)) {
-                let _ = fs::write(cached_path(key), format!("PASS {ok}/{n}\n"));
+    let mut complete = 0;
+    for ((lane, test), key) in &keys {
+        let records = ledger::read(key);
+        let r = ledger::rate(&records, o.repeat);
+        let commits: Vec<String> = r.commits.into_iter().collect();
+        // Older runs are shown too when they hold a failure: the last N alone would hide it.
+        let all = ledger::rate(&records, records.len());
+        let older = if all.passed != all.runs && all.runs > r.runs {
+            format!("  (all {} recorded runs: {} passed)", all.runs, all.passed)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:>3}/{:<3} {} [{}]  {}{older}",
+            r.passed,
+            r.runs,
+            test.trim_end_matches(".sh"),
+            lane.shown(),
+            commits.join(" ")
+        );
+        for f in records.iter().filter(|f| !f.pass) {
+            let log = ledger::failure_log(key, f.at);
+            if log.exists() {
+                println!("           failed run's output: {}", log.display());
+            }
+        }
+        if r.passed == r.runs && r.runs == o.repeat {
+            complete += 1;
+            // An ip_vs result that passed every repetition is as proven as one from `check`.
+            if lane.module == Module::Ipvs {
+                let _ = fs::write(cached_path(key), format!("PASS {}/{}\n", r.passed, r.runs));
             }
         }
     }
+    println!(
+        "== {complete} of {} (test, lane) pairs passed {} of {}",
+        keys.len(),
+        o.repeat,
+        o.repeat
+    );
     finish(&tally)
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod deps;
 mod kernel;
+mod ledger;
 mod lint;
 mod module;
 mod plan;
@@ -33,7 +34,9 @@ cargo xtask <verb>: rvs's host side
                              (release and debug kernel) and ip_vs; ends with `N passed, N failed`;
                              with TEST names, only those selftests
   check --repeat N [--kernel K] [--module M] [TEST...]
-                             run tests N times in each lane and report their pass rates
+                             run tests until the ledger ($RVS_CACHE/ledger) holds N runs of each in
+                             each lane (earlier runs of the same test and kernel count), then report
+                             their pass rates over the last N runs
   bench [nat|scale|director] rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
                              rates (nat); thousands of services: restore, listing, command latency,
                              keepalived start and stop, packet rate among 10 000 services (scale);
