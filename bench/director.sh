@@ -29,6 +29,9 @@
 #                             default "1000 100000 1000000"); the memory each costs (growth of
 #                             /proc/meminfo's Slab divided by the connections made)
 # and for each, the director's softirq CPU time per packet (/proc/stat; not for plain).
+# BENCH_PROFILE=1 adds, after each established-flow and new-flow window, a second window recorded by
+# perf (cpu-clock samples on every CPU, the only event under TCG): where the busy time went, by
+# module and symbol, printed and kept as profile-SYSTEM-WORKLOAD.txt (target/bench-profiles/).
 # Results go to $RVS_RUN/out (picked up by cargo xtask bench): director.json, BENCHMARKS.md and
 # director.png (the ratios, drawn by gnuplot). Figures under TCG emulation are far below hardware;
 # the ratios are what compares.
@@ -168,6 +171,67 @@ window() {
 # record SYSTEM WORKLOAD "RATE NS" [UNIT]
 record() { echo "$1 $2 $3 ${4:-pps}" >>"$work/results"; }
 
+# profile SYSTEM WORKLOAD: with BENCH_PROFILE, where the CPUs' busy time went in a $SECS window of
+# the running traffic: the share of each symbol (self time, at least 0.3 %) and of each module, of
+# the samples that were not the idle loop. Symbols are looked up in /proc/kallsyms here (perf
+# leaves rvs's Rust symbols unnamed) and Rust's mangled paths shortened to their identifiers.
+profile() {
+	[ -n "${BENCH_PROFILE:-}" ] || return 0
+	local f="$OUT/profile-$1-$2.txt"
+	perf record -q -e cpu-clock -a -o "$work/perf.data" -- sleep "$SECS" >/dev/null 2>&1 ||
+		fail "perf record"
+	perf script -i "$work/perf.data" -F ip 2>/dev/null | python3 -c '
+import bisect, collections, re, sys
+syms = []
+for line in open("/proc/kallsyms"):
+    f = line.split()
+    if len(f) >= 3 and f[1] in "tTwW":
+        syms.append((int(f[0], 16), f[2], f[3].strip("[]") if len(f) > 3 else "kernel"))
+syms.sort()
+addrs = [s[0] for s in syms]
+def short(name):
+    if not name.startswith("_R"):
+        return name
+    name = re.sub(r"Cs[0-9A-Za-z]*_", "C", name)
+    ids, i = [], 2
+    while i < len(name):
+        m = re.match(r"(\d+)_?", name[i:])
+        if m and not name[i - 1].isdigit():
+            n, start = int(m.group(1)), i + m.end()
+            ident = name[start:start + n]
+            if len(ident) == n and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+                ids.append(ident)
+                i = start + n
+                continue
+        i += 1
+    ids = [x for x in ids if x not in ("rvs_main", "kernel", "core", "alloc")]
+    return "::".join(ids[-3:]) or name
+by_sym, by_mod, busy = collections.Counter(), collections.Counter(), 0
+for line in sys.stdin:
+    try:
+        ip = int(line.split()[0], 16)
+    except (ValueError, IndexError):
+        continue
+    i = bisect.bisect_right(addrs, ip) - 1
+    addr, name, mod = syms[i] if i >= 0 else (0, "?", "?")
+    if name in ("default_idle", "default_idle_call", "arch_cpu_idle", "do_idle", "cpuidle_idle_call"):
+        continue
+    busy += 1
+    by_sym[(mod, short(name))] += 1
+    by_mod[mod] += 1
+print("%d busy samples; by module:" % busy)
+for mod, n in by_mod.most_common():
+    print("  %5.1f%%  %s" % (100.0 * n / busy, mod))
+print("by symbol (self):")
+for (mod, name), n in by_sym.most_common():
+    if 1000 * n < 3 * busy:
+        break
+    print("  %5.1f%%  [%s] %s" % (100.0 * n / busy, mod, name))
+' >"$f" || fail "perf report"
+	echo "bench: profile of $1 $2"
+	head -45 "$f"
+}
+
 load() {
 	case $1 in
 	ipvs) modprobe ip_vs || fail "modprobe ip_vs" ;;
@@ -200,6 +264,7 @@ est() {
 	pktgen "$DST" "$FLOW_SRC" "$FLOW_SRC" 4000 4000 0
 	pg_start
 	record "$1" "$2" "$(window delivered)"
+	profile "$1" "$2"
 	pg_stop
 }
 
@@ -221,6 +286,7 @@ new_udp() {
 	reset_delivered
 	pg_start
 	record "$1" new_udp "$(window delivered)" conn/s
+	profile "$1" new_udp
 	pg_stop
 	check_new "$1" new_udp
 }

@@ -53,6 +53,15 @@ pub fn main(rest: &[String]) -> Result<i32> {
         &cmd,
         |run| {
             let out = run.join("out");
+            // BENCH_PROFILE's perf reports, kept out of the tree.
+            let profiles = root().join("target/bench-profiles");
+            for e in fs::read_dir(&out).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("profile-") {
+                    fs::create_dir_all(&profiles)?;
+                    fs::copy(e.path(), profiles.join(&name))?;
+                }
+            }
             let json = out.join("director.json");
             if !json.exists() {
                 return Ok(());
