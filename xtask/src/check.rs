@@ -661,7 +661,10 @@ fn repeat(o: &Options) -> Result<i32> {
         }
     })?;
     let _ = fs::remove_dir_all(&logs);
-    println!("== pass rates over the last {} runs (commits they ran)", o.repeat);
+    println!(
+        "== pass rates over the last {} runs (commits they ran)",
+        o.repeat
+    );
     fs::create_dir_all(cache_dir().join("results"))?;
     let mut complete = 0;
     for ((lane, test), key) in &keys {
