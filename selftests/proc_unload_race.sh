@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # /proc/net/ip_vs, ip_vs_stats and ip_vs_conn are read in a loop, in the initial namespace and in
-# three others, while the module is unloaded and loaded 50 times (20 on the slower debug kernel,
-# whose KASAN reports a use after free in any round, not only one that crashes) and a short-lived
-# namespace with its own reader comes and goes in every round: the files come and go with the
-# module, every read either works or finds no file, and the kernel reports nothing (KASAN, lockdep
-# and kmemleak on the debug kernel; the files are world-readable, so this is any local user's
-# race). A read during a load sees the files only once their namespace's state exists, and a read
-# during an unload finishes before that state goes.
+# three others, while the module is unloaded and loaded 50 times and a short-lived namespace with
+# its own reader comes and goes in every round: the files come and go with the module, every
+# read either works or finds no file, and the kernel reports nothing (KASAN, lockdep and
+# kmemleak on the debug kernel; the files are world-readable, so this is any local user's race).
+# A read during a load sees the files only once their namespace's state exists, and a read during
+# an unload finishes before that state goes.
 . "$(dirname "$0")/lib/lib.sh"
 
 rounds=50
-[ "${KERNEL:-}" = debug ] && rounds=20
 readers_dir=$(mktemp -d)
 on_exit "rm -rf $readers_dir"
 
