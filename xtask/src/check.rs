@@ -496,13 +496,7 @@ pub fn main(args: &[String]) -> Result<i32> {
                 tests.join(" ")
             );
             tally.failed += 1;
-            // The VM's tests passed on their own but its kernel then complained: each counts a
-            // failed run in the ledger.
-            for t in &tests {
-                if let Some(key) = keys.get(&(lane, t.clone())) {
-                    ledger::append(key, false, 0, &commit, &why);
-                }
-            }
+            record_vm_failure(&keys, lane, &tests, &commit, &why);
         }
     })?;
     let _ = fs::remove_dir_all(&logs);
@@ -575,6 +569,22 @@ fn finish(tally: &Tally) -> Result<i32> {
     } else {
         1
     })
+}
+
+/// A VM whose tests passed on their own but whose kernel then complained: each of its tests
+/// counts a failed run in the ledger.
+fn record_vm_failure(
+    keys: &BTreeMap<(Lane, String), String>,
+    lane: Lane,
+    tests: &[String],
+    commit: &str,
+    why: &str,
+) {
+    for t in tests {
+        if let Some(key) = keys.get(&(lane, t.clone())) {
+            ledger::append(key, false, 0, commit, why);
+        }
+    }
 }
 
 /// `--repeat N`: every named test (default: all) until the ledger holds N runs of it in each lane
@@ -652,11 +662,7 @@ fn repeat(o: &Options) -> Result<i32> {
                 lane.shown(),
                 tests.join(" ")
             );
-            for t in &tests {
-                if let Some(key) = keys.get(&(lane, t.clone())) {
-                    ledger::append(key, false, 0, &commit, &why);
-                }
-            }
+            record_vm_failure(&keys, lane, &tests, &commit, &why);
             tally.add(false);
         }
     })?;
