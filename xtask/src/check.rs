@@ -377,9 +377,21 @@ pub fn main(args: &[String]) -> Result<i32> {
     flavours.dedup();
     let images = prepare_images(&flavours)?;
 
-    // Host tests and lint run beside the VMs; their output is shown when they are done.
-    let host = whole.then(|| background(crate::lint::host_tests_captured));
-    let lint = whole.then(|| background(crate::lint::lint_captured));
+    // Host tests and lint run beside the VMs, at the lowest priority: the VMs are the run's long
+    // pole, and the compilers fill the moments when the VMs wait. Their output is shown when they
+    // are done. (The runner checks boot VMs of their own, which must not starve into a timeout.)
+    let host = whole.then(|| {
+        background(|| {
+            crate::util::lower_this_threads_priority();
+            crate::lint::host_tests_captured()
+        })
+    });
+    let lint = whole.then(|| {
+        background(|| {
+            crate::util::lower_this_threads_priority();
+            crate::lint::lint_captured()
+        })
+    });
     let debug = flavours.contains(&Flavour::Debug);
     let runner = whole.then(|| background(move || runner_checks(debug)));
 
