@@ -623,7 +623,9 @@ impl ConnTable {
     /// buckets.
     pub(crate) fn sweep(&self) -> usize {
         let now = timer::jiffies();
-        let size = (self.chains.buckets() as u32).max(1);
+        let guard = Guard::new();
+        let array = self.chains.array(&guard);
+        let size = (array.buckets() as u32).max(1);
         let per_sweep = size.div_ceil(SWEEPS_PER_ROUND).max(1);
         let start = self
             .sweep_next
@@ -635,8 +637,13 @@ impl ConnTable {
             .store(if end >= size { 0 } else { end }, Ordering::Relaxed);
         let mut removed = 0;
         let retry = TEMPLATE_RETRY_SECS.saturating_mul(u64::from(timer::hz()));
-        let guard = Guard::new();
         for bucket in start..end {
+            // A bucket with nothing expired is passed over without taking its lock, which most
+            // are while connections are being made faster than they expire. (If the table grew
+            // meanwhile, what this read missed is met by the next round.)
+            if !array.bucket(bucket as usize).any(|c| c.expired(now)) {
+                continue;
+            }
             removed += self.remove_in(bucket as usize, &guard, |c| {
                 if c.expired(now) && c.n_control.load(Ordering::Relaxed) > 0 {
                     // A template outlives the connections it controls (`expire_later`).
