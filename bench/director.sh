@@ -19,6 +19,9 @@
 # Workloads (per second, delivered to the real server; medians over the rounds):
 #   est_nat, est_dr, est_tun  one established flow of 64-byte UDP frames through a NAT, DR or IPIP
 #                             service: packets/s
+#   est_nat_fast, est_dr_fast, est_tun_fast
+#                             the same with rvs's fast_path sysctl on (rvs only: ip_vs, which has no
+#                             such path, runs as in est_*, and plain forwarding is not run again)
 #   new_udp                   a new connection with every packet (source address and port step
 #                             through 16 million pairs): connections/s
 #   new_syn                   TCP SYNs from random source addresses and ports: connections/s
@@ -42,7 +45,7 @@ ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-4}
 SCALE=${BENCH_SCALE:-1000 100000 1000000}
 OTHERS=${BENCH_OTHERS:-10000}
-WORKLOADS=${BENCH_WORKLOADS:-est_nat est_dr est_tun est_nat_among_services new_udp new_syn scale}
+WORKLOADS=${BENCH_WORKLOADS:-est_nat est_dr est_tun est_nat_fast est_dr_fast est_tun_fast est_nat_among_services new_udp new_syn scale}
 OUT=$RVS_RUN/out
 mkdir -p "$OUT"
 work=$(mktemp -d /tmp/rvs-director.XXXXXX)
@@ -258,9 +261,14 @@ service() {
 	DST=$VIP
 }
 
-# est SYSTEM WORKLOAD METHOD: one established UDP flow.
+# est SYSTEM WORKLOAD METHOD [fast]: one established UDP flow; with "fast", rvs sends it on
+# from PRE_ROUTING (an rvs.ko without the sysctl, as a baseline may be, runs without).
 est() {
 	service "$1" "$3" -u "$PORT"
+	if [ "${4:-}" = fast ] && [ "$1" != ipvs ]; then
+		in_lb sh -c 'echo 1 >/proc/sys/net/ipv4/vs/fast_path' 2>/dev/null ||
+			echo "bench: $1 has no fast_path sysctl"
+	fi
 	pktgen "$DST" "$FLOW_SRC" "$FLOW_SRC" 4000 4000 0
 	pg_start
 	record "$1" "$2" "$(window delivered)"
@@ -324,13 +332,18 @@ scale() {
 # Every workload starts from an empty connection table (a freshly loaded module), so that no
 # connection of an earlier one (bound to a real server since removed) takes its packets.
 run_system() {
-	local sys=$1 w
+	local sys=$1 w m
 	for w in $WORKLOADS; do
 		[ "$sys" = plain ] || load "$sys"
 		case $w in
 		est_nat) est "$sys" est_nat -m ;;
 		est_dr) est "$sys" est_dr -g ;;
 		est_tun) est "$sys" est_tun -i ;;
+		est_nat_fast | est_dr_fast | est_tun_fast)
+			[ "$sys" = plain ] && continue
+			case $w in est_nat*) m=-m ;; est_dr*) m=-g ;; *) m=-i ;; esac
+			est "$sys" "$w" "$m" fast
+			;;
 		est_nat_among_services | new_udp | new_syn | scale) "$w" "$sys" ;;
 		*) fail "unknown workload $w" ;;
 		esac

@@ -283,6 +283,9 @@ pub(crate) struct Sysctls {
     pub(crate) lblc_expiration: AtomicI32,
     /// `lblcr_expiration` in ticks.
     pub(crate) lblcr_expiration: AtomicI32,
+    /// rvs only: packets of established connections are sent on from `PRE_ROUTING`, before the
+    /// stack routes them to this host, rather than from `LOCAL_IN` (see `hooks::early_request`).
+    pub(crate) fast_path: AtomicI32,
 }
 
 impl Default for Sysctls {
@@ -309,6 +312,7 @@ impl Default for Sysctls {
             run_estimation: AtomicI32::new(1),
             lblc_expiration: AtomicI32::new(default_expiration),
             lblcr_expiration: AtomicI32::new(default_expiration),
+            fast_path: AtomicI32::new(0),
         }
     }
 }
@@ -317,13 +321,16 @@ impl Default for Sysctls {
 /// and 3 (on); IPVS refuses other values with `-EINVAL` (`proc_do_defense_mode`).
 static DEFENSE_MODE_MIN: i32 = 0;
 static DEFENSE_MODE_MAX: i32 = 3;
+/// The range of the switches that are 0 or 1 only.
+static SWITCH_MIN: i32 = 0;
+static SWITCH_MAX: i32 = 1;
 
 impl Sysctls {
     /// The directory of the sysctls.
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
-    /// The sysctl files, in IPVS's order.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 19] {
+    /// The sysctl files, in IPVS's order, then rvs's own.
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 20] {
         let plain = |name, value| IntSysctl {
             name,
             value,
@@ -370,6 +377,12 @@ impl Sysctls {
             },
             jiffies(c_str!("lblc_expiration"), &self.lblc_expiration),
             jiffies(c_str!("lblcr_expiration"), &self.lblcr_expiration),
+            IntSysctl {
+                name: c_str!("fast_path"),
+                value: &self.fast_path,
+                kind: IntKind::Range(&SWITCH_MIN, &SWITCH_MAX),
+                read_only_unprivileged: false,
+            },
         ]
     }
 }

@@ -70,6 +70,12 @@ pub(crate) struct Seen<'h> {
     pub(crate) ip: &'h Ipv4,
     pub(crate) meta: &'h Meta,
     pub(crate) guard: &'h Guard,
+    /// The packet is met before routing (the fast path), without the input route that an ICMP
+    /// error about it needs (`icmp_send` sends none without) and that local delivery follows:
+    /// where a transmitter would send an ICMP error or deliver locally, it answers
+    /// [`Verdict::Accept`] and leaves the packet untouched, for `LOCAL_IN`. Every other outcome
+    /// is final.
+    pub(crate) early: bool,
 }
 
 /// The route to `daddr` (as next hop when `known_nh`) for a packet of `conn`: the one cached with
@@ -90,8 +96,11 @@ fn route<'g>(
 
 /// A packet leaving for another host loses one TTL; one whose TTL runs out is answered with
 /// "time exceeded" and dropped (`decrement_ttl`).
-fn decrement_ttl(pkt: &mut Packet<'_>, ip: &Ipv4) -> Result<(), Verdict> {
-    if ip.ttl <= 1 {
+fn decrement_ttl(pkt: &mut Packet<'_>, seen: &Seen<'_>) -> Result<(), Verdict> {
+    if seen.ip.ttl <= 1 {
+        if seen.early {
+            return Err(Verdict::Accept);
+        }
         pkt.icmp_send(packet::ICMP_TIME_EXCEEDED, packet::ICMP_EXC_TTL, 0);
         return Err(Verdict::Drop);
     }
@@ -111,6 +120,9 @@ fn ensure_mtu(
     payload: Payload,
 ) -> Result<(), Verdict> {
     if payload == Payload::Request && seen.ip.dont_fragment && pkt.exceeds_mtu(seen.meta, mtu) {
+        if seen.early {
+            return Err(Verdict::Accept);
+        }
         pkt.icmp_send(
             packet::ICMP_DEST_UNREACH,
             packet::ICMP_FRAG_NEEDED,
@@ -136,10 +148,14 @@ fn send_unchanged(
         return Verdict::Drop;
     };
     if route.is_local() {
-        return if_local;
+        return if seen.early {
+            Verdict::Accept
+        } else {
+            if_local
+        };
     }
-    let checked = decrement_ttl(&mut pkt, seen.ip)
-        .and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), payload));
+    let checked =
+        decrement_ttl(&mut pkt, seen).and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), payload));
     if let Err(verdict) = checked {
         return verdict;
     }
@@ -205,8 +221,11 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
         return Verdict::Drop;
     };
     let local = route.is_local();
+    if local && seen.early {
+        return Verdict::Accept;
+    }
     if !local {
-        let checked = decrement_ttl(&mut pkt, ip)
+        let checked = decrement_ttl(&mut pkt, seen)
             .and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), Payload::Request));
         if let Err(verdict) = checked {
             return verdict;
@@ -278,7 +297,7 @@ fn tunnel(
     if route.is_local() {
         return Verdict::Accept;
     }
-    if let Err(verdict) = decrement_ttl(&mut pkt, ip) {
+    if let Err(verdict) = decrement_ttl(&mut pkt, seen) {
         return verdict;
     }
     // What the tunnel headers leave of the route's MTU; with `pmtu_disc` a DF packet that does

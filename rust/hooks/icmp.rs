@@ -124,6 +124,7 @@ pub(super) fn request_icmp(
             ip,
             meta,
             guard: &guard,
+            early: false,
         };
         return xmit::transmit(net, state, pkt, &seen, &conn, Payload::IcmpError);
     }

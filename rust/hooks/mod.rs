@@ -7,6 +7,10 @@
 //! (real server to client) are routed through the director and met on `FORWARD`, where their
 //! source becomes the virtual service again. ICMP errors about a connection are translated the
 //! same way. Everything else is accepted unchanged.
+//!
+//! With the `fast_path` sysctl (rvs only), requests of established connections are sent on from
+//! `PRE_ROUTING` already: the stack's input route lookup, local delivery and `LOCAL_IN` hooks are
+//! skipped for them (`request::early_request`).
 
 #![deny(unsafe_code)]
 
@@ -16,7 +20,7 @@ mod request;
 
 use icmp::{reply_icmp, request_icmp};
 use reply::reply;
-use request::request;
+use request::{early_request, request};
 
 use crate::{
     conn::Conn,
@@ -29,6 +33,7 @@ use crate::{
     netns::NetState,
     packet,
 };
+use core::sync::atomic::Ordering;
 
 /// Which of IPVS's hook functions a hook stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +44,9 @@ pub(crate) enum HookPoint {
     Reply,
     /// ICMP error in transit (`FORWARD`, IPVS's `ip_vs_forward_icmp`).
     ForwardIcmp,
+    /// A request of an established connection before routing (`PRE_ROUTING`), with `fast_path`
+    /// on (rvs only).
+    EarlyRequest,
 }
 
 /// rvs's hooks: IPVS's points and priorities (`ip_vs_ops4` in `ip_vs_core.c`).
@@ -76,6 +84,12 @@ impl HookSet for NetState {
             priority: 100,
             point: HookPoint::Reply,
         },
+        // After destination NAT, as the packets `LOCAL_IN` would see.
+        HookSpec {
+            hooknum: HookNum::PreRouting,
+            priority: priority::NAT_DST + 1,
+            point: HookPoint::EarlyRequest,
+        },
     ];
 
     fn hook(&self, point: HookPoint, at: HookNum, net: &Net, packet: Packet<'_>) -> Verdict {
@@ -91,6 +105,10 @@ pub(crate) fn on_packet(
     state: &NetState,
     mut pkt: Packet<'_>,
 ) -> Verdict {
+    // Without the fast path, its hook costs one load per packet.
+    if point == HookPoint::EarlyRequest && state.sysctl.fast_path.load(Ordering::Relaxed) == 0 {
+        return Verdict::Accept;
+    }
     // Packets rvs already handled pass untouched, unparsed.
     let parsed = pkt.parse(|b, meta| {
         if meta.ipvs_property {
@@ -145,6 +163,16 @@ pub(crate) fn on_packet(
         HookPoint::ForwardIcmp => match &h.l4 {
             L4::IcmpError(e) => request_icmp(net, state, pkt, ip, e, &meta),
             L4::Transport(_) | L4::Other => Verdict::Accept,
+        },
+        HookPoint::EarlyRequest => match &h.l4 {
+            // Fragments and packets with IP options (which input processing may act on, or
+            // refuse) take the usual path.
+            L4::Transport(l4)
+                if meta.for_host && !ip.fragment && ip.header_len == packet::IPV4_MIN_LEN =>
+            {
+                early_request(net, state, pkt, ip, l4, &meta)
+            }
+            L4::Transport(_) | L4::IcmpError(_) | L4::Other => Verdict::Accept,
         },
     }
 }

@@ -92,6 +92,7 @@ pub(super) fn request(
         ip,
         meta,
         guard: &guard,
+        early: false,
     };
     let verdict = xmit::transmit(net, state, pkt, &seen, conn, Payload::Request);
     conn.count_in_packet(one_packet);
@@ -100,6 +101,58 @@ pub(super) fn request(
         // put without hashing it).
         conn.release();
     }
+    verdict
+}
+
+/// A request on `PRE_ROUTING`, with the `fast_path` sysctl on: one of an established connection
+/// is sent on to its real server at once, as [`request`] would send it from `LOCAL_IN`. Anything
+/// else is accepted untouched and goes the usual way: new connections, TCP SYNs (which may reuse
+/// or reschedule a connection), connections whose real server is gone, and packets the
+/// transmitter declines here because they need the input route (see [`xmit::Seen::early`]). A
+/// connection's later packets are taken to be for this host, as its first one was, without the
+/// input route's checks (reverse path, martians) that its first one passed.
+pub(super) fn early_request(
+    net: &Net,
+    state: &NetState,
+    pkt: Packet<'_>,
+    ip: &Ipv4,
+    l4: &Transport,
+    meta: &Meta,
+) -> Verdict {
+    let Transport { ports, tcp_flags } = *l4;
+    if ip.protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).syn {
+        return Verdict::Accept;
+    }
+    let key = Lookup::Request {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+    };
+    let guard = Guard::new();
+    let Some(conn) = state.conns.find_in(&key, &guard) else {
+        return Verdict::Accept;
+    };
+    if conn.dest_gone() {
+        return Verdict::Accept;
+    }
+    let seen = xmit::Seen {
+        ip,
+        meta,
+        guard: &guard,
+        early: true,
+    };
+    let verdict = xmit::transmit(net, state, pkt, &seen, &conn, Payload::Request);
+    if verdict == Verdict::Accept {
+        // Declined, unchanged: `request` counts it on `LOCAL_IN`.
+        return verdict;
+    }
+    // Counted after the transmitter, which reads neither the counters nor the state.
+    count_in(state, &conn, meta.len);
+    let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
+    conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
+    conn.count_in_packet(false);
     verdict
 }
 
