@@ -176,7 +176,8 @@ record() { echo "$1 $2 $3 ${4:-pps}" >>"$work/results"; }
 
 # profile SYSTEM WORKLOAD: with BENCH_PROFILE, where the CPUs' busy time went in a $SECS window of
 # the running traffic: the share of each symbol (self time, at least 0.3 %) and of each module, of
-# the samples that were not the idle loop. Symbols are looked up in /proc/kallsyms here (perf
+# the samples that were not the idle loop, then rvs.ko's hottest offsets within their symbols
+# (under TCG a sample lands where a translated block starts, often just after a call). Symbols are looked up in /proc/kallsyms here (perf
 # leaves rvs's Rust symbols unnamed) and Rust's mangled paths shortened to their identifiers.
 profile() {
 	[ -n "${BENCH_PROFILE:-}" ] || return 0
@@ -209,7 +210,7 @@ def short(name):
         i += 1
     ids = [x for x in ids if x not in ("rvs_main", "kernel", "core", "alloc")]
     return "::".join(ids[-3:]) or name
-by_sym, by_mod, busy = collections.Counter(), collections.Counter(), 0
+by_sym, by_mod, by_off, busy = collections.Counter(), collections.Counter(), collections.Counter(), 0
 for line in sys.stdin:
     try:
         ip = int(line.split()[0], 16)
@@ -222,6 +223,8 @@ for line in sys.stdin:
     busy += 1
     by_sym[(mod, short(name))] += 1
     by_mod[mod] += 1
+    if mod == "rvs":
+        by_off[(name, ip - addr)] += 1
 print("%d busy samples; by module:" % busy)
 for mod, n in by_mod.most_common():
     print("  %5.1f%%  %s" % (100.0 * n / busy, mod))
@@ -230,6 +233,10 @@ for (mod, name), n in by_sym.most_common():
     if 1000 * n < 3 * busy:
         break
     print("  %5.1f%%  [%s] %s" % (100.0 * n / busy, mod, name))
+# rvs.ko samples by offset in their (mangled) symbol, for llvm-objdump --disassemble-symbols.
+print("rvs by offset:")
+for (name, off), n in by_off.most_common(60):
+    print("  %5.1f%%  %s+0x%x" % (100.0 * n / busy, name, off))
 ' >"$f" || fail "perf report"
 	echo "bench: profile of $1 $2"
 	head -45 "$f"

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The headers the packet path decides on, parsed once from a packet's first bytes: the IPv4
-//! header, the ports and TCP flags, or an ICMP error with the packet it quotes (which may be one
-//! of rvs's tunnel packets). Scheduling, connection lookup and the transmitters read these
-//! instead of the packet.
+//! header, the ports and TCP flags, or whether it is an ICMP error. What an ICMP error quotes
+//! (which may be one of rvs's tunnel packets) is parsed apart, by [`IcmpError::parse`], so that
+//! the headers every packet carries through the hooks stay small to move. Scheduling, connection
+//! lookup and the transmitters read these instead of the packet.
 //!
 //! Pure logic without kernel dependencies, tested on the host by `cargo test`. A parser answers
 //! [`Need`] when the bytes it must see exist but are not linear yet; the caller pulls them and
@@ -25,8 +26,8 @@ pub(crate) struct Headers {
 pub(crate) enum L4 {
     /// A TCP or UDP header (of a whole packet or a first fragment).
     Transport(Transport),
-    /// An ICMP error (not fragmented).
-    IcmpError(IcmpError),
+    /// An ICMP error (not fragmented) of a type rvs translates; [`IcmpError::parse`] reads it.
+    IcmpError,
     /// Anything else, which rvs lets pass: another protocol or ICMP message, a later fragment,
     /// a transport header cut short.
     Other,
@@ -110,7 +111,8 @@ impl Headers {
                     transport(b, ip.protocol, ip.header_len)?.map(L4::Transport)
                 }
                 packet::PROTO_ICMP if !ip.fragment => {
-                    icmp_error(b, ip.header_len)?.map(L4::IcmpError)
+                    let header = get_or_none!(b, ip.header_len, packet::ICMP_HEADER_LEN);
+                    packet::icmp_is_error(header[0]).then_some(L4::IcmpError)
                 }
                 _ => None,
             }
@@ -139,18 +141,20 @@ fn transport(b: Bytes<'_>, protocol: u8, offset: usize) -> Result<Option<Transpo
     }))
 }
 
-/// The ICMP message at `offset`, if it is an error of a type rvs translates.
-fn icmp_error(b: Bytes<'_>, offset: usize) -> Result<Option<IcmpError>, Need> {
-    let header = get_or_none!(b, offset, packet::ICMP_HEADER_LEN);
-    if !packet::icmp_is_error(header[0]) {
-        return Ok(None);
+impl IcmpError {
+    /// Parses the ICMP message at `offset` of `b`, if it is an error of a type rvs translates.
+    pub(crate) fn parse(b: Bytes<'_>, offset: usize) -> Result<Option<Self>, Need> {
+        let header = get_or_none!(b, offset, packet::ICMP_HEADER_LEN);
+        if !packet::icmp_is_error(header[0]) {
+            return Ok(None);
+        }
+        let at = offset + packet::ICMP_HEADER_LEN;
+        Ok(Some(Self {
+            header,
+            quoted: quoted(b, at)?,
+            tunnel: quoted_tunnel(b, at)?,
+        }))
     }
-    let at = offset + packet::ICMP_HEADER_LEN;
-    Ok(Some(IcmpError {
-        header,
-        quoted: quoted(b, at)?,
-        tunnel: quoted_tunnel(b, at)?,
-    }))
 }
 
 /// The quoted TCP or UDP packet at `offset`.
@@ -245,6 +249,15 @@ mod tests {
         Headers::parse(Bytes::new(b, b.len()))
     }
 
+    /// The ICMP error `b` is, which its headers must say it is.
+    fn icmp(b: &[u8]) -> IcmpError {
+        let h = parse(b).unwrap().unwrap();
+        assert_eq!(h.l4, L4::IcmpError);
+        IcmpError::parse(Bytes::new(b, b.len()), h.ip.header_len)
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn tcp() {
         let h = parse(&tcp_syn()).unwrap().unwrap();
@@ -318,10 +331,7 @@ mod tests {
     #[test]
     fn icmp_error_quoting_a_request() {
         let p = frag_needed(RS, CLIENT, &tcp_syn()[..28]);
-        let h = parse(&p).unwrap().unwrap();
-        let L4::IcmpError(e) = h.l4 else {
-            panic!("{:?}", h.l4)
-        };
+        let e = icmp(&p);
         assert_eq!(e.header[0], packet::ICMP_DEST_UNREACH);
         assert_eq!([e.header[6], e.header[7]], 1400u16.to_be_bytes());
         let q = e.quoted.unwrap();
@@ -332,11 +342,7 @@ mod tests {
         let mut echo = p.clone();
         echo[20] = 8;
         assert_eq!(parse(&echo).unwrap().unwrap().l4, L4::Other);
-        let short = parse(&p[..50]).unwrap().unwrap();
-        assert!(matches!(
-            short.l4,
-            L4::IcmpError(IcmpError { quoted: None, .. })
-        ));
+        assert_eq!(icmp(&p[..50]).quoted, None);
     }
 
     #[test]
@@ -345,14 +351,7 @@ mod tests {
         // IPIP.
         let mut ipip = ipv4(packet::PROTO_IPIP, DIRECTOR, RS, 0x4000, 68);
         ipip.extend(request);
-        let e = match parse(&frag_needed(DIRECTOR, DIRECTOR, &ipip))
-            .unwrap()
-            .unwrap()
-            .l4
-        {
-            L4::IcmpError(e) => e,
-            other => panic!("{other:?}"),
-        };
+        let e = icmp(&frag_needed(DIRECTOR, DIRECTOR, &ipip));
         let t = e.tunnel.unwrap();
         assert_eq!((t.encap, t.encap_len), (QuotedEncap::Ipip, 0));
         assert_eq!((t.outer.daddr, t.inner.offset), (RS, 48));
@@ -367,14 +366,7 @@ mod tests {
         gue.extend([0x9c, 0x40, 0x17, 0xc0, 0, 60, 0, 0]);
         gue.extend([0, packet::PROTO_IPIP, 0, 0]);
         gue.extend(request);
-        let e = match parse(&frag_needed(DIRECTOR, DIRECTOR, &gue))
-            .unwrap()
-            .unwrap()
-            .l4
-        {
-            L4::IcmpError(e) => e,
-            other => panic!("{other:?}"),
-        };
+        let e = icmp(&frag_needed(DIRECTOR, DIRECTOR, &gue));
         let t = e.tunnel.unwrap();
         assert_eq!(t.encap, QuotedEncap::Gue { port: 6080 });
         assert_eq!((t.encap_len, t.inner.offset), (12, 60));
@@ -386,14 +378,7 @@ mod tests {
         let mut gre = ipv4(packet::PROTO_GRE, DIRECTOR, RS, 0, 76);
         gre.extend([0x80, 0, 0x08, 0, 0, 0, 0, 0]);
         gre.extend(request);
-        let e = match parse(&frag_needed(DIRECTOR, DIRECTOR, &gre))
-            .unwrap()
-            .unwrap()
-            .l4
-        {
-            L4::IcmpError(e) => e,
-            other => panic!("{other:?}"),
-        };
+        let e = icmp(&frag_needed(DIRECTOR, DIRECTOR, &gre));
         let t = e.tunnel.unwrap();
         assert_eq!(
             (t.encap, t.encap_len, t.inner.offset),
@@ -403,14 +388,7 @@ mod tests {
         // A GRE header with an unknown flag is no tunnel of rvs's.
         let mut odd = gre.clone();
         odd[20] = 0x20;
-        let e = match parse(&frag_needed(DIRECTOR, DIRECTOR, &odd))
-            .unwrap()
-            .unwrap()
-            .l4
-        {
-            L4::IcmpError(e) => e,
-            other => panic!("{other:?}"),
-        };
+        let e = icmp(&frag_needed(DIRECTOR, DIRECTOR, &odd));
         assert_eq!(e.tunnel, None);
     }
 }

@@ -7,6 +7,7 @@
 
 use super::{
     pernet::Net,
+    rcu::Guard,
     skb::{Packet, Verdict},
     sys,
 };
@@ -83,8 +84,16 @@ pub(crate) trait HookSet: Sync + Sized + 'static {
     /// The hooks, at most [`MAX_HOOKS`].
     const HOOKS: &'static [HookSpec<Self::Point>];
 
-    /// Handles `packet` at hook `point`, reached at `hooknum` in `net`.
-    fn hook(&self, point: Self::Point, hooknum: HookNum, net: &Net, packet: Packet<'_>) -> Verdict;
+    /// Handles `packet` at hook `point`, reached at `hooknum` in `net`, in the read-side
+    /// critical section `guard` that netfilter runs its hooks in.
+    fn hook(
+        &self,
+        point: Self::Point,
+        hooknum: HookNum,
+        net: &Net,
+        packet: Packet<'_>,
+        guard: &Guard,
+    ) -> Verdict;
 }
 
 /// The most hooks a [`HookSet`] may have.
@@ -117,7 +126,10 @@ unsafe extern "C" fn hook_fn<T: HookSet, const I: usize>(
         return Verdict::Accept.to_nf();
     };
     let point = T::HOOKS[I].point;
-    this.hook(point, hooknum, net, packet).to_nf()
+    // SAFETY: netfilter holds the RCU read lock while it runs hooks (`nf_hook`, `nf_reinject`),
+    // and the guard does not outlive this call.
+    let guard = unsafe { Guard::held() };
+    this.hook(point, hooknum, net, packet, &guard).to_nf()
 }
 
 /// The callbacks of hooks `0..MAX_HOOKS` of `T`.

@@ -245,8 +245,6 @@ pub(crate) struct Meta {
     pub(crate) for_host: bool,
     /// The packet has a route.
     pub(crate) has_dst: bool,
-    /// IPVS (rvs) already handled the packet (`skb->ipvs_property`).
-    pub(crate) ipvs_property: bool,
     /// The transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`): the
     /// checksum field then holds the pseudo-header sum only.
     pub(crate) checksum_partial: bool,
@@ -288,10 +286,32 @@ impl<'a> Packet<'a> {
         self.skb.as_ptr()
     }
 
+    /// Whether rvs already handled the packet (`skb->ipvs_property`): read in place, through
+    /// the generated layout, as every hook asks it first (IPVS's hooks test the bit inline).
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: `skb` is valid (type invariant); `headers` is the `struct_group` view of the
+        // fields the bit is among, always a valid reading of them.
+        unsafe {
+            (*self.raw())
+                .__bindgen_anon_4
+                .headers
+                .as_ref()
+                .ipvs_property()
+                != 0
+        }
+    }
+
     /// Marks the packet as handled, so that rvs's hooks let it pass from now on.
     pub(crate) fn set_ipvs_property(&mut self) {
-        // SAFETY: `skb` is valid and ours (type invariant).
-        unsafe { sys::rvs_skb_set_ipvs_property(self.raw()) }
+        // SAFETY: `skb` is valid and ours (type invariant); the hook's task is the only writer
+        // of its fields.
+        unsafe {
+            (*self.raw())
+                .__bindgen_anon_4
+                .headers
+                .as_mut()
+                .set_ipvs_property(1)
+        }
     }
 
     /// Whether the packet has a route.
@@ -335,7 +355,6 @@ impl<'a> Packet<'a> {
                 mark: raw.mark,
                 for_host: u32::from(raw.pkt_type) == sys::PACKET_HOST,
                 has_dst: raw.has_dst,
-                ipvs_property: raw.ipvs_property,
                 checksum_partial: u32::from(raw.ip_summed) == sys::CHECKSUM_PARTIAL,
                 gso: raw.gso,
             };

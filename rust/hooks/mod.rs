@@ -27,11 +27,12 @@ use crate::{
     ffi::{
         netfilter::{priority, HookNum, HookSet, HookSpec},
         pernet::Net,
+        rcu::Guard,
         skb::{DefragUser, Packet, Verdict},
     },
-    headers::{Headers, L4},
+    headers::{Headers, IcmpError, L4},
     netns::NetState,
-    packet,
+    packet::{self, Ipv4},
 };
 use core::sync::atomic::Ordering;
 
@@ -92,8 +93,15 @@ impl HookSet for NetState {
         },
     ];
 
-    fn hook(&self, point: HookPoint, at: HookNum, net: &Net, packet: Packet<'_>) -> Verdict {
-        on_packet(point, at, net, self, packet)
+    fn hook(
+        &self,
+        point: HookPoint,
+        at: HookNum,
+        net: &Net,
+        packet: Packet<'_>,
+        guard: &Guard,
+    ) -> Verdict {
+        on_packet(point, at, net, self, packet, guard)
     }
 }
 
@@ -104,18 +112,17 @@ pub(crate) fn on_packet(
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
+    guard: &Guard,
 ) -> Verdict {
     // Without the fast path, its hook costs one load per packet.
     if point == HookPoint::EarlyRequest && state.sysctl.fast_path.load(Ordering::Relaxed) == 0 {
         return Verdict::Accept;
     }
     // Packets rvs already handled pass untouched, unparsed.
-    let parsed = pkt.parse(|b, meta| {
-        if meta.ipvs_property {
-            return Ok(None);
-        }
-        Headers::parse(b)
-    });
+    if pkt.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let parsed = pkt.parse(|b, _| Headers::parse(b));
     let Some((Some(h), meta)) = parsed else {
         return Verdict::Accept;
     };
@@ -127,8 +134,11 @@ pub(crate) fn on_packet(
                 return Verdict::Accept;
             }
             match &h.l4 {
-                L4::Transport(l4) => request(net, state, pkt, ip, l4, &meta),
-                L4::IcmpError(e) => request_icmp(net, state, pkt, ip, e, &meta),
+                L4::Transport(l4) => request(net, state, pkt, ip, l4, &meta, guard),
+                L4::IcmpError => match icmp_error(&mut pkt, ip) {
+                    Some(e) => request_icmp(net, state, pkt, ip, &e, &meta),
+                    None => Verdict::Accept,
+                },
                 L4::Other => Verdict::Accept,
             }
         }
@@ -148,20 +158,28 @@ pub(crate) fn on_packet(
                     return Verdict::Stolen;
                 };
                 return match whole.parse(|b, _| Headers::parse(b)) {
-                    Some((Some(h), _)) if !h.ip.fragment => on_packet(point, at, net, state, whole),
+                    Some((Some(h), _)) if !h.ip.fragment => {
+                        on_packet(point, at, net, state, whole, guard)
+                    }
                     _ => Verdict::Drop,
                 };
             }
             match &h.l4 {
-                L4::Transport(l4) => reply(at, net, state, pkt, ip, l4, &meta),
-                L4::IcmpError(e) => reply_icmp(at, net, state, pkt, ip, e, &meta),
+                L4::Transport(l4) => reply(at, net, state, pkt, ip, l4, &meta, guard),
+                L4::IcmpError => match icmp_error(&mut pkt, ip) {
+                    Some(e) => reply_icmp(at, net, state, pkt, ip, &e, &meta),
+                    None => Verdict::Accept,
+                },
                 L4::Other => Verdict::Accept,
             }
         }
         // ICMP errors in transit about connections whose virtual address is not local (a
         // transparent cache cluster's fwmark service), `ip_vs_forward_icmp`.
         HookPoint::ForwardIcmp => match &h.l4 {
-            L4::IcmpError(e) => request_icmp(net, state, pkt, ip, e, &meta),
+            L4::IcmpError => match icmp_error(&mut pkt, ip) {
+                Some(e) => request_icmp(net, state, pkt, ip, &e, &meta),
+                None => Verdict::Accept,
+            },
             L4::Transport(_) | L4::Other => Verdict::Accept,
         },
         HookPoint::EarlyRequest => match &h.l4 {
@@ -170,10 +188,18 @@ pub(crate) fn on_packet(
             L4::Transport(l4)
                 if meta.for_host && !ip.fragment && ip.header_len == packet::IPV4_MIN_LEN =>
             {
-                early_request(net, state, pkt, ip, l4, &meta)
+                early_request(net, state, pkt, ip, l4, &meta, guard)
             }
-            L4::Transport(_) | L4::IcmpError(_) | L4::Other => Verdict::Accept,
+            L4::Transport(_) | L4::IcmpError | L4::Other => Verdict::Accept,
         },
+    }
+}
+
+/// The ICMP error in `pkt` (whose IPv4 header is `ip`) with what it quotes.
+fn icmp_error(pkt: &mut Packet<'_>, ip: &Ipv4) -> Option<IcmpError> {
+    match pkt.parse(|b, _| IcmpError::parse(b, ip.header_len)) {
+        Some((error, _)) => error,
+        None => None,
     }
 }
 

@@ -23,7 +23,9 @@ use crate::{
 };
 use core::sync::atomic::Ordering;
 
-/// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`).
+/// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`), in the hook's
+/// read-side critical section `guard`.
+#[allow(clippy::too_many_arguments)] // the hook's context, as `request` gets it, plus its point
 pub(super) fn reply(
     at: HookNum,
     net: &Net,
@@ -32,6 +34,7 @@ pub(super) fn reply(
     ip: &Ipv4,
     &Transport { ports, tcp_flags }: &Transport,
     meta: &Meta,
+    guard: &Guard,
 ) -> Verdict {
     let key = Lookup::Reply {
         protocol: ip.protocol,
@@ -41,8 +44,7 @@ pub(super) fn reply(
         cport: ports.dport,
     };
     // Borrowed for the packet path's read-side critical section (see `request`).
-    let guard = Guard::new();
-    let Some(conn) = state.conns.find_in(&key, &guard) else {
+    let Some(conn) = state.conns.find_in(&key, guard) else {
         return without_conn(state, &pkt, ip, ports.sport, tcp_flags);
     };
     let l4 = ip.header_len;

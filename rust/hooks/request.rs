@@ -34,6 +34,7 @@ pub(super) fn request(
     ip: &Ipv4,
     l4: &Transport,
     meta: &Meta,
+    guard: &Guard,
 ) -> Verdict {
     let Transport { ports, tcp_flags } = *l4;
     let key = Lookup::Request {
@@ -45,8 +46,7 @@ pub(super) fn request(
     };
     // The packet path runs in a read-side critical section: the connection found is borrowed
     // for it, without a reference of its own.
-    let guard = Guard::new();
-    let mut conn = state.conns.find_in(&key, &guard);
+    let mut conn = state.conns.find_in(&key, guard);
 
     // A new connection that reuses the ports of an old one (`conn_reuse_mode`).
     let is_tcp = ip.protocol == packet::PROTO_TCP;
@@ -91,7 +91,7 @@ pub(super) fn request(
     let seen = xmit::Seen {
         ip,
         meta,
-        guard: &guard,
+        guard,
         early: false,
     };
     let verdict = xmit::transmit(net, state, pkt, &seen, conn, Payload::Request);
@@ -118,6 +118,7 @@ pub(super) fn early_request(
     ip: &Ipv4,
     l4: &Transport,
     meta: &Meta,
+    guard: &Guard,
 ) -> Verdict {
     let Transport { ports, tcp_flags } = *l4;
     if ip.protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).syn {
@@ -130,8 +131,7 @@ pub(super) fn early_request(
         vaddr: ip.daddr,
         vport: ports.dport,
     };
-    let guard = Guard::new();
-    let Some(conn) = state.conns.find_in(&key, &guard) else {
+    let Some(conn) = state.conns.find_in(&key, guard) else {
         return Verdict::Accept;
     };
     if conn.dest_gone() {
@@ -140,7 +140,7 @@ pub(super) fn early_request(
     let seen = xmit::Seen {
         ip,
         meta,
-        guard: &guard,
+        guard,
         early: true,
     };
     let verdict = xmit::transmit(net, state, pkt, &seen, &conn, Payload::Request);

@@ -53,8 +53,7 @@ void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }
 
 /* The packet path's one read of an skb's fields (see struct rvs_skb_meta). */
 void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m)
-{ *m = (struct rvs_skb_meta){ .network = skb_network_header(skb), .linear = skb_tail_pointer(skb) - skb_network_header(skb), .network_offset = skb_network_offset(skb), .len = skb->len, .mark = skb->mark, .pkt_type = skb->pkt_type, .ip_summed = skb->ip_summed, .ipvs_property = skb->ipvs_property, .has_dst = skb_dst(skb) != NULL, .gso = skb_is_gso(skb) }; }
-void rvs_skb_set_ipvs_property(struct sk_buff *skb) { skb->ipvs_property = 1; }
+{ *m = (struct rvs_skb_meta){ .network = skb_network_header(skb), .linear = skb_tail_pointer(skb) - skb_network_header(skb), .network_offset = skb_network_offset(skb), .len = skb->len, .mark = skb->mark, .pkt_type = skb->pkt_type, .ip_summed = skb->ip_summed, .has_dst = skb_dst(skb) != NULL, .gso = skb_is_gso(skb) }; }
 unsigned int rvs_skb_len(const struct sk_buff *skb) { return skb->len; }
 int rvs_skb_network_offset(const struct sk_buff *skb) { return skb_network_offset(skb); }
 unsigned char *rvs_skb_network_header(const struct sk_buff *skb) { return skb_network_header(skb); }

@@ -89,12 +89,10 @@ struct rvs_skb_meta {
 	u32 mark;
 	u8 pkt_type;
 	u8 ip_summed;
-	bool ipvs_property;
 	bool has_dst;
 	bool gso;
 };
 void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m);
-void rvs_skb_set_ipvs_property(struct sk_buff *skb);
 unsigned int rvs_skb_len(const struct sk_buff *skb);
 int rvs_skb_network_offset(const struct sk_buff *skb);
 unsigned char *rvs_skb_network_header(const struct sk_buff *skb);
