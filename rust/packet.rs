@@ -395,6 +395,26 @@ pub(crate) fn decrease_ttl(h: &mut [u8]) {
     h[10..12].copy_from_slice(&check.to_ne_bytes());
 }
 
+/// Updates the checksum of the IPv4 header `h` for one of its 4-byte fields (an address) that
+/// changed from `from` to `to` (`csum_replace4`, RFC 1624 eqn. 3): the sum a recomputation
+/// (`ip_send_check`) would give, without reading the header.
+pub(crate) fn ipv4_sum_replace4(h: &mut [u8], from: [u8; 4], to: [u8; 4]) {
+    if h.len() < IPV4_MIN_LEN {
+        return;
+    }
+    let word = |b: [u8; 4], i: usize| u32::from(u16::from_be_bytes([b[i], b[i + 1]]));
+    let old = u16::from_be_bytes([h[10], h[11]]);
+    // ~HC + ~m + m', where the one's complement of a 16-bit word w is 0xffff - w.
+    let sum = u32::from(!old)
+        + (0xffff - word(from, 0))
+        + (0xffff - word(from, 2))
+        + word(to, 0)
+        + word(to, 2);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
 /// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
 pub(crate) fn csum_fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
@@ -623,6 +643,40 @@ mod tests {
                     got == expect || (got, expect) == (0xffff, 0) || (got, expect) == (0, 0xffff),
                     "ttl {ttl} id {seed:#x}: {got:#x} != {expect:#x}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn address_replace_keeps_the_checksum_right() {
+        let addrs = [
+            [10, 0, 2, 11],
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [192, 168, 0xff, 0],
+        ];
+        for seed in [0u16, 0x00ff, 0xfeff, 0xffff] {
+            for from in addrs {
+                for to in addrs {
+                    for offset in [IPV4_SADDR, IPV4_DADDR] {
+                        let mut h = header(5, 0x4000, PROTO_UDP);
+                        h[4..6].copy_from_slice(&seed.to_be_bytes());
+                        h[offset..offset + 4].copy_from_slice(&from);
+                        let sum = header_sum(&h);
+                        h[10..12].copy_from_slice(&sum.to_be_bytes());
+                        h[offset..offset + 4].copy_from_slice(&to);
+                        ipv4_sum_replace4(&mut h, from, to);
+                        let expect = header_sum(&h);
+                        let got = u16::from_be_bytes([h[10], h[11]]);
+                        // 0x0000 and 0xffff are the same one's-complement number.
+                        assert!(
+                            got == expect
+                                || (got, expect) == (0xffff, 0)
+                                || (got, expect) == (0, 0xffff),
+                            "{from:?} -> {to:?} id {seed:#x}: {got:#x} != {expect:#x}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -170,6 +170,7 @@ fn send_unchanged(
 /// the transport checksum at `sum_offset`; UDP packets without a checksum keep none.
 pub(crate) struct Rewrite {
     pub(crate) protocol: u8,
+    /// The source or destination address of the IPv4 header (`IPV4_SADDR`, `IPV4_DADDR`).
     pub(crate) addr_offset: usize,
     pub(crate) new_addr: [u8; 4],
     pub(crate) port_offset: usize,
@@ -177,8 +178,9 @@ pub(crate) struct Rewrite {
     pub(crate) sum_offset: usize,
 }
 
-/// Applies `r` to the first `len` bytes of `pkt` (whose checksum state `meta` gives), then
-/// recomputes the IPv4 header checksum (`dnat_handler`, `snat_handler`, `ip_send_check`).
+/// Applies `r` to the first `len` bytes of `pkt` (whose checksum state `meta` gives) and updates
+/// the checksums (`dnat_handler`, `snat_handler`; the IPv4 header's incrementally,
+/// `csum_replace4`, where IPVS recomputes it).
 pub(crate) fn rewrite(pkt: &mut Packet<'_>, meta: &Meta, len: usize, r: &Rewrite) -> Result {
     let partial = meta.checksum_partial;
     let mut w = pkt.writable(len)?;
@@ -203,7 +205,8 @@ pub(crate) fn rewrite(pkt: &mut Packet<'_>, meta: &Meta, len: usize, r: &Rewrite
             }
         }
     }
-    w.ipv4_send_check(0)
+    packet::ipv4_sum_replace4(w.bytes(), old_addr, r.new_addr);
+    Ok(())
 }
 
 /// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).

@@ -18,7 +18,7 @@ use crate::{
     ffi::{
         errno,
         genl::{Command, Dump, Family, Policy, Request},
-        params,
+        timer,
     },
     netns, timeouts,
 };
@@ -150,7 +150,7 @@ fn set_config(request: &Request<'_>) -> Result {
     let tcp_fin = seconds(cmd_attr::TIMEOUT_TCP_FIN)?;
     let udp = seconds(cmd_attr::TIMEOUT_UDP)?;
     let state = netns::state(request.net())?;
-    let new = timeouts::apply(state.timeouts(), tcp, tcp_fin, udp, params::hz()).ok_or(EINVAL)?;
+    let new = timeouts::apply(state.timeouts(), tcp, tcp_fin, udp, timer::hz()).ok_or(EINVAL)?;
     state.set_timeouts(new);
     Ok(())
 }

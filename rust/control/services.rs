@@ -17,7 +17,7 @@ use crate::{
         genl::{Attr, Dump, Request},
         params,
         pernet::{self, AddrType, Net},
-        rcu,
+        rcu, timer,
     },
     netns::{self, NetState},
     sched,
@@ -315,7 +315,7 @@ fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<Ser
     Ok(ServiceParams {
         flags: config_rules::merge_flags(old_flags, full.flags, full.mask),
         scheduler,
-        timeout_ticks: config_rules::timeout_ticks(full.timeout, params::hz()),
+        timeout_ticks: config_rules::timeout_ticks(full.timeout, timer::hz()),
         netmask: full.netmask,
     })
 }
@@ -454,7 +454,7 @@ pub(crate) fn get_service(request: &Request<'_>) -> Result {
         .get(&req.key)
         .ok_or(ESRCH)?;
     let mut reply = request.reply(cmd::NEW_SERVICE)?;
-    fill::service(&mut reply.attrs(), &svc, params::hz())?;
+    fill::service(&mut reply.attrs(), &svc, timer::hz())?;
     reply.send()
 }
 
@@ -487,7 +487,7 @@ impl Cursor {
 /// by bucket (the address services first, as IPVS sends them).
 pub(crate) fn dump_services(dump: &mut Dump<'_>) -> Result {
     let state = netns::state(dump.net())?;
-    let hz = params::hz();
+    let hz = timer::hz();
     let guard = rcu::Guard::new();
     let table = &state.services;
     let mut cursor = Cursor::of(dump);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Module parameters, declared with `module_param()` in the C shim (the 6.12 `module!` macro has
-//! no parameters), and build-time kernel configuration.
+//! no parameters), and what the running kernel offers.
 
 use super::sys;
 
@@ -10,12 +10,6 @@ pub(crate) fn conn_tab_bits() -> i32 {
     // SAFETY: `rvs_param_conn_tab_bits` only reads an `int` that the module loader initialised
     // before `init_module`; it has no preconditions.
     unsafe { sys::rvs_param_conn_tab_bits() }
-}
-
-/// Returns `HZ`, the kernel's timer frequency.
-pub(crate) fn hz() -> u32 {
-    // SAFETY: `rvs_hz` returns a compile-time constant; it has no preconditions.
-    unsafe { sys::rvs_hz() }
 }
 
 /// Whether IPv6 is available (`ipv6_mod_enabled`): IPVS refuses IPv6 services without it.

@@ -78,11 +78,37 @@ impl<const N: usize> PerCpu<[AtomicU64; N]> {
     /// Adds `a` to counter `i` and `b` to counter `j` of the copy of the CPU the caller runs on.
     /// Counters out of range are left alone.
     pub(crate) fn add2(&self, (i, a): (usize, u64), (j, b): (usize, u64)) {
-        if i < N && j < N {
+        if i >= N || j >= N {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            // A per-CPU address, not a pointer to dereference.
+            let base = self.ptr.as_ptr().cast::<u64>();
             // SAFETY: `ptr` is a per-CPU allocation of `[AtomicU64; N]` (type invariant), which
-            // has the layout of `[u64; N]`, and `i, j < N`. `this_cpu_add` writes whole aligned
+            // has the layout of `[u64; N]`, and `i, j < N`. On x86-64 a per-CPU address read
+            // through the `gs` segment is the running CPU's copy, and one `add` to it is what
+            // `this_cpu_add` compiles to (`percpu_add_op`), inline here as in IPVS's C: neither
+            // an interrupt nor a move to another CPU can split it, and it writes whole aligned
             // 64-bit values, as the readers' atomic loads expect.
-            unsafe { sys::rvs_this_cpu_add2(self.ptr.as_ptr().cast(), i, a, j, b) }
+            unsafe {
+                core::arch::asm!(
+                    "add qword ptr gs:[{i}], {a}",
+                    "add qword ptr gs:[{j}], {b}",
+                    i = in(reg) base.wrapping_add(i),
+                    a = in(reg) a,
+                    j = in(reg) base.wrapping_add(j),
+                    b = in(reg) b,
+                    options(nostack),
+                );
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: `ptr` is a per-CPU allocation of `[AtomicU64; N]` (type invariant), which has
+        // the layout of `[u64; N]`, and `i, j < N`. `this_cpu_add` writes whole aligned 64-bit
+        // values, as the readers' atomic loads expect.
+        unsafe {
+            sys::rvs_this_cpu_add2(self.ptr.as_ptr().cast(), i, a, j, b)
         }
     }
 }

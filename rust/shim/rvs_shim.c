@@ -15,7 +15,6 @@ MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8
 
 int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
 unsigned long rvs_totalram_pages(void) { return totalram_pages(); }
-unsigned int rvs_hz(void) { return HZ; }
 
 void *rvs_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
 bool rvs_net_owned_by_init_user_ns(const struct net *net) { return net->user_ns == &init_user_ns; }
@@ -115,7 +114,6 @@ int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user)
 void rvs_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void rvs_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *)) { timer_setup(timer, func, 0); }
-unsigned long rvs_jiffies(void) { return jiffies; }
 u32 rvs_random_u32_below(u32 ceil) { return get_random_u32_below(ceil); }
 void __percpu *rvs_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu) { return per_cpu_ptr(ptr, cpu); }

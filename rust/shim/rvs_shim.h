@@ -42,7 +42,6 @@
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
 unsigned long rvs_totalram_pages(void);
-unsigned int rvs_hz(void);
 
 /* Namespaces. */
 void *rvs_net_generic(const struct net *net, unsigned int id);
@@ -147,7 +146,6 @@ int rvs_ip_defrag(struct net *net, struct sk_buff *skb, u32 user);
 void rvs_spin_lock_bh(spinlock_t *lock);
 void rvs_spin_unlock_bh(spinlock_t *lock);
 void rvs_timer_setup(struct timer_list *timer, void (*func)(struct timer_list *));
-unsigned long rvs_jiffies(void);
 u32 rvs_random_u32_below(u32 ceil);
 void __percpu *rvs_alloc_percpu(size_t size, size_t align);
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu);
