@@ -17,7 +17,7 @@ use crate::{
     },
     headers::Transport,
     netns::NetState,
-    packet::{self, Ipv4},
+    packet::{self, Ipv4, Ports},
     proto,
     sched::Flow,
     service::{Dest, DestShared, Service, ServiceKey},
@@ -37,13 +37,7 @@ pub(super) fn request(
     guard: &Guard,
 ) -> Verdict {
     let Transport { ports, tcp_flags } = *l4;
-    let key = Lookup::Request {
-        protocol: ip.protocol,
-        caddr: ip.saddr,
-        cport: ports.sport,
-        vaddr: ip.daddr,
-        vport: ports.dport,
-    };
+    let key = request_key(ip, ports);
     // The packet path runs in a read-side critical section: the connection found is borrowed
     // for it, without a reference of its own.
     let mut conn = state.conns.find_in(&key, guard);
@@ -104,6 +98,17 @@ pub(super) fn request(
     verdict
 }
 
+/// The connection-table key of a request: client to virtual service.
+fn request_key(ip: &Ipv4, ports: Ports) -> Lookup {
+    Lookup::Request {
+        protocol: ip.protocol,
+        caddr: ip.saddr,
+        cport: ports.sport,
+        vaddr: ip.daddr,
+        vport: ports.dport,
+    }
+}
+
 /// A request on `PRE_ROUTING`, with the `fast_path` sysctl on: one of an established connection
 /// is sent on to its real server at once, as [`request`] would send it from `LOCAL_IN`. Anything
 /// else is accepted untouched and goes the usual way: new connections, TCP SYNs (which may reuse
@@ -124,13 +129,7 @@ pub(super) fn early_request(
     if ip.protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).syn {
         return Verdict::Accept;
     }
-    let key = Lookup::Request {
-        protocol: ip.protocol,
-        caddr: ip.saddr,
-        cport: ports.sport,
-        vaddr: ip.daddr,
-        vport: ports.dport,
-    };
+    let key = request_key(ip, ports);
     let Some(conn) = state.conns.find_in(&key, guard) else {
         return Verdict::Accept;
     };
