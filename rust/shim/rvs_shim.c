@@ -14,6 +14,7 @@ module_param(conn_tab_bits, int, 0444);
 MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8..27, default 12)");
 
 int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
+unsigned int rvs_hz(void) { return HZ; }
 unsigned long rvs_totalram_pages(void) { return totalram_pages(); }
 
 void *rvs_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }

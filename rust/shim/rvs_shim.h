@@ -41,6 +41,7 @@
 
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
+unsigned int rvs_hz(void);
 unsigned long rvs_totalram_pages(void);
 
 /* Namespaces. */
