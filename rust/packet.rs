@@ -197,8 +197,8 @@ pub(crate) fn tunnel_header(
     }
     h[8] = inner.ttl;
     h[9] = protocol;
-    h[12..16].copy_from_slice(&saddr);
-    h[16..20].copy_from_slice(&daddr);
+    [h[12], h[13], h[14], h[15]] = saddr;
+    [h[16], h[17], h[18], h[19]] = daddr;
     h
 }
 
@@ -392,7 +392,7 @@ pub(crate) fn decrease_ttl(h: &mut [u8]) {
     // with its end-around carry, so that the bytes are the kernel's.
     let check = u32::from(u16::from_ne_bytes([h[10], h[11]])) + u32::from(0x0100u16.to_be());
     let check = (check + u32::from(check >= 0xffff)) as u16;
-    h[10..12].copy_from_slice(&check.to_ne_bytes());
+    [h[10], h[11]] = check.to_ne_bytes();
 }
 
 /// Updates the checksum of the IPv4 header `h` for one of its 4-byte fields (an address) that
@@ -412,7 +412,27 @@ pub(crate) fn ipv4_sum_replace4(h: &mut [u8], from: [u8; 4], to: [u8; 4]) {
         + word(to, 2);
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
-    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    [h[10], h[11]] = (!(sum as u16)).to_be_bytes();
+}
+
+/// An IPv4 address in the 16 bytes of an address of either family (IPVS's `union nf_inet_addr`).
+pub(crate) fn ipv4_in_16(a: [u8; 4]) -> [u8; 16] {
+    let mut full = [0; 16];
+    [full[0], full[1], full[2], full[3]] = a;
+    full
+}
+
+/// The `N` bytes of `b` at `offset`, if it has them. (Fixed-size reads and writes compile to
+/// moves; `copy_from_slice` is a call into the kernel's `core` per field.)
+pub(crate) fn read<const N: usize>(b: &[u8], offset: usize) -> Option<[u8; N]> {
+    b.get(offset..offset.checked_add(N)?)?.try_into().ok()
+}
+
+/// Writes `new` over the `N` bytes of `b` at `offset` and returns what they were, if `b` has
+/// them.
+pub(crate) fn swap<const N: usize>(b: &mut [u8], offset: usize, new: [u8; N]) -> Option<[u8; N]> {
+    let field: &mut [u8; N] = b.get_mut(offset..offset.checked_add(N)?)?.try_into().ok()?;
+    Some(core::mem::replace(field, new))
 }
 
 /// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
@@ -425,6 +445,22 @@ pub(crate) fn csum_fold(sum: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_size_fields_read_and_swap_in_bounds_only() {
+        let mut b = [1u8, 2, 3, 4, 5, 6];
+        assert_eq!(read::<2>(&b, 4), Some([5, 6]));
+        assert_eq!(read::<2>(&b, 5), None);
+        assert_eq!(read::<4>(&b, usize::MAX), None);
+        assert_eq!(swap(&mut b, 1, [9, 8, 7, 6]), Some([2, 3, 4, 5]));
+        assert_eq!(b, [1, 9, 8, 7, 6, 6]);
+        assert_eq!(swap(&mut b, 3, [0, 0, 0, 0]), None);
+        assert_eq!(b, [1, 9, 8, 7, 6, 6]);
+        assert_eq!(
+            ipv4_in_16([10, 0, 0, 1]),
+            [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
 
     fn header(ihl: u8, frag: u16, proto: u8) -> [u8; 20] {
         let f = frag.to_be_bytes();

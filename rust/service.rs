@@ -19,7 +19,7 @@ use crate::{
         sync::BhSpinLock,
     },
     jhash,
-    packet::Encap,
+    packet::{self, Encap},
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
@@ -471,8 +471,7 @@ impl ServiceTable {
         mark: u32,
         guard: &'g Guard,
     ) -> Option<Entry<'g, Service>> {
-        let mut addr = [0u8; 16];
-        addr[..4].copy_from_slice(&daddr);
+        let addr = packet::ipv4_in_16(daddr);
         let af = AF_INET;
         let tuple = |port| ServiceKey::Tuple {
             af,
@@ -493,8 +492,7 @@ impl ServiceTable {
     /// tunnel port `tun_port` (0 but for GUE) in any service (`ip_vs_find_tunnel`): what an ICMP
     /// error about a tunnelled packet is checked against.
     pub(crate) fn find_tunnel(&self, addr: [u8; 4], tun_port: u16, guard: &Guard) -> Option<Encap> {
-        let mut full = [0u8; 16];
-        full[..4].copy_from_slice(&addr);
+        let full = packet::ipv4_in_16(addr);
         let bucket = self.real_server_bucket(AF_INET, &full, tun_port);
         self.real_servers
             .iter(bucket, guard)
@@ -511,8 +509,7 @@ impl ServiceTable {
     /// Whether IPv4 `addr:port` (host order) is a NAT real server of a service of `protocol`, or
     /// of a firewall-mark service (`ip_vs_has_real_service`).
     pub(crate) fn has_real_service(&self, protocol: u8, addr: [u8; 4], port: u16) -> bool {
-        let mut full = [0u8; 16];
-        full[..4].copy_from_slice(&addr);
+        let full = packet::ipv4_in_16(addr);
         let guard = Guard::new();
         let bucket = self.real_server_bucket(AF_INET, &full, port);
         let protocol = u16::from(protocol);

@@ -15,7 +15,7 @@ use crate::{
     ffi::{
         pernet::Net,
         rcu::Guard,
-        skb::{gso, Meta, Packet, Route, Verdict},
+        skb::{gso, Meta, Packet, Route, Verdict, Writable},
     },
     netns::NetState,
     packet::{self, Encap, Ipv4},
@@ -94,9 +94,16 @@ fn route<'g>(
     }
 }
 
-/// A packet leaving for another host loses one TTL; one whose TTL runs out is answered with
-/// "time exceeded" and dropped (`decrement_ttl`).
-fn decrement_ttl(pkt: &mut Packet<'_>, seen: &Seen<'_>) -> Result<(), Verdict> {
+/// What is decided of a packet leaving for another host before anything of it is written: one
+/// whose TTL runs out is answered with "time exceeded" and dropped (`decrement_ttl`). On the fast
+/// path, where both answers are left to `LOCAL_IN`, so is one that `mtu` does not fit (see
+/// [`ensure_mtu`]), before its TTL is taken.
+fn may_leave(
+    pkt: &Packet<'_>,
+    seen: &Seen<'_>,
+    mtu: impl Fn() -> Option<u32>,
+    payload: Payload,
+) -> Result<(), Verdict> {
     if seen.ip.ttl <= 1 {
         if seen.early {
             return Err(Verdict::Accept);
@@ -104,22 +111,40 @@ fn decrement_ttl(pkt: &mut Packet<'_>, seen: &Seen<'_>) -> Result<(), Verdict> {
         pkt.icmp_send(packet::ICMP_TIME_EXCEEDED, packet::ICMP_EXC_TTL, 0);
         return Err(Verdict::Drop);
     }
-    let mut w = pkt
-        .writable(packet::IPV4_MIN_LEN)
-        .map_err(|_| Verdict::Drop)?;
-    packet::decrease_ttl(w.bytes());
+    if seen.early {
+        ensure_mtu(pkt, seen, mtu, payload)?;
+    }
     Ok(())
 }
 
+/// Takes one TTL off a packet that [`may_leave`] (in `w`, which holds its IPv4 header), then
+/// checks its size against `mtu`, in IPVS's order (`decrement_ttl`, `ensure_mtu_is_adequate`).
+fn leave(
+    w: &mut Writable<'_, '_>,
+    seen: &Seen<'_>,
+    mtu: impl Fn() -> Option<u32>,
+    payload: Payload,
+) -> Result<(), Verdict> {
+    packet::decrease_ttl(w.bytes());
+    ensure_mtu(w.packet(), seen, mtu, payload)
+}
+
 /// Refuses a request with Don't Fragment that a route of `mtu` cannot carry, telling its sender
-/// the MTU (`ensure_mtu_is_adequate`); ICMP errors pass whatever their size.
+/// the MTU (`ensure_mtu_is_adequate`); ICMP errors pass whatever their size. `mtu` is asked only
+/// for a request with Don't Fragment; `None` sets no limit.
 fn ensure_mtu(
     pkt: &Packet<'_>,
     seen: &Seen<'_>,
-    mtu: u32,
+    mtu: impl Fn() -> Option<u32>,
     payload: Payload,
 ) -> Result<(), Verdict> {
-    if payload == Payload::Request && seen.ip.dont_fragment && pkt.exceeds_mtu(seen.meta, mtu) {
+    if payload != Payload::Request || !seen.ip.dont_fragment {
+        return Ok(());
+    }
+    let Some(mtu) = mtu() else {
+        return Ok(());
+    };
+    if pkt.exceeds_mtu(seen.meta, mtu) {
         if seen.early {
             return Err(Verdict::Accept);
         }
@@ -154,9 +179,14 @@ fn send_unchanged(
             if_local
         };
     }
-    let checked =
-        decrement_ttl(&mut pkt, seen).and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), payload));
-    if let Err(verdict) = checked {
+    let mtu = || Some(route.mtu());
+    if let Err(verdict) = may_leave(&pkt, seen, mtu, payload) {
+        return verdict;
+    }
+    let Ok(mut w) = pkt.writable(packet::IPV4_MIN_LEN) else {
+        return Verdict::Drop;
+    };
+    if let Err(verdict) = leave(&mut w, seen, mtu, payload) {
         return verdict;
     }
     pkt.set_route(route);
@@ -178,30 +208,25 @@ pub(crate) struct Rewrite {
     pub(crate) sum_offset: usize,
 }
 
-/// Applies `r` to the first `len` bytes of `pkt` (whose checksum state `meta` gives) and updates
-/// the checksums (`dnat_handler`, `snat_handler`; the IPv4 header's incrementally,
+/// Applies `r` to the writable bytes `w` of a packet (whose checksum state `meta` gives) and
+/// updates the checksums (`dnat_handler`, `snat_handler`; the IPv4 header's incrementally,
 /// `csum_replace4`, where IPVS recomputes it).
-pub(crate) fn rewrite(pkt: &mut Packet<'_>, meta: &Meta, len: usize, r: &Rewrite) -> Result {
+pub(crate) fn rewrite(w: &mut Writable<'_, '_>, meta: &Meta, r: &Rewrite) -> Result {
     let partial = meta.checksum_partial;
-    let mut w = pkt.writable(len)?;
     let bytes = w.bytes();
-    let get4 = |b: &[u8], o: usize| -> Option<[u8; 4]> { b.get(o..o + 4)?.try_into().ok() };
-    let get2 = |b: &[u8], o: usize| -> Option<[u8; 2]> { b.get(o..o + 2)?.try_into().ok() };
-    let old_addr = get4(bytes, r.addr_offset).ok_or(EINVAL)?;
-    let old_port = get2(bytes, r.port_offset).ok_or(EINVAL)?;
-    let old_sum = get2(bytes, r.sum_offset).ok_or(EINVAL)?;
-    bytes[r.addr_offset..r.addr_offset + 4].copy_from_slice(&r.new_addr);
-    bytes[r.port_offset..r.port_offset + 2].copy_from_slice(&r.new_port);
+    let old_addr = packet::swap(bytes, r.addr_offset, r.new_addr).ok_or(EINVAL)?;
+    let old_port = packet::swap(bytes, r.port_offset, r.new_port).ok_or(EINVAL)?;
+    let old_sum = packet::read::<2>(bytes, r.sum_offset).ok_or(EINVAL)?;
     let udp = r.protocol == packet::PROTO_UDP;
     if !(udp && !partial && packet::udp_sum_absent(old_sum)) {
         // The address is part of the transport checksum's pseudo-header.
         w.replace_sum4(r.sum_offset, old_addr, r.new_addr, true)?;
         w.replace_sum2(r.sum_offset, old_port, r.new_port)?;
         if udp && !partial {
-            let sum = &mut w.bytes()[r.sum_offset..r.sum_offset + 2];
-            if sum == [0, 0] {
+            let bytes = w.bytes();
+            if packet::read::<2>(bytes, r.sum_offset) == Some([0, 0]) {
                 // CSUM_MANGLED_0: a computed 0 is sent as 0xffff, 0 meaning "no checksum".
-                sum.copy_from_slice(&[0xff, 0xff]);
+                packet::swap(bytes, r.sum_offset, [0xff, 0xff]);
             }
         }
     }
@@ -227,10 +252,18 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
     if local && seen.early {
         return Verdict::Accept;
     }
+    let mtu = || Some(route.mtu());
     if !local {
-        let checked = decrement_ttl(&mut pkt, seen)
-            .and_then(|()| ensure_mtu(&pkt, seen, route.mtu(), Payload::Request));
-        if let Err(verdict) = checked {
+        if let Err(verdict) = may_leave(&pkt, seen, mtu, Payload::Request) {
+            return verdict;
+        }
+    }
+    // One writable span for the TTL and the translation.
+    let Ok(mut w) = pkt.writable(l4 + l4_len) else {
+        return Verdict::Drop;
+    };
+    if !local {
+        if let Err(verdict) = leave(&mut w, seen, mtu, Payload::Request) {
             return verdict;
         }
     }
@@ -242,7 +275,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
         new_port: t.dport,
         sum_offset: l4 + sum,
     };
-    if rewrite(&mut pkt, seen.meta, l4 + l4_len, &r).is_err() {
+    if rewrite(&mut w, seen.meta, &r).is_err() {
         return Verdict::Drop;
     }
     if local {
@@ -300,21 +333,23 @@ fn tunnel(
     if route.is_local() {
         return Verdict::Accept;
     }
-    if let Err(verdict) = decrement_ttl(&mut pkt, seen) {
-        return verdict;
-    }
     // What the tunnel headers leave of the route's MTU; with `pmtu_disc` a DF packet that does
     // not fit is refused back to the client, which learns the path MTU, and the DF bit is
     // copied to the tunnel header. Without, the tunnel packet may be fragmented.
     let partial = seen.meta.checksum_partial;
-    let Some(mtu) = encap.inner_mtu(route.mtu(), partial) else {
+    let Some(inner_mtu) = encap.inner_mtu(route.mtu(), partial) else {
         return Verdict::Drop;
     };
     let pmtu_disc = state.sysctl.pmtu_disc.load(Ordering::Relaxed) != 0;
-    if pmtu_disc {
-        if let Err(verdict) = ensure_mtu(&pkt, seen, mtu, payload) {
-            return verdict;
-        }
+    let mtu = || pmtu_disc.then_some(inner_mtu);
+    if let Err(verdict) = may_leave(&pkt, seen, mtu, payload) {
+        return verdict;
+    }
+    let Ok(mut w) = pkt.writable(packet::IPV4_MIN_LEN) else {
+        return Verdict::Drop;
+    };
+    if let Err(verdict) = leave(&mut w, seen, mtu, payload) {
+        return verdict;
     }
     // The tunnel header copies the TTL as it is now, one less.
     let inner = Ipv4 {

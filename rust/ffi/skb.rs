@@ -84,7 +84,7 @@ impl Route<'_> {
     /// Whether the route leads to this host (`RTCF_LOCAL`).
     pub(crate) fn is_local(&self) -> bool {
         // SAFETY: `rt` is valid (type invariant).
-        unsafe { sys::rvs_rt_is_local(self.rt.as_ptr()) }
+        unsafe { (*self.rt.as_ptr()).rt_flags & sys::RTCF_LOCAL != 0 }
     }
 
     /// The route's MTU (`dst_mtu`).
@@ -162,8 +162,11 @@ impl RouteCache {
         // SAFETY: a non-null entry is live (type invariant): one replaced meanwhile is freed only
         // after a grace period, which `_guard` holds off while the reference is used.
         if let Some(entry) = unsafe { cached.as_ref() } {
-            // SAFETY: the entry holds a reference to `rt`.
-            let valid = unsafe { sys::rvs_rt_check(entry.rt.as_ptr()) };
+            // SAFETY: the entry holds a reference to `rt`. A route not marked obsolete holds
+            // (`__ip_vs_dst_check`); only a marked one asks its `dst_ops->check`.
+            let valid = unsafe {
+                (*entry.rt.as_ptr()).dst.obsolete == 0 || sys::rvs_rt_check(entry.rt.as_ptr())
+            };
             if valid && entry.daddr == daddr && entry.known_nh == known_nh {
                 // INVARIANT: the route is borrowed for `'g`, a read-side critical section: even
                 // if the entry is replaced and its reference dropped, the kernel frees the route
@@ -286,56 +289,84 @@ impl<'a> Packet<'a> {
         self.skb.as_ptr()
     }
 
-    /// Whether rvs already handled the packet (`skb->ipvs_property`): read in place, through
-    /// the generated layout, as every hook asks it first (IPVS's hooks test the bit inline).
+    /// The socket buffer's fields, read in place through the generated layout as the packet
+    /// path reads them on every packet (IPVS's C reads them inline; a C call each costs more
+    /// than the read).
+    fn skb(&self) -> &sys::sk_buff {
+        // SAFETY: `skb` is valid (type invariant), and with `&self` nothing changes it.
+        unsafe { self.skb.as_ref() }
+    }
+
+    /// As [`Packet::skb`], to write the fields.
+    fn skb_mut(&mut self) -> &mut sys::sk_buff {
+        // SAFETY: `skb` is valid and ours (type invariant); `&mut self` makes this the only
+        // reference to it.
+        unsafe { self.skb.as_mut() }
+    }
+
+    /// The `struct_group(headers)` of the buffer: the fields netfilter's hooks decide on.
+    fn headers(&self) -> &sys::sk_buff__bindgen_ty_4__bindgen_ty_2 {
+        // SAFETY: `headers` is the named view of the group, always a valid reading of it.
+        unsafe { self.skb().__bindgen_anon_4.headers.as_ref() }
+    }
+
+    /// As [`Packet::headers`], to write the fields.
+    fn headers_mut(&mut self) -> &mut sys::sk_buff__bindgen_ty_4__bindgen_ty_2 {
+        // SAFETY: as for `headers`.
+        unsafe { self.skb_mut().__bindgen_anon_4.headers.as_mut() }
+    }
+
+    /// The address of the byte `offset` bytes from `head` (offsets, as on every 64-bit
+    /// kernel: `NET_SKBUFF_DATA_USES_OFFSET`).
+    fn at(&self, offset: sys::sk_buff_data_t) -> *mut u8 {
+        // `tail` and `end` are pointers where they are not offsets (32-bit kernels).
+        const _: () = assert!(core::mem::size_of::<sys::sk_buff_data_t>() == 4);
+        self.skb().head.wrapping_add(offset as usize)
+    }
+
+    /// The network header (`skb_network_header`).
+    fn network_header(&self) -> *mut u8 {
+        self.at(self.headers().network_header.into())
+    }
+
+    /// Whether rvs already handled the packet (`skb->ipvs_property`), which every hook asks
+    /// first.
     pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant); `headers` is the `struct_group` view of the
-        // fields the bit is among, always a valid reading of them.
-        unsafe {
-            (*self.raw())
-                .__bindgen_anon_4
-                .headers
-                .as_ref()
-                .ipvs_property()
-                != 0
-        }
+        self.headers().ipvs_property() != 0
     }
 
     /// Marks the packet as handled, so that rvs's hooks let it pass from now on.
     pub(crate) fn set_ipvs_property(&mut self) {
-        // SAFETY: `skb` is valid and ours (type invariant); the hook's task is the only writer
-        // of its fields.
-        unsafe {
-            (*self.raw())
-                .__bindgen_anon_4
-                .headers
-                .as_mut()
-                .set_ipvs_property(1)
-        }
+        self.headers_mut().set_ipvs_property(1)
+    }
+
+    /// The packet's route and whether the packet holds a reference to it (`_skb_refdst`).
+    fn refdst(&self) -> usize {
+        // SAFETY: the union's other member (a list head) is only used on the transmit queue of
+        // a TCP socket, never at netfilter's hooks.
+        unsafe { self.skb().__bindgen_anon_3.__bindgen_anon_1._skb_refdst }
     }
 
     /// Whether the packet has a route.
     fn has_dst(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_has_dst(self.raw()) }
+        self.refdst() & !sys::SKB_DST_NOREF as usize != 0
     }
 
     /// The length from `data` on (`skb->len`).
     fn len(&self) -> u32 {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_len(self.raw()) }
+        self.skb().len
     }
 
     /// Whether the packet is a GSO super-packet.
     fn is_gso(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_is_gso(self.raw()) }
+        // SAFETY: the shared info follows the data area at `end` in every socket buffer
+        // (`skb_shinfo`).
+        unsafe { (*self.at(self.skb().end).cast::<sys::skb_shared_info>()).gso_size != 0 }
     }
 
     /// Whether the transport checksum is left to the device or the stack (`CHECKSUM_PARTIAL`).
     fn checksum_partial(&self) -> bool {
-        // SAFETY: `skb` is valid (type invariant).
-        u32::from(unsafe { sys::rvs_skb_ip_summed(self.raw()) }) == sys::CHECKSUM_PARTIAL
+        u32::from(self.headers().ip_summed()) == sys::CHECKSUM_PARTIAL
     }
 
     /// Parses the packet's headers with `parse`, which reads them from the bytes as they are
@@ -347,32 +378,34 @@ impl<'a> Packet<'a> {
         parse: impl Fn(Bytes<'_>, &Meta) -> core::result::Result<T, Need>,
     ) -> Option<(T, Meta)> {
         for _ in 0..MAX_PULLS {
-            let mut raw = sys::rvs_skb_meta::default();
-            // SAFETY: `skb` is valid (type invariant); `raw` is a valid place to fill.
-            unsafe { sys::rvs_skb_meta(self.raw(), &mut raw) };
+            let h = self.headers();
             let meta = Meta {
-                len: raw.len,
-                mark: raw.mark,
-                for_host: u32::from(raw.pkt_type) == sys::PACKET_HOST,
-                has_dst: raw.has_dst,
-                checksum_partial: u32::from(raw.ip_summed) == sys::CHECKSUM_PARTIAL,
-                gso: raw.gso,
+                len: self.len(),
+                // SAFETY: `mark` and `reserved_tailroom` share their place; only a buffer
+                // being built (before its headers are pushed) uses the latter.
+                mark: unsafe { h.__bindgen_anon_4.mark },
+                for_host: u32::from(h.pkt_type()) == sys::PACKET_HOST,
+                has_dst: self.has_dst(),
+                checksum_partial: self.checksum_partial(),
+                gso: self.is_gso(),
             };
-            let total = i64::from(raw.len) - i64::from(raw.network_offset);
+            let network_offset = self.network_offset();
+            let total = i64::from(meta.len) - i64::from(network_offset);
             let total = usize::try_from(total).ok()?;
-            let linear = usize::try_from(raw.linear).unwrap_or(0);
-            let bytes = if raw.network.is_null() || linear == 0 {
+            let network = self.network_header();
+            let linear = (self.skb().tail as usize).saturating_sub(usize::from(h.network_header));
+            let bytes = if linear == 0 {
                 &[][..]
             } else {
                 // SAFETY: `network` points to the network header, followed by `linear` bytes in
                 // the linear part of the packet (to its tail); nothing changes the packet while
                 // the slice lives, as `self` is borrowed mutably.
-                unsafe { core::slice::from_raw_parts(raw.network, linear) }
+                unsafe { core::slice::from_raw_parts(network, linear) }
             };
             match parse(Bytes::new(bytes, total), &meta) {
                 Ok(parsed) => return Some((parsed, meta)),
                 Err(Need(n)) => {
-                    let want = i64::try_from(n).ok()? + i64::from(raw.network_offset);
+                    let want = i64::try_from(n).ok()? + i64::from(network_offset);
                     let want = u32::try_from(want).ok()?;
                     // SAFETY: `skb` is valid and ours (type invariant); `pskb_may_pull` makes
                     // the first `want` bytes linear or fails, leaving the packet whole.
@@ -385,9 +418,11 @@ impl<'a> Packet<'a> {
         None
     }
 
+    /// The network header's offset from `data` (`skb_network_offset`).
     fn network_offset(&self) -> i32 {
-        // SAFETY: `skb` is valid (type invariant).
-        unsafe { sys::rvs_skb_network_offset(self.raw()) }
+        let from_head = usize::from(self.headers().network_header);
+        let data = self.skb().data as usize - self.skb().head as usize;
+        (from_head as isize - data as isize) as i32
     }
 
     /// Makes the first `len` bytes from the network header private and linear so that they can
@@ -403,8 +438,7 @@ impl<'a> Packet<'a> {
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
-        // SAFETY: `skb` is valid (type invariant).
-        let base = unsafe { sys::rvs_skb_network_header(self.raw()) };
+        let base = self.network_header();
         // INVARIANT: `len` bytes from the network header, at `base`, are now linear and private.
         Ok(Writable {
             packet: self,
@@ -483,21 +517,27 @@ impl<'a> Packet<'a> {
     pub(crate) fn set_route(&mut self, route: Route<'_>) {
         let (rt, owned) = (route.rt.as_ptr(), route.owned);
         core::mem::forget(route);
-        if owned {
-            // SAFETY: the packet is ours (type invariant); it takes over the route's reference.
-            unsafe { sys::rvs_skb_set_route(self.raw(), rt) };
-        } else {
-            // SAFETY: the packet is ours (type invariant); the route stays valid for the
-            // critical section the borrowed `Route` was tied to, in which hooks run.
-            unsafe { sys::rvs_skb_set_route_noref(self.raw(), rt) };
+        let noref = sys::SKB_DST_NOREF as usize;
+        // `skb_dst_drop`: the packet's reference to its old route, if it holds one.
+        let old = self.refdst();
+        if old & noref == 0 && old != 0 {
+            // SAFETY: the packet holds a reference to the route (`_skb_refdst` without
+            // `SKB_DST_NOREF`), given back here as the packet lets go of it.
+            unsafe { sys::dst_release(old as *mut sys::dst_entry) };
         }
+        // `skb_dst_set` and `skb_dst_set_noref`: the packet takes over the route's reference, or
+        // borrows it for the critical section the borrowed `Route` was tied to, in which hooks
+        // run (the stack takes a reference of its own if it queues the packet). A route's
+        // `dst_entry` is the first member of its `rtable`.
+        let new = rt as usize | if owned { 0 } else { noref };
+        self.headers_mut().set_slow_gro(1);
+        self.skb_mut().__bindgen_anon_3.__bindgen_anon_1._skb_refdst = new;
     }
 
     /// Sets `ignore_df`: a packet that was checked against the route's MTU is never refused
     /// again by `ip_fragment` (IPVS's "another hack").
     pub(crate) fn set_ignore_df(&mut self) {
-        // SAFETY: the packet is ours (type invariant).
-        unsafe { sys::rvs_skb_set_ignore_df(self.raw()) };
+        self.headers_mut().set_ignore_df(1);
     }
 
     /// Begins wrapping the packet in tunnel headers (`ip_vs_tunnel_xmit`): makes `headroom`
@@ -648,20 +688,41 @@ impl<'a> Packet<'a> {
     /// checksum the receiving device computed, before it leaves again (IPVS's
     /// `ip_vs_drop_early_demux_sk`, `ip_vs_notrack`, `skb_forward_csum`).
     pub(crate) fn prepare_forward(&mut self) {
-        // SAFETY: `skb` is valid and ours (type invariant).
-        unsafe {
-            if sys::rvs_skb_has_dev(self.raw()) {
-                sys::rvs_skb_orphan(self.raw());
-            }
-            sys::rvs_skb_notrack(self.raw());
-            sys::rvs_skb_forward_csum(self.raw());
+        // SAFETY: the union's `dev` is the device a packet at netfilter's hooks came in on or
+        // goes out by.
+        let has_dev = !unsafe {
+            self.skb()
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev
+        }
+        .is_null();
+        // `skb_orphan` calls a destructor; without one the packet has no socket.
+        // SAFETY: as in `refdst`.
+        let destructor = unsafe { self.skb().__bindgen_anon_3.__bindgen_anon_1.destructor };
+        if has_dev && destructor.is_some() {
+            // SAFETY: `skb` is valid and ours (type invariant).
+            unsafe { sys::rvs_skb_orphan(self.raw()) };
+        }
+        self.notrack();
+        // `skb_forward_csum`: a checksum the receiving device computed is of no use on output.
+        if u32::from(self.headers().ip_summed()) == sys::CHECKSUM_COMPLETE {
+            self.headers_mut().set_ip_summed(sys::CHECKSUM_NONE as u8);
         }
     }
 
-    /// Detaches the packet from conntrack (`ip_vs_notrack`).
+    /// Detaches the packet from conntrack (`ip_vs_notrack`): only an entry it refers to needs
+    /// the C helper, which drops the reference; else the field is set in place.
     pub(crate) fn notrack(&mut self) {
-        // SAFETY: `skb` is valid and ours (type invariant).
-        unsafe { sys::rvs_skb_notrack(self.raw()) }
+        let untracked = sys::ip_conntrack_info_IP_CT_UNTRACKED as usize;
+        let info_mask = sys::NFCT_INFOMASK as usize;
+        if self.skb()._nfct & !info_mask != 0 {
+            // SAFETY: `skb` is valid and ours (type invariant).
+            unsafe { sys::rvs_skb_notrack(self.raw()) }
+        } else {
+            self.skb_mut()._nfct = untracked;
+        }
     }
 
     /// Sends the packet along its route through `LOCAL_OUT` (`ip_local_out`), which takes it.
@@ -685,9 +746,14 @@ pub(crate) struct Writable<'p, 'a> {
     len: usize,
 }
 
-impl Writable<'_, '_> {
+impl<'a> Writable<'_, 'a> {
     fn base(&self) -> *mut u8 {
         self.base
+    }
+
+    /// The packet, to read while its bytes are writable.
+    pub(crate) fn packet(&self) -> &Packet<'a> {
+        self.packet
     }
 
     /// The writable bytes.

@@ -18,11 +18,10 @@ pub(crate) fn jiffies() -> u64 {
     unsafe { core::ptr::read_volatile(core::ptr::addr_of!(sys::jiffies)) as u64 }
 }
 
-/// Ticks per second (`HZ`). From C: the `HZ` bindgen sees is the uapi's (`USER_HZ`, 100), not
-/// the kernel's `CONFIG_HZ`.
-pub(crate) fn hz() -> u32 {
-    // SAFETY: `rvs_hz` returns a compile-time constant; it has no preconditions.
-    unsafe { sys::rvs_hz() }
+/// Ticks per second (`CONFIG_HZ`), through an enum constant of the shim: the `HZ` macro bindgen
+/// sees is the uapi's (`USER_HZ`, 100).
+pub(crate) const fn hz() -> u32 {
+    sys::RVS_HZ
 }
 
 /// The owner of a [`Timer`], called when it fires.

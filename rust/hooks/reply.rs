@@ -62,7 +62,10 @@ pub(super) fn reply(
         new_port: conn.tuple.vport,
         sum_offset: l4 + sum,
     };
-    if xmit::rewrite(&mut pkt, meta, l4 + l4_len, &r).is_err() {
+    let rewritten = pkt
+        .writable(l4 + l4_len)
+        .and_then(|mut w| xmit::rewrite(&mut w, meta, &r));
+    if rewritten.is_err() {
         return Verdict::Drop;
     }
     finish_reply(at, net, state, pkt, meta, &conn, tcp_flags)

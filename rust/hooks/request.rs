@@ -184,15 +184,11 @@ fn schedule(
     if state.refuse_new_conn() {
         return Err(Verdict::Drop);
     }
-    let mut saddr = [0u8; 16];
-    saddr[..4].copy_from_slice(&ip.saddr);
-    let mut daddr = [0u8; 16];
-    daddr[..4].copy_from_slice(&ip.daddr);
     let mut random_below = crate::ffi::random_u32_below;
     let mut flow = Flow {
         af: AF_INET,
-        saddr,
-        daddr,
+        saddr: packet::ipv4_in_16(ip.saddr),
+        daddr: packet::ipv4_in_16(ip.daddr),
         sport: ports.sport,
         dport: ports.dport,
         svc_flags: svc.params.flags,
@@ -279,8 +275,8 @@ impl Target {
             }
             return None;
         }
-        let mut daddr = [0u8; 4];
-        daddr.copy_from_slice(&dest.key.addr[..4]);
+        let a = &dest.key.addr;
+        let daddr = [a[0], a[1], a[2], a[3]];
         Some(Self {
             dest: dest.shared.clone(),
             daddr,

@@ -14,7 +14,6 @@ module_param(conn_tab_bits, int, 0444);
 MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size as a power of two (8..27, default 12)");
 
 int rvs_param_conn_tab_bits(void) { return READ_ONCE(conn_tab_bits); }
-unsigned int rvs_hz(void) { return HZ; }
 unsigned long rvs_totalram_pages(void) { return totalram_pages(); }
 
 void *rvs_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
@@ -51,28 +50,14 @@ void *rvs_seq_pde_data(const struct seq_file *seq) { return pde_data(file_inode(
 void rvs_rcu_read_lock(void) { rcu_read_lock(); }
 void rvs_rcu_read_unlock(void) { rcu_read_unlock(); }
 
-/* The packet path's one read of an skb's fields (see struct rvs_skb_meta). */
-void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m)
-{ *m = (struct rvs_skb_meta){ .network = skb_network_header(skb), .linear = skb_tail_pointer(skb) - skb_network_header(skb), .network_offset = skb_network_offset(skb), .len = skb->len, .mark = skb->mark, .pkt_type = skb->pkt_type, .ip_summed = skb->ip_summed, .has_dst = skb_dst(skb) != NULL, .gso = skb_is_gso(skb) }; }
-unsigned int rvs_skb_len(const struct sk_buff *skb) { return skb->len; }
-int rvs_skb_network_offset(const struct sk_buff *skb) { return skb_network_offset(skb); }
-unsigned char *rvs_skb_network_header(const struct sk_buff *skb) { return skb_network_header(skb); }
-bool rvs_skb_is_gso(const struct sk_buff *skb) { return skb_is_gso(skb); }
-u8 rvs_skb_ip_summed(const struct sk_buff *skb) { return skb->ip_summed; }
-bool rvs_skb_has_dst(const struct sk_buff *skb) { return skb_dst(skb) != NULL; }
 unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb) { return dst_mtu(skb_dst(skb)); }
 bool rvs_skb_dst_is_local(const struct sk_buff *skb) { return skb_rtable(skb)->rt_flags & RTCF_LOCAL; }
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb)->dev->flags & IFF_LOOPBACK; }
-bool rvs_skb_has_dev(const struct sk_buff *skb) { return skb->dev != NULL; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
-void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set(skb, &rt->dst); }
-void rvs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt) { skb_dst_drop(skb); skb_dst_set_noref(skb, &rt->dst); }
-void rvs_skb_set_ignore_df(struct sk_buff *skb) { skb->ignore_df = 1; }
 void rvs_rt_put(struct rtable *rt) { ip_rt_put(rt); }
 void rvs_rt_hold(struct rtable *rt) { dst_hold(&rt->dst); }
 /* __ip_vs_dst_check: whether a cached route still holds (IPv4 routes always have a check). */
 bool rvs_rt_check(struct rtable *rt) { return !rt->dst.obsolete || rt->dst.ops->check(&rt->dst, 0); }
-bool rvs_rt_is_local(const struct rtable *rt) { return rt->rt_flags & RTCF_LOCAL; }
 unsigned int rvs_rt_mtu(const struct rtable *rt) { return dst_mtu(&rt->dst); }
 unsigned int rvs_rt_reserved_space(const struct rtable *rt) { return LL_RESERVED_SPACE(rt->dst.dev); }
 int rvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom) { return skb_cow_head(skb, headroom); }
@@ -82,7 +67,6 @@ void rvs_skb_set_transport_to_network(struct sk_buff *skb) { skb->transport_head
 void rvs_skb_set_inner_ipproto(struct sk_buff *skb, u8 proto) { skb_set_inner_ipproto(skb, proto); }
 void rvs_skb_set_inner_mac_to_inner_network(struct sk_buff *skb) { skb_set_inner_mac_header(skb, skb_inner_network_offset(skb)); }
 void rvs_ip_select_ident(struct net *net, struct sk_buff *skb) { ip_select_ident(net, skb, NULL); }
-void rvs_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
 /* ip_vs.h ip_vs_notrack: the two inline calls that detach an skb from conntrack. */
 void rvs_skb_notrack(struct sk_buff *skb) { nf_reset_ct(skb); nf_ct_set(skb, NULL, IP_CT_UNTRACKED); }
 struct sock *rvs_skb_sk(const struct sk_buff *skb) { return skb->sk; }

@@ -41,7 +41,8 @@
 
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
-unsigned int rvs_hz(void);
+/* CONFIG_HZ, as a constant bindgen evaluates: the HZ macro it sees is the uapi's USER_HZ. */
+enum { RVS_HZ = HZ };
 unsigned long rvs_totalram_pages(void);
 
 /* Namespaces. */
@@ -79,37 +80,13 @@ void rvs_rcu_read_lock(void);
 void rvs_rcu_read_unlock(void);
 
 /* Socket buffers on the packet path. */
-/* What the packet path reads of an skb besides its bytes: the network header and how many bytes
- * from it are linear, the offset of the network header from data, and the fields it decides on. */
-struct rvs_skb_meta {
-	const unsigned char *network;
-	int linear;
-	int network_offset;
-	unsigned int len;
-	u32 mark;
-	u8 pkt_type;
-	u8 ip_summed;
-	bool has_dst;
-	bool gso;
-};
-void rvs_skb_meta(const struct sk_buff *skb, struct rvs_skb_meta *m);
-unsigned int rvs_skb_len(const struct sk_buff *skb);
-int rvs_skb_network_offset(const struct sk_buff *skb);
-unsigned char *rvs_skb_network_header(const struct sk_buff *skb);
-bool rvs_skb_is_gso(const struct sk_buff *skb);
-u8 rvs_skb_ip_summed(const struct sk_buff *skb);
-bool rvs_skb_has_dst(const struct sk_buff *skb);
 unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb);
 bool rvs_skb_dst_is_local(const struct sk_buff *skb);
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
-bool rvs_skb_has_dev(const struct sk_buff *skb);
 void rvs_skb_orphan(struct sk_buff *skb);
-void rvs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
-void rvs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void rvs_rt_hold(struct rtable *rt);
 bool rvs_rt_check(struct rtable *rt);
 void rvs_rt_put(struct rtable *rt);
-bool rvs_rt_is_local(const struct rtable *rt);
 unsigned int rvs_rt_mtu(const struct rtable *rt);
 unsigned int rvs_rt_reserved_space(const struct rtable *rt);
 int rvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
@@ -119,8 +96,6 @@ void rvs_skb_set_transport_to_network(struct sk_buff *skb);
 void rvs_skb_set_inner_ipproto(struct sk_buff *skb, u8 proto);
 void rvs_skb_set_inner_mac_to_inner_network(struct sk_buff *skb);
 void rvs_ip_select_ident(struct net *net, struct sk_buff *skb);
-void rvs_skb_set_ignore_df(struct sk_buff *skb);
-void rvs_skb_forward_csum(struct sk_buff *skb);
 void rvs_skb_notrack(struct sk_buff *skb);
 struct sock *rvs_skb_sk(const struct sk_buff *skb);
 void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr);
