@@ -336,18 +336,21 @@ impl Sysctls {
             value,
             kind: IntKind::Plain,
             read_only_unprivileged: false,
+            on_write: None,
         };
         let defense = |name, value| IntSysctl {
             name,
             value,
             kind: IntKind::Range(&DEFENSE_MODE_MIN, &DEFENSE_MODE_MAX),
             read_only_unprivileged: false,
+            on_write: None,
         };
         let jiffies = |name, value| IntSysctl {
             name,
             value,
             kind: IntKind::Jiffies,
             read_only_unprivileged: false,
+            on_write: None,
         };
         [
             plain(c_str!("amemthresh"), &self.amemthresh),
@@ -377,11 +380,16 @@ impl Sysctls {
             },
             jiffies(c_str!("lblc_expiration"), &self.lblc_expiration),
             jiffies(c_str!("lblcr_expiration"), &self.lblcr_expiration),
+            // Its hook is registered only while it is on.
             IntSysctl {
                 name: c_str!("fast_path"),
                 value: &self.fast_path,
                 kind: IntKind::Range(&SWITCH_MIN, &SWITCH_MAX),
                 read_only_unprivileged: false,
+                on_write: Some(|net| {
+                    // Without memory for the hook, packets keep the usual path.
+                    let _ = net.refresh_hooks::<NetState>();
+                }),
             },
         ]
     }

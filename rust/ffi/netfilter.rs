@@ -74,6 +74,9 @@ pub(crate) struct HookSpec<P> {
     pub(crate) priority: i32,
     /// What the set calls this hook; handed to [`HookSet::hook`].
     pub(crate) point: P,
+    /// Registered only while [`HookSet::optional_hooks`] asks for it (a hook point that would
+    /// otherwise cost every packet a call for a feature that is off).
+    pub(crate) optional: bool,
 }
 
 /// A set of IPv4 netfilter hooks whose packets a per-namespace object handles.
@@ -94,6 +97,12 @@ pub(crate) trait HookSet: Sync + Sized + 'static {
         packet: Packet<'_>,
         guard: &Guard,
     ) -> Verdict;
+
+    /// Whether the optional hooks are wanted now; asked when the hooks are registered and by
+    /// [`HookSwitch::refresh`].
+    fn optional_hooks(&self) -> bool {
+        false
+    }
 }
 
 /// The most hooks a [`HookSet`] may have.
@@ -168,9 +177,17 @@ impl Drop for HookRegistration {
     }
 }
 
-/// Whether a namespace's hooks are registered, switched by its pernet data.
+/// Whether a namespace's hooks are registered, switched by its pernet data: the hooks that are
+/// always registered, and the optional ones with them while the set wants them.
 pub(crate) struct HookSwitch {
-    registration: Option<Pin<KBox<Mutex<Option<HookRegistration>>>>>,
+    registration: Option<Pin<KBox<Mutex<Registered>>>>,
+}
+
+/// The registrations of a [`HookSwitch`]: the optional hooks only with the others.
+#[derive(Default)]
+struct Registered {
+    always: Option<HookRegistration>,
+    optional: Option<HookRegistration>,
 }
 
 impl HookSwitch {
@@ -178,7 +195,7 @@ impl HookSwitch {
     /// its lock.
     pub(crate) fn new() -> Self {
         Self {
-            registration: KBox::pin_init(new_mutex!(None), GFP_KERNEL).ok(),
+            registration: KBox::pin_init(new_mutex!(Registered::default()), GFP_KERNEL).ok(),
         }
     }
 
@@ -189,51 +206,105 @@ impl HookSwitch {
     /// `owner` must stay alive and in place, and `net` alive, until this switch is turned off or
     /// dropped, and a switch must always be set for the same `net` and `owner`.
     pub(super) unsafe fn set<T: HookSet>(&self, net: &Net, owner: &T, on: bool) -> Result {
-        let mut registration = self.registration.as_ref().ok_or(ENOMEM)?.lock();
-        if registration.is_some() == on {
-            return Ok(());
-        }
+        let mut registered = self.registration.as_ref().ok_or(ENOMEM)?.lock();
         if !on {
-            *registration = None;
+            registered.optional = None;
+            registered.always = None;
             return Ok(());
         }
-        if T::HOOKS.len() > MAX_HOOKS {
-            return Err(EINVAL);
+        if registered.always.is_none() {
+            // SAFETY: the caller's guarantees.
+            registered.always = Some(unsafe { register(net, owner, false)? });
         }
-        let fns = const { &hook_fns::<T>() };
-        let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
-        for (spec, hook) in T::HOOKS.iter().zip(fns.iter()) {
-            ops.push(
-                sys::nf_hook_ops {
-                    hook: *hook,
-                    priv_: core::ptr::from_ref(owner).cast_mut().cast(),
-                    pf: sys::NFPROTO_IPV4 as u8,
-                    hooknum: spec.hooknum.to_raw(),
-                    priority: spec.priority,
-                    // SAFETY: all-zero is a valid rest of `nf_hook_ops` (no device, normal type).
-                    ..unsafe { core::mem::zeroed() }
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        // SAFETY: `net` is alive; the ops live in `ops`, kept by the registration until it
-        // unregisters them; `owner` outlives the registration (this function's contract).
-        let ret = unsafe { sys::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as _) };
-        if ret < 0 {
-            return Err(Error::from_errno(ret));
-        }
-        // INVARIANT: registered just above.
-        *registration = Some(HookRegistration {
-            net: net.as_ptr(),
-            ops,
-        });
+        // The optional hooks only spare work: without them (no memory), packets take the
+        // others, and the next refresh tries again.
+        // SAFETY: the caller's guarantees.
+        let _ = unsafe { sync_optional(&mut registered, net, owner) };
         Ok(())
+    }
+
+    /// Registers or unregisters the optional hooks of `owner` as it now wants them, if the
+    /// others are registered. Sleeps.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HookSwitch::set`].
+    pub(super) unsafe fn refresh<T: HookSet>(&self, net: &Net, owner: &T) -> Result {
+        let mut registered = self.registration.as_ref().ok_or(ENOMEM)?.lock();
+        if registered.always.is_none() {
+            return Ok(());
+        }
+        // SAFETY: the caller's guarantees.
+        unsafe { sync_optional(&mut registered, net, owner) }
     }
 
     /// Unregisters the hooks, if they are registered. Sleeps.
     pub(super) fn turn_off(&mut self) {
         if let Some(registration) = &self.registration {
-            *registration.lock() = None;
+            let mut registered = registration.lock();
+            registered.optional = None;
+            registered.always = None;
         }
     }
+}
+
+/// Registers or unregisters the optional hooks of `owner` to match [`HookSet::optional_hooks`].
+///
+/// # Safety
+///
+/// As for [`HookSwitch::set`].
+unsafe fn sync_optional<T: HookSet>(registered: &mut Registered, net: &Net, owner: &T) -> Result {
+    let wanted = owner.optional_hooks() && T::HOOKS.iter().any(|h| h.optional);
+    if wanted == registered.optional.is_some() {
+        return Ok(());
+    }
+    registered.optional = if wanted {
+        // SAFETY: the caller's guarantees.
+        Some(unsafe { register(net, owner, true)? })
+    } else {
+        None
+    };
+    Ok(())
+}
+
+/// Registers the hooks of `owner` in `net` whose `optional` is `optional`. Sleeps.
+///
+/// # Safety
+///
+/// `owner` must stay alive and in place, and `net` alive, while the registration exists.
+unsafe fn register<T: HookSet>(net: &Net, owner: &T, optional: bool) -> Result<HookRegistration> {
+    if T::HOOKS.len() > MAX_HOOKS {
+        return Err(EINVAL);
+    }
+    let fns = const { &hook_fns::<T>() };
+    let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
+    // Each hook keeps its callback, which knows it by its index in `T::HOOKS`.
+    for (spec, hook) in T::HOOKS.iter().zip(fns.iter()) {
+        if spec.optional != optional {
+            continue;
+        }
+        ops.push(
+            sys::nf_hook_ops {
+                hook: *hook,
+                priv_: core::ptr::from_ref(owner).cast_mut().cast(),
+                pf: sys::NFPROTO_IPV4 as u8,
+                hooknum: spec.hooknum.to_raw(),
+                priority: spec.priority,
+                // SAFETY: all-zero is a valid rest of `nf_hook_ops` (no device, normal type).
+                ..unsafe { core::mem::zeroed() }
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    // SAFETY: `net` is alive; the ops live in `ops`, kept by the registration until it
+    // unregisters them; `owner` outlives the registration (this function's contract).
+    let ret = unsafe { sys::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as _) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    // INVARIANT: registered just above.
+    Ok(HookRegistration {
+        net: net.as_ptr(),
+        ops,
+    })
 }

@@ -84,6 +84,14 @@ impl Net {
         unsafe { per_net.attached.hooks.set(self, &per_net.data, on) }
     }
 
+    /// Registers or unregisters `T`'s optional hooks in this namespace as `T` now wants them
+    /// ([`HookSet::optional_hooks`]), if its hooks are registered. Sleeps.
+    pub(crate) fn refresh_hooks<T: NetData + HookSet>(&self) -> Result {
+        let per_net = self.per_net::<T>().ok_or(ENODEV)?;
+        // SAFETY: as in `set_hooks`.
+        unsafe { per_net.attached.hooks.refresh(self, &per_net.data) }
+    }
+
     /// Classifies an IPv4 address in this namespace's routing tables (`inet_addr_type`).
     pub(crate) fn ipv4_addr_type(&self, addr: [u8; 4]) -> AddrType {
         // SAFETY: by the type invariant the namespace is alive; `inet_addr_type` only reads.

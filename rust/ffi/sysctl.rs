@@ -6,7 +6,11 @@
 
 use super::{pernet::Net, sys};
 use core::{ptr::NonNull, sync::atomic::AtomicI32};
-use kernel::{ffi::c_void, prelude::*, str::CStr};
+use kernel::{
+    ffi::{c_int, c_void},
+    prelude::*,
+    str::CStr,
+};
 
 /// One integer sysctl: its name, its storage and how it is read and written.
 pub(crate) struct IntSysctl<'a> {
@@ -19,6 +23,9 @@ pub(crate) struct IntSysctl<'a> {
     /// Read-only in namespaces owned by a user namespace other than the initial one, whose
     /// root is not trusted with it.
     pub(crate) read_only_unprivileged: bool,
+    /// Called in the writer's task after a successful write (which may sleep), for a value that
+    /// is acted on at once rather than read where it is used.
+    pub(crate) on_write: Option<fn(&Net)>,
 }
 
 /// How an integer sysctl file shows its value.
@@ -41,6 +48,55 @@ pub(crate) enum IntKind {
 pub(crate) struct SysctlTable {
     header: NonNull<sys::ctl_table_header>,
     _table: KVec<sys::ctl_table>,
+    /// The `extra1` of the entries with [`IntSysctl::on_write`]; never grown, so that the
+    /// entries' pointers stay valid.
+    _notifiers: KVec<Notifier>,
+}
+
+/// What [`notify_handler`] needs of an entry with [`IntSysctl::on_write`]: the handler and
+/// limits it stands in for, the namespace, and what to call.
+struct Notifier {
+    handler: sys::proc_handler,
+    extra1: *mut c_void,
+    extra2: *mut c_void,
+    net: *mut sys::net,
+    on_write: fn(&Net),
+}
+
+/// The handler of an entry with [`IntSysctl::on_write`]: its own handler, then the callback after
+/// a successful write.
+///
+/// # Safety
+///
+/// Called by the sysctl core only, for an entry of a live [`SysctlTable`] whose `extra1` is its
+/// [`Notifier`], with the arguments of a `proc_handler`.
+unsafe extern "C" fn notify_handler(
+    table: *const sys::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut sys::loff_t,
+) -> c_int {
+    // SAFETY: the entry's `extra1` is its notifier, which lives as long as the table (caller).
+    let notifier = unsafe { &*(*table).extra1.cast::<Notifier>() };
+    // SAFETY: `table` is a valid entry (caller); the copy is the entry as its own handler knows
+    // it, with its limits.
+    let inner = sys::ctl_table {
+        extra1: notifier.extra1,
+        extra2: notifier.extra2,
+        ..unsafe { *table }
+    };
+    let Some(handler) = notifier.handler else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the caller's arguments, with a valid copy of the entry (its `data` unchanged).
+    let ret = unsafe { handler(&inner, write, buffer, lenp, ppos) };
+    if write != 0 && ret == 0 {
+        // SAFETY: the namespace outlives its sysctl table, which is unregistered (waiting for
+        // running handlers) before the namespace goes.
+        (notifier.on_write)(unsafe { Net::from_raw(notifier.net) });
+    }
+    ret
 }
 
 impl SysctlTable {
@@ -55,6 +111,7 @@ impl SysctlTable {
         entries: &[IntSysctl<'_>],
     ) -> Result<Self> {
         let mut table = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        let mut notifiers = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
         // SAFETY: `net` is alive; this reads its owning user namespace.
         let unprivileged = !unsafe { sys::rvs_net_owned_by_init_user_ns(net.as_ptr()) };
         for entry in entries {
@@ -76,6 +133,26 @@ impl SysctlTable {
                         core::ptr::null_mut(),
                     ),
                 };
+            let (handler, extra1, extra2) = match entry.on_write {
+                None => (handler, extra1, extra2),
+                Some(on_write) => {
+                    notifiers.push(
+                        Notifier {
+                            handler,
+                            extra1,
+                            extra2,
+                            net: net.as_ptr(),
+                            on_write,
+                        },
+                        GFP_KERNEL,
+                    )?;
+                    // The capacity was reserved for every entry: the vector does not move.
+                    let notifier = notifiers.last_mut().map(core::ptr::from_mut);
+                    let notifier = notifier.ok_or(EINVAL)?;
+                    let handler: sys::proc_handler = Some(notify_handler);
+                    (handler, notifier.cast::<c_void>(), core::ptr::null_mut())
+                }
+            };
             table.push(
                 sys::ctl_table {
                     procname: entry.name.as_char_ptr(),
@@ -111,6 +188,7 @@ impl SysctlTable {
         Ok(Self {
             header,
             _table: table,
+            _notifiers: notifiers,
         })
     }
 }

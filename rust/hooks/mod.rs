@@ -59,39 +59,51 @@ impl HookSet for NetState {
             hooknum: HookNum::LocalIn,
             priority: priority::NAT_SRC - 2,
             point: HookPoint::Reply,
+            optional: false,
         },
         HookSpec {
             hooknum: HookNum::LocalIn,
             priority: priority::NAT_SRC - 1,
             point: HookPoint::Request,
+            optional: false,
         },
         HookSpec {
             hooknum: HookNum::LocalOut,
             priority: priority::NAT_DST + 1,
             point: HookPoint::Reply,
+            optional: false,
         },
         HookSpec {
             hooknum: HookNum::LocalOut,
             priority: priority::NAT_DST + 2,
             point: HookPoint::Request,
+            optional: false,
         },
         HookSpec {
             hooknum: HookNum::Forward,
             priority: 99,
             point: HookPoint::ForwardIcmp,
+            optional: false,
         },
         HookSpec {
             hooknum: HookNum::Forward,
             priority: 100,
             point: HookPoint::Reply,
+            optional: false,
         },
-        // After destination NAT, as the packets `LOCAL_IN` would see.
+        // After destination NAT, as the packets `LOCAL_IN` would see; only with `fast_path`
+        // on, so that it costs nothing when off.
         HookSpec {
             hooknum: HookNum::PreRouting,
             priority: priority::NAT_DST + 1,
             point: HookPoint::EarlyRequest,
+            optional: true,
         },
     ];
+
+    fn optional_hooks(&self) -> bool {
+        self.sysctl.fast_path.load(Ordering::Relaxed) != 0
+    }
 
     fn hook(
         &self,
@@ -114,7 +126,7 @@ pub(crate) fn on_packet(
     mut pkt: Packet<'_>,
     guard: &Guard,
 ) -> Verdict {
-    // Without the fast path, its hook costs one load per packet.
+    // The hook may still run for a moment after the switch is turned off.
     if point == HookPoint::EarlyRequest && state.sysctl.fast_path.load(Ordering::Relaxed) == 0 {
         return Verdict::Accept;
     }
