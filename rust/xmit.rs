@@ -193,7 +193,7 @@ fn send_unchanged(
     pkt.set_ignore_df();
     pkt.set_ipvs_property();
     pkt.prepare_forward();
-    pkt.local_out(net)
+    pkt.forward_out(net)
 }
 
 /// Rewrites the address at `addr_offset` and the port at `port_offset` (within `w`) and updates
@@ -287,7 +287,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
     pkt.set_ignore_df();
     pkt.set_ipvs_property();
     pkt.prepare_forward();
-    pkt.local_out(net)
+    pkt.forward_out(net)
 }
 
 /// The segmentation offloads of a packet wrapped with `encap` (`__tun_gso_type_mask` and

@@ -27,7 +27,8 @@ pub(crate) enum Verdict {
     Accept,
     /// Free the packet.
     Drop,
-    /// The packet was consumed (sent by rvs); only [`Packet::local_out`] returns it.
+    /// The packet was consumed (sent by rvs); only [`Packet::local_out`] and
+    /// [`Packet::forward_out`] return it.
     Stolen,
 }
 
@@ -276,7 +277,7 @@ impl<'a> Packet<'a> {
     ///
     /// `skb` must be the valid buffer passed to an IPv4 netfilter hook that runs for `'a`, and
     /// the hook must return the [`Verdict`] the packet's methods lead to (`Stolen` only after
-    /// [`Packet::local_out`]).
+    /// [`Packet::local_out`] or [`Packet::forward_out`]).
     pub(crate) unsafe fn from_raw(skb: *mut sys::sk_buff) -> Option<Self> {
         // INVARIANT: the caller's guarantee.
         Some(Self {
@@ -710,6 +711,10 @@ impl<'a> Packet<'a> {
         if u32::from(self.headers().ip_summed()) == sys::CHECKSUM_COMPLETE {
             self.headers_mut().set_ip_summed(sys::CHECKSUM_NONE as u8);
         }
+        // `skb_clear_tstamp`: a receive time stamp is not a departure time for the qdiscs.
+        if has_dev && self.headers().tstamp_type() == 0 {
+            self.skb_mut().__bindgen_anon_2.tstamp = 0;
+        }
     }
 
     /// Detaches the packet from conntrack (`ip_vs_notrack`): only an entry it refers to needs
@@ -723,6 +728,17 @@ impl<'a> Packet<'a> {
         } else {
             self.skb_mut()._nfct = untracked;
         }
+    }
+
+    /// Sends a forwarded packet along its route through `LOCAL_OUT` with its IPv4 header as it
+    /// is (IPVS's `ip_vs_send_or_cont`: `NF_HOOK` to `dst_output`), which takes it: the header's
+    /// length and checksum must be up to date, as a rewrite that updates the checksum leaves
+    /// them ([`Packet::local_out`] recomputes them).
+    pub(crate) fn forward_out(self, net: &Net) -> Verdict {
+        // SAFETY: `skb` is valid and ours and has a route; the hook and `dst_output` consume it
+        // whatever the result, which is why the hook returns `NF_STOLEN`.
+        unsafe { sys::rvs_nf_local_out_dst(net.as_ptr(), self.raw()) };
+        Verdict::Stolen
     }
 
     /// Sends the packet along its route through `LOCAL_OUT` (`ip_local_out`), which takes it.

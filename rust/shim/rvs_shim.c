@@ -54,6 +54,8 @@ unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb) { return dst_mtu(skb_dst
 bool rvs_skb_dst_is_local(const struct sk_buff *skb) { return skb_rtable(skb)->rt_flags & RTCF_LOCAL; }
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb)->dev->flags & IFF_LOOPBACK; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
+/* ip_vs_send_or_cont: on through LOCAL_OUT to the route, the IPv4 header kept as it is. */
+int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb) { return NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output); }
 void rvs_rt_put(struct rtable *rt) { ip_rt_put(rt); }
 void rvs_rt_hold(struct rtable *rt) { dst_hold(&rt->dst); }
 /* __ip_vs_dst_check: whether a cached route still holds (IPv4 routes always have a check). */

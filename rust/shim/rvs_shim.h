@@ -84,6 +84,7 @@ unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb);
 bool rvs_skb_dst_is_local(const struct sk_buff *skb);
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
 void rvs_skb_orphan(struct sk_buff *skb);
+int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb);
 void rvs_rt_hold(struct rtable *rt);
 bool rvs_rt_check(struct rtable *rt);
 void rvs_rt_put(struct rtable *rt);
