@@ -26,6 +26,8 @@ pub mod packet;
 pub mod proto;
 #[path = "../../sched/mod.rs"]
 pub mod sched;
+#[path = "../../sync_apply.rs"]
+pub mod sync_apply;
 #[path = "../../sync_pace.rs"]
 pub mod sync_pace;
 #[path = "../../sync_wire.rs"]
