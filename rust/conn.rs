@@ -32,6 +32,7 @@ use crate::{
     proto::{self, TcpState},
     service::DestShared,
     stats::Stats,
+    sync_wire,
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
@@ -127,6 +128,11 @@ pub(crate) struct TimeoutTable {
 }
 
 impl TimeoutTable {
+    /// The timeout of a connection of `protocol` in state `state`, in jiffies.
+    pub(crate) fn ticks(&self, protocol: u8, state: u8) -> u64 {
+        u64::from(self.seconds(protocol, state)).saturating_mul(u64::from(timer::hz()))
+    }
+
     fn seconds(&self, protocol: u8, state: u8) -> u32 {
         if protocol == packet::PROTO_UDP {
             return self.udp;
@@ -366,8 +372,59 @@ impl Conn {
                 ct.assure();
             }
         }
-        let secs = timeouts.seconds(self.tuple.protocol, (new & STATE_MASK) as u8);
-        let ticks = u64::from(secs).saturating_mul(u64::from(timer::hz()));
+        let ticks = timeouts.ticks(self.tuple.protocol, (new & STATE_MASK) as u8);
+        self.expires
+            .store(timer::jiffies().wrapping_add(ticks), Ordering::Relaxed);
+    }
+
+    /// The connection's `IP_VS_CONN_F_*` flags that a backup compares a sync entry's with
+    /// (`sync_apply::Held`): the forwarding method, inactive, no output, template.
+    pub(crate) fn uapi_flags(&self) -> u32 {
+        let state = self.state.load(Ordering::Relaxed);
+        let mut flags = self.fwd;
+        for (internal, uapi) in [
+            (F_INACTIVE, sync_wire::CONN_F_INACTIVE),
+            (F_NOOUTPUT, sync_wire::CONN_F_NOOUTPUT),
+            (F_TEMPLATE, sync_wire::CONN_F_TEMPLATE),
+        ] {
+            if state & internal != 0 {
+                flags |= uapi;
+            }
+        }
+        flags
+    }
+
+    /// Takes the protocol state and activity that a master's sync entry gives, and expires in
+    /// `ticks` (`ip_vs_proc_conn`); the real server's active count follows the activity. A
+    /// template takes the state only.
+    pub(crate) fn apply_synced(&self, state: u8, inactive: bool, ticks: u64) {
+        let mut old = self.state.load(Ordering::Relaxed);
+        let new = loop {
+            if old & F_DEAD != 0 {
+                return;
+            }
+            let mut new = (old & !STATE_MASK) | u32::from(state);
+            if old & F_TEMPLATE == 0 {
+                new &= !F_INACTIVE;
+                if inactive {
+                    new |= F_INACTIVE;
+                }
+            }
+            match self
+                .state
+                .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break new,
+                Err(current) => old = current,
+            }
+        };
+        if let Some(dest) = &self.dest {
+            match (old & F_INACTIVE != 0, new & F_INACTIVE != 0) {
+                (true, false) => dest.activate(),
+                (false, true) => dest.deactivate(),
+                _ => {}
+            }
+        }
         self.expires
             .store(timer::jiffies().wrapping_add(ticks), Ordering::Relaxed);
     }
@@ -390,8 +447,7 @@ impl Conn {
         if self.is_template() {
             return self.template_ticks;
         }
-        let secs = timeouts.seconds(self.tuple.protocol, self.state());
-        u64::from(secs).saturating_mul(u64::from(timer::hz()))
+        timeouts.ticks(self.tuple.protocol, self.state())
     }
 
     /// Whether the `drop_entry` defense drops this entry (`ip_vs_random_dropentry`): half-open

@@ -27,6 +27,7 @@ use crate::{
     sched::locality::{self, Clock, DEFAULT_EXPIRATION_SECS},
     service::ServiceTable,
     stats::Stats,
+    sync_daemon::SyncDaemons,
     timeouts::{self, Timeouts},
 };
 use core::sync::atomic::{AtomicI32, AtomicI8, AtomicU32, Ordering};
@@ -50,6 +51,8 @@ pub(crate) struct NetState {
     ticks: AtomicU32,
     /// The defenses in effect, from the last check.
     defenses: Defenses,
+    /// The connection synchronisation daemons.
+    pub(crate) sync: SyncDaemons,
 }
 
 /// The state of the defenses against overload between their checks (IPVS's `drop_rate` and
@@ -83,6 +86,7 @@ impl NetState {
             conns: ConnTable::new(conn_bits, conn_seed)?,
             ticks: AtomicU32::new(0),
             defenses: Defenses::default(),
+            sync: SyncDaemons::new()?,
         })
     }
 
@@ -221,6 +225,11 @@ impl NetData for NetState {
         to.proc_file::<proc::Totals>(c_str!("ip_vs_stats"))?;
         to.proc_file::<proc::Conns>(c_str!("ip_vs_conn"))?;
         to.timer(Self::tick_interval())
+    }
+
+    fn pre_exit(&self, _net: &Net) {
+        // The daemons' sockets hold routes of the namespace's devices.
+        self.sync.stop_all();
     }
 
     fn exit(&self, _net: &Net) {

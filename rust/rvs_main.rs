@@ -36,6 +36,12 @@ mod proto;
 mod sched;
 mod service;
 mod stats;
+mod sync_apply;
+mod sync_config;
+mod sync_daemon;
+// The encoder serves the master daemon, which is not there yet.
+#[allow(dead_code)]
+mod sync_wire;
 mod timeouts;
 mod xmit;
 

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The nests IPVS sends back: services, destinations and statistics (`ip_vs_genl_fill_*`).
+//! The nests IPVS sends back: services, destinations, statistics and daemons
+//! (`ip_vs_genl_fill_*`).
 
 #![deny(unsafe_code)]
 
 use crate::{
-    abi::{self, cmd_attr, dest_attr, stats_attr, svc_attr},
+    abi::{self, cmd_attr, daemon_attr, dest_attr, stats_attr, svc_attr},
     ffi::genl::AttrWriter,
     service::{Dest, Service, ServiceKey},
     stats::Snapshot,
+    sync_config::DaemonConfig,
 };
 use kernel::prelude::*;
 
@@ -96,4 +98,15 @@ pub(crate) fn dest(w: &mut AttrWriter<'_>, dest: &Dest) -> Result {
             &dest.shared.stats.snapshot(),
         )
     })
+}
+
+/// The inside of a daemon nest (`ip_vs_genl_fill_daemon`).
+pub(super) fn daemon(w: &mut AttrWriter<'_>, state: u32, c: &DaemonConfig) -> Result {
+    w.put_u32(daemon_attr::STATE, state)?;
+    w.put_str(daemon_attr::MCAST_IFN, c.ifname())?;
+    w.put_u32(daemon_attr::SYNC_ID, c.syncid)?;
+    w.put_u16(daemon_attr::SYNC_MAXLEN, c.sync_maxlen)?;
+    w.put_u16(daemon_attr::MCAST_PORT, c.port)?;
+    w.put_u8(daemon_attr::MCAST_TTL, c.ttl)?;
+    w.put_bytes(daemon_attr::MCAST_GROUP, &c.group())
 }

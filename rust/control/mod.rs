@@ -2,9 +2,8 @@
 
 //! The control plane: the IPVS generic netlink commands, as `ip_vs_ctl.c` implements them.
 //!
-//! Every command of the family is handled; the connection synchronisation daemon is not
-//! implemented, so `NEW_DAEMON` answers `-EOPNOTSUPP` (after IPVS's own checks) and there is never
-//! a daemon to stop or to list.
+//! Every command of the family is handled. Of the connection synchronisation daemons, the
+//! backup runs; starting a master answers `-EOPNOTSUPP` (after IPVS's own checks).
 
 #![deny(unsafe_code)]
 
@@ -20,7 +19,9 @@ use crate::{
         genl::{Command, Dump, Family, Policy, Request},
         timer,
     },
-    netns, timeouts,
+    netns,
+    sync_config::{self, DaemonConfig},
+    timeouts,
 };
 use kernel::{c_str, prelude::*, str::CStr};
 
@@ -91,32 +92,77 @@ fn dumpit(dump: &mut Dump<'_>) -> Result {
     match dump.cmd() {
         cmd::GET_SERVICE => services::dump_services(dump),
         cmd::GET_DEST => services::dump_dests(dump),
-        // No daemon ever runs: nothing to list.
-        cmd::GET_DAEMON => Ok(()),
+        cmd::GET_DAEMON => dump_daemons(dump),
         _ => Err(errno::eopnotsupp()),
     }
 }
 
-/// `NEW_DAEMON` / `DEL_DAEMON` (`ip_vs_genl_set_daemon`): IPVS's checks of the daemon nest, then
-/// `-EOPNOTSUPP` for a start (no synchronisation daemon in rvs) and `-ESRCH` for a stop (none runs).
+/// `NEW_DAEMON` / `DEL_DAEMON` (`ip_vs_genl_set_daemon`, `ip_vs_genl_new_daemon`,
+/// `ip_vs_genl_del_daemon`): the daemon nest's checks in IPVS's order, then the start or stop.
 fn set_daemon(request: &Request<'_>) -> Result {
     let nest = request
         .attr(cmd_attr::DAEMON)
         .ok_or(EINVAL)?
         .nested(&policy::DAEMON)?;
+    let state = nest.get(daemon_attr::STATE).ok_or(EINVAL)?.u32()?;
+    let daemons = &netns::state(request.net())?.sync;
     if request.cmd() == cmd::DEL_DAEMON {
-        nest.get(daemon_attr::STATE).ok_or(EINVAL)?;
-        return Err(ESRCH);
+        return daemons.stop(state);
     }
-    let required = [
-        daemon_attr::STATE,
-        daemon_attr::MCAST_IFN,
-        daemon_attr::SYNC_ID,
-    ];
-    if required.iter().any(|&kind| nest.get(kind).is_none()) {
+    let (Some(ifname), Some(syncid)) = (
+        nest.get(daemon_attr::MCAST_IFN),
+        nest.get(daemon_attr::SYNC_ID),
+    ) else {
         return Err(EINVAL);
+    };
+    let mut config = DaemonConfig {
+        syncid: syncid.u32()?,
+        ..Default::default()
+    };
+    config.set_ifname(ifname.c_str());
+    if let Some(maxlen) = nest.get(daemon_attr::SYNC_MAXLEN) {
+        config.sync_maxlen = maxlen.u16()?;
     }
-    Err(errno::eopnotsupp())
+    if let Some(group) = nest.get(daemon_attr::MCAST_GROUP) {
+        let group = group.padded::<4>();
+        if !sync_config::is_multicast(group) {
+            return Err(EINVAL);
+        }
+        config.group = Some(group);
+    } else if nest.get(daemon_attr::MCAST_GROUP6).is_some() {
+        // IPVS without IPv6 answers so; rvs has no IPv6 data plane yet.
+        return Err(errno::eafnosupport());
+    }
+    if let Some(port) = nest.get(daemon_attr::MCAST_PORT) {
+        config.port = port.u16()?;
+    }
+    if let Some(ttl) = nest.get(daemon_attr::MCAST_TTL) {
+        config.ttl = ttl.u8()?;
+    }
+    daemons.start(request.net(), state, config)
+}
+
+/// `GET_DAEMON` (`ip_vs_genl_dump_daemons`): one `NEW_DAEMON` message per running daemon,
+/// master first; the dump's position has a bit per daemon already sent.
+fn dump_daemons(dump: &mut Dump<'_>) -> Result {
+    let running = netns::state(dump.net())?.sync.running();
+    for (bit, daemon) in running.iter().enumerate() {
+        let Some((state, config)) = daemon else {
+            continue;
+        };
+        let sent = dump.position();
+        if sent & (1 << bit) != 0 {
+            continue;
+        }
+        let added = dump.add(cmd::NEW_DAEMON, |attrs| {
+            attrs.nest(cmd_attr::DAEMON, |d| fill::daemon(d, *state, config))
+        })?;
+        if !added {
+            break;
+        }
+        dump.set_position(sent | 1 << bit);
+    }
+    Ok(())
 }
 
 /// `IPVS_CMD_GET_INFO`: the IPVS version and the connection table size (`ip_vs_genl_get_cmd`):

@@ -23,6 +23,7 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
+pub(crate) mod udp;
 
 /// The memory the kernel manages, in pages (`totalram_pages`).
 pub(crate) fn totalram_pages() -> u64 {

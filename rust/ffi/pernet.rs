@@ -134,6 +134,11 @@ pub(crate) trait NetData: Send + Sync + Sized + 'static {
     /// for its users, before [`NetData::exit`].
     fn attach<'a>(&'a self, to: &mut Attach<'a, Self>) -> Result;
 
+    /// The namespace goes away, first step: runs before its network devices are unregistered
+    /// (`pre_exit`), for what holds references to them (kernel sockets, routes), which would
+    /// keep the devices from going.
+    fn pre_exit(&self, _net: &Net) {}
+
     /// The namespace goes away: runs after the attachments and the hooks are gone, before the data
     /// is dropped.
     fn exit(&self, net: &Net);
@@ -254,6 +259,7 @@ impl<T: NetData> Subsystem<T> {
         }
         let ops = sys::pernet_operations {
             init: Some(init::<T>),
+            pre_exit: Some(pre_exit::<T>),
             exit: Some(exit::<T>),
             id: self.id.get(),
             size: core::mem::size_of::<*mut c_void>(),
@@ -360,6 +366,21 @@ unsafe extern "C" fn init<T: NetData>(net: *mut sys::net) -> c_int {
         }
         Ok(0)
     })
+}
+
+/// `pre_exit` of the pernet operations.
+///
+/// # Safety
+///
+/// Called by the pernet core only, for a namespace whose `init` succeeded.
+unsafe extern "C" fn pre_exit<T: NetData>(net: *mut sys::net) {
+    // SAFETY: the namespace is alive during its `pre_exit`; the slot was set by `init` and is
+    // cleared only by `exit`, which runs later.
+    let per_net = unsafe { (*slot::<T>(net)).as_ref() };
+    if let Some(per_net) = per_net {
+        // SAFETY: as above.
+        per_net.data.pre_exit(unsafe { Net::from_raw(net) });
+    }
 }
 
 /// `exit` of the pernet operations.

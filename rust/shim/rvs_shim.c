@@ -107,3 +107,9 @@ void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu) { return per_cpu_ptr(ptr, cpu
 /* Statistics: each this_cpu_add is one instruction that interrupts and preemption cannot split. */
 void rvs_this_cpu_add2(u64 __percpu *c, size_t i, u64 a, size_t j, u64 b) { this_cpu_add(c[i], a); this_cpu_add(c[j], b); }
 unsigned int rvs_next_possible_cpu(int cpu) { return cpumask_next(cpu, cpu_possible_mask); }
+
+void *rvs_sk_user_data(const struct sock *sk) { return rcu_dereference_sk_user_data(sk); }
+struct net *rvs_sock_net(const struct sock *sk) { return sock_net(sk); }
+int rvs_skb_linearize(struct sk_buff *skb) { return skb_linearize(skb); }
+int rvs_netdev_ifindex(const struct net_device *dev) { return dev->ifindex; }
+unsigned int rvs_netdev_mtu(const struct net_device *dev) { return READ_ONCE(dev->mtu); }

@@ -38,6 +38,10 @@
 #include <net/udp.h>
 #include <net/checksum.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/udp_tunnel.h>
+#include <linux/igmp.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
 
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
@@ -128,5 +132,12 @@ void __percpu *rvs_alloc_percpu(size_t size, size_t align);
 void *rvs_per_cpu_ptr(void __percpu *ptr, int cpu);
 void rvs_this_cpu_add2(u64 __percpu *c, size_t i, u64 a, size_t j, u64 b);
 unsigned int rvs_next_possible_cpu(int cpu);
+
+/* Kernel sockets and interfaces (the sync daemon). */
+void *rvs_sk_user_data(const struct sock *sk);
+struct net *rvs_sock_net(const struct sock *sk);
+int rvs_skb_linearize(struct sk_buff *skb);
+int rvs_netdev_ifindex(const struct net_device *dev);
+unsigned int rvs_netdev_mtu(const struct net_device *dev);
 
 #endif /* RVS_SHIM_H */

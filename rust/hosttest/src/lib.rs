@@ -28,6 +28,8 @@ pub mod proto;
 pub mod sched;
 #[path = "../../sync_apply.rs"]
 pub mod sync_apply;
+#[path = "../../sync_config.rs"]
+pub mod sync_config;
 #[path = "../../sync_pace.rs"]
 pub mod sync_pace;
 #[path = "../../sync_wire.rs"]
