@@ -32,7 +32,7 @@ use crate::{
     proto::{self, TcpState},
     service::DestShared,
     stats::Stats,
-    sync_wire,
+    sync_pace, sync_wire,
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
@@ -56,6 +56,9 @@ const TEMPLATE_ASSURED: u32 = 1;
 /// How long a template whose connections still live is kept past its expiry (`expire_later`).
 const TEMPLATE_RETRY_SECS: u64 = 60;
 const STATE_MASK: u32 = 0xff;
+/// Where the state word keeps the state a sync master last sent (`old_state`).
+const OLD_STATE_SHIFT: u32 = 16;
+const OLD_STATE_MASK: u32 = 0xff << OLD_STATE_SHIFT;
 
 /// The addresses and ports of a connection, as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +91,12 @@ pub(crate) struct Conn {
     /// Connections this template controls (`n_control`).
     n_control: AtomicU32,
     /// A template's timeout in jiffies (the service's persistence timeout).
-    template_ticks: u64,
+    template_ticks: u32,
+    /// The firewall mark of the packet that made it (`cp->fwmark`), which a sync master sends.
+    fwmark: u32,
+    /// The expiry a sync master last sent it with, low 32 bits, the two lowest counting the
+    /// retries (`sync_endtime`, see `sync_pace`).
+    sync_endtime: AtomicU32,
     /// Packets from the client (`in_pkts`), which the `drop_entry` defense looks at.
     in_pkts: AtomicU32,
 }
@@ -152,6 +160,7 @@ impl Conn {
         dest: Option<Arc<DestShared>>,
         svc_stats: Arc<Stats>,
         control: Option<Arc<Conn>>,
+        fwmark: u32,
     ) -> Result<Arc<Self>> {
         let mut flags = F_INACTIVE;
         // A bypass connection has no destination whose forwarding would set the flag
@@ -178,6 +187,8 @@ impl Conn {
                 control: control.clone(),
                 n_control: AtomicU32::new(0),
                 template_ticks: 0,
+                fwmark,
+                sync_endtime: AtomicU32::new(0),
                 in_pkts: AtomicU32::new(0),
             },
             GFP_ATOMIC,
@@ -203,6 +214,7 @@ impl Conn {
         svc_stats: Arc<Stats>,
         timeout_ticks: u32,
         one_packet: bool,
+        fwmark: u32,
     ) -> Result<Arc<Self>> {
         let ticks = u64::from(timeout_ticks);
         let flags = if one_packet {
@@ -221,7 +233,9 @@ impl Conn {
                 svc_stats,
                 control: None,
                 n_control: AtomicU32::new(0),
-                template_ticks: ticks,
+                template_ticks: timeout_ticks,
+                fwmark,
+                sync_endtime: AtomicU32::new(0),
                 in_pkts: AtomicU32::new(0),
             },
             GFP_ATOMIC,
@@ -266,7 +280,7 @@ impl Conn {
     /// (`ip_vs_conn_put(ct)`).
     pub(crate) fn touch_template(&self) {
         self.expires.store(
-            timer::jiffies().wrapping_add(self.template_ticks),
+            timer::jiffies().wrapping_add(u64::from(self.template_ticks)),
             Ordering::Relaxed,
         );
     }
@@ -403,7 +417,10 @@ impl Conn {
             if old & F_DEAD != 0 {
                 return;
             }
-            let mut new = (old & !STATE_MASK) | u32::from(state);
+            // What the master sent is what a backup turned master has sent (`old_state`).
+            let mut new = (old & !(STATE_MASK | OLD_STATE_MASK))
+                | u32::from(state)
+                | u32::from(state) << OLD_STATE_SHIFT;
             if old & F_TEMPLATE == 0 {
                 new &= !F_INACTIVE;
                 if inactive {
@@ -430,22 +447,97 @@ impl Conn {
     }
 
     /// Counts a packet from the client; that of a one-packet connection counts for the template
-    /// that scheduled it, if any (`in_pkts`).
-    pub(crate) fn count_in_packet(&self, one_packet: bool) {
-        let counted = if one_packet {
-            self.control.as_deref()
-        } else {
-            Some(self)
-        };
-        if let Some(c) = counted {
-            c.in_pkts.fetch_add(1, Ordering::Relaxed);
+    /// that scheduled it, if any (`in_pkts`). Returns the connection's count after it (0 for a
+    /// one-packet connection), which paces a sync master.
+    pub(crate) fn count_in_packet(&self, one_packet: bool) -> u32 {
+        if one_packet {
+            if let Some(ct) = &self.control {
+                ct.in_pkts.fetch_add(1, Ordering::Relaxed);
+            }
+            return 0;
+        }
+        self.in_pkts.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    /// Counts a request for a template whose connection a sync master looks at; returns the
+    /// template's count after it (`atomic_inc_return(&cp->in_pkts)` in `ip_vs_sync_conn`).
+    pub(crate) fn count_template_request(&self) -> u32 {
+        self.in_pkts.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    /// The persistence template of the connection, if any (`cp->control`).
+    pub(crate) fn control(&self) -> Option<&Conn> {
+        self.control.as_deref()
+    }
+
+    /// What a sync master's pacing reads of the connection, whose timeout in its current state
+    /// `timeouts` gives, at jiffy `now` (`ip_vs_sync_conn_needed`).
+    pub(crate) fn pace_view(&self, timeouts: &TimeoutTable, now: u64) -> sync_pace::ConnView {
+        let word = self.state.load(Ordering::Relaxed);
+        // The stored expiry is the low 32 bits of one within 2^31 jiffies of now.
+        let low = self.sync_endtime.load(Ordering::Relaxed);
+        let distance = low.wrapping_sub(now as u32) as i32;
+        sync_pace::ConnView {
+            template: word & F_TEMPLATE != 0,
+            in_persistence: self.control.is_some(),
+            protocol: self.tuple.protocol,
+            state: (word & STATE_MASK) as u8,
+            old_state: ((word & OLD_STATE_MASK) >> OLD_STATE_SHIFT) as u8,
+            timeout: self.timeout_ticks(timeouts),
+            sync_endtime: now.wrapping_add(i64::from(distance) as u64),
+        }
+    }
+
+    /// Records a send the pacing decided on with the connection's `sync_endtime` at `orig`:
+    /// the state as sent (`old_state`), and `endtime` if `sync_endtime` is still `orig`.
+    /// Whether to send: the swap succeeded, or `force`.
+    pub(crate) fn mark_synced(&self, orig: u64, endtime: u64, force: bool) -> bool {
+        let _ = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some((w & !OLD_STATE_MASK) | ((w & STATE_MASK) << OLD_STATE_SHIFT))
+            });
+        let swapped = self
+            .sync_endtime
+            .compare_exchange(
+                orig as u32,
+                endtime as u32,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        swapped || force
+    }
+
+    /// The sync entry of the connection (`ip_vs_sync_conn`): its addresses, flags, state,
+    /// firewall mark and timeout in seconds.
+    pub(crate) fn sync_entry(&self, timeouts: &TimeoutTable) -> sync_wire::SyncConn<'static> {
+        let t = &self.tuple;
+        let word = self.state.load(Ordering::Relaxed);
+        let secs = self.timeout_ticks(timeouts) / u64::from(timer::hz().max(1));
+        sync_wire::SyncConn {
+            protocol: t.protocol,
+            addrs: sync_wire::Addrs::V4 {
+                caddr: t.caddr,
+                vaddr: t.vaddr,
+                daddr: t.daddr,
+            },
+            cport: t.cport,
+            vport: t.vport,
+            dport: t.dport,
+            flags: self.uapi_flags(),
+            state: (word & STATE_MASK) as u16,
+            fwmark: self.fwmark,
+            timeout: u32::try_from(secs).unwrap_or(u32::MAX),
+            seq: None,
+            pe: None,
         }
     }
 
     /// How long the connection lives after a packet in its current state, in jiffies.
     fn timeout_ticks(&self, timeouts: &TimeoutTable) -> u64 {
         if self.is_template() {
-            return self.template_ticks;
+            return u64::from(self.template_ticks);
         }
         timeouts.ticks(self.tuple.protocol, self.state())
     }

@@ -23,11 +23,14 @@ use crate::{
         rcu::Guard,
         sysctl::{IntKind, IntSysctl},
         timer::{self, OnTimer, Timer},
+        work::{OnWork, Work},
     },
     sched::locality::{self, Clock, DEFAULT_EXPIRATION_SECS},
     service::ServiceTable,
     stats::Stats,
     sync_daemon::SyncDaemons,
+    sync_pace::Pacing,
+    sync_wire::Version,
     timeouts::{self, Timeouts},
 };
 use core::sync::atomic::{AtomicI32, AtomicI8, AtomicU32, Ordering};
@@ -88,6 +91,39 @@ impl NetState {
             defenses: Defenses::default(),
             sync: SyncDaemons::new()?,
         })
+    }
+
+    /// How a sync master paces its sending (`sync_threshold` is IPVS's default, 3 and 50).
+    pub(crate) fn sync_pacing(&self) -> Pacing {
+        let s = &self.sysctl;
+        Pacing {
+            refresh_period: s
+                .sync_refresh_period
+                .load(Ordering::Relaxed)
+                .max(0)
+                .unsigned_abs(),
+            retries: s
+                .sync_retries
+                .load(Ordering::Relaxed)
+                .clamp(0, 3)
+                .unsigned_abs(),
+            persist_mode: s.sync_persist_mode.load(Ordering::Relaxed) != 0,
+            ..Pacing::default_at(timer::hz())
+        }
+    }
+
+    /// The version of the messages a sync master sends.
+    pub(crate) fn sync_version(&self) -> Version {
+        if self.sysctl.sync_version.load(Ordering::Relaxed) == 0 {
+            Version::V0
+        } else {
+            Version::V1
+        }
+    }
+
+    /// How many messages a sync master may have waiting.
+    pub(crate) fn sync_qlen_max(&self) -> usize {
+        usize::try_from(self.sysctl.sync_qlen_max.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// The connection timeouts of the namespace.
@@ -224,7 +260,8 @@ impl NetData for NetState {
         to.proc_file::<proc::Services>(c_str!("ip_vs"))?;
         to.proc_file::<proc::Totals>(c_str!("ip_vs_stats"))?;
         to.proc_file::<proc::Conns>(c_str!("ip_vs_conn"))?;
-        to.timer(Self::tick_interval())
+        to.timer(Self::tick_interval())?;
+        to.work()
     }
 
     fn pre_exit(&self, _net: &Net) {
@@ -237,6 +274,12 @@ impl NetData for NetState {
     }
 
     crate::pernet_subsystem!(NetState);
+}
+
+impl OnWork for NetState {
+    fn on_work(&self, work: &Work<Self>) {
+        self.sync.on_work(work);
+    }
 }
 
 impl OnTimer for NetState {
@@ -295,6 +338,17 @@ pub(crate) struct Sysctls {
     /// rvs only: packets of established connections are sent on from `PRE_ROUTING`, before the
     /// stack routes them to this host, rather than from `LOCAL_IN` (see `hooks::early_request`).
     pub(crate) fast_path: AtomicI32,
+    /// The sync master's message version (0 or 1).
+    pub(crate) sync_version: AtomicI32,
+    /// A sync master sends templates but not the connections they control.
+    pub(crate) sync_persist_mode: AtomicI32,
+    /// Messages a sync master may have waiting to be sent.
+    pub(crate) sync_qlen_max: AtomicI32,
+    /// A sync master sends a connection again when its expiry moved by this many ticks (0:
+    /// by packet counts only).
+    pub(crate) sync_refresh_period: AtomicI32,
+    /// How often a sync master repeats a send within the refresh period (0 to 3).
+    pub(crate) sync_retries: AtomicI32,
 }
 
 impl Default for Sysctls {
@@ -322,6 +376,14 @@ impl Default for Sysctls {
             lblc_expiration: AtomicI32::new(default_expiration),
             lblcr_expiration: AtomicI32::new(default_expiration),
             fast_path: AtomicI32::new(0),
+            sync_version: AtomicI32::new(1),
+            sync_persist_mode: AtomicI32::new(0),
+            // nr_free_buffer_pages() / 32: of the order of the memory, in pages, over 32.
+            sync_qlen_max: AtomicI32::new(
+                i32::try_from(crate::ffi::totalram_pages() / 32).unwrap_or(i32::MAX),
+            ),
+            sync_refresh_period: AtomicI32::new(0),
+            sync_retries: AtomicI32::new(0),
         }
     }
 }
@@ -333,13 +395,14 @@ static DEFENSE_MODE_MAX: i32 = 3;
 /// The range of the switches that are 0 or 1 only.
 static SWITCH_MIN: i32 = 0;
 static SWITCH_MAX: i32 = 1;
+static SYNC_RETRIES_MAX: i32 = 3;
 
 impl Sysctls {
     /// The directory of the sysctls.
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order, then rvs's own.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 20] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 25] {
         let plain = |name, value| IntSysctl {
             name,
             value,
@@ -388,6 +451,17 @@ impl Sysctls {
                 ..plain(c_str!("run_estimation"), &self.run_estimation)
             },
             jiffies(c_str!("lblc_expiration"), &self.lblc_expiration),
+            IntSysctl {
+                kind: IntKind::Range(&SWITCH_MIN, &SWITCH_MAX),
+                ..plain(c_str!("sync_version"), &self.sync_version)
+            },
+            plain(c_str!("sync_persist_mode"), &self.sync_persist_mode),
+            plain(c_str!("sync_qlen_max"), &self.sync_qlen_max),
+            jiffies(c_str!("sync_refresh_period"), &self.sync_refresh_period),
+            IntSysctl {
+                kind: IntKind::Range(&SWITCH_MIN, &SYNC_RETRIES_MAX),
+                ..plain(c_str!("sync_retries"), &self.sync_retries)
+            },
             jiffies(c_str!("lblcr_expiration"), &self.lblcr_expiration),
             // Its hook is registered only while it is on.
             IntSysctl {

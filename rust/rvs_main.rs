@@ -39,7 +39,8 @@ mod stats;
 mod sync_apply;
 mod sync_config;
 mod sync_daemon;
-// The encoder serves the master daemon, which is not there yet.
+mod sync_pace;
+// A few accessors of the codec serve its host tests only.
 #[allow(dead_code)]
 mod sync_wire;
 mod timeouts;

@@ -3,12 +3,20 @@
 //! The connection synchronisation daemons of a namespace (IPVS's `ip_vs_sync.c`): started and
 //! stopped by `IPVS_CMD_NEW_DAEMON` / `DEL_DAEMON`, listed by `GET_DAEMON`.
 //!
+//! A master adds a connection to its current message when a request passes it and the pacing
+//! says so ([`sync_pace::decide`]), then the connection's template; a full message, or one
+//! that has waited `FLUSH_SECS`, is multicast by the namespace's work item (IPVS's master
+//! thread), at most `sync_qlen_max` of them waiting.
+//!
 //! A backup receives the messages its master multicasts and applies each entry to the
 //! connection table as `ip_vs_proc_conn` does ([`sync_apply::plan`]), so that when it takes the
 //! virtual addresses over, established connections keep their real servers and persistent
 //! clients their templates. The backup's socket hands it each datagram in the softirq that
 //! delivers it (see `ffi::udp`); datagrams are applied one at a time, as IPVS's single backup
 //! thread per port reads them.
+//!
+//! Not yet: `sync_ports` above 1, `sync_threshold` other than 3 and 50, `sync_sock_size`,
+//! `backup_only`, IPv6 entries and groups.
 
 #![deny(unsafe_code)]
 
@@ -20,25 +28,42 @@ use crate::{
         rcu::Guard,
         sync::BhSpinLock,
         timer,
-        udp::{self, DatagramHandler, MulticastReceiver},
+        udp::{self, DatagramHandler, MulticastReceiver, MulticastSender},
+        work::Work,
     },
     netns::{self, NetState},
     packet,
     service::DestKey,
     sync_apply::{self, Held, Plan},
     sync_config::{DaemonConfig, Role},
-    sync_wire::{self, Addrs, SyncConn, CONN_F_INACTIVE, CONN_F_TEMPLATE},
+    sync_pace::{self, Decision},
+    sync_wire::{
+        self, Addrs, EncodeError, MessageBuilder, SyncConn, Version, CONN_F_INACTIVE,
+        CONN_F_TEMPLATE,
+    },
 };
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{new_mutex, prelude::*, str::CStr, sync::Mutex};
 
 /// The daemons of a namespace (`sync_state`, `mcfg`, `bcfg` and the threads of `netns_ipvs`).
 pub(crate) struct SyncDaemons {
     running: Pin<KBox<Mutex<Running>>>,
+    /// A master runs: the packet path reads it before anything else of the master's.
+    master_on: AtomicBool,
+    /// The master's messages, filled on the packet path, sent by the namespace's work item.
+    outbox: Pin<KBox<BhSpinLock<Outbox>>>,
 }
 
 #[derive(Default)]
 struct Running {
+    master: Option<Master>,
     backup: Option<Backup>,
+}
+
+/// A running master: its settings and its socket.
+struct Master {
+    config: DaemonConfig,
+    sender: MulticastSender,
 }
 
 /// A running backup: its settings and its socket.
@@ -47,16 +72,62 @@ struct Backup {
     _receiver: MulticastReceiver<BackupReceiver>,
 }
 
+/// The messages of a master (`ms->sync_buff` and `ms->sync_queue`).
+#[derive(Default)]
+struct Outbox {
+    /// The master's sync ID (its low byte, as the header has room for) and message length.
+    syncid: u8,
+    maxlen: usize,
+    /// The message being filled, if any.
+    current: Option<Pending>,
+    /// Full messages waiting to be sent, oldest first.
+    ready: KVec<Message>,
+    /// At most this many (`sync_qlen_max`).
+    qlen_max: usize,
+}
+
+/// A message to send: the first `len` bytes of `buf`.
+struct Message {
+    buf: KVec<u8>,
+    len: usize,
+}
+
+impl Message {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// A message being filled.
+struct Pending {
+    /// `maxlen` bytes, of which `len` are the message so far.
+    buf: KVec<u8>,
+    version: Version,
+    len: usize,
+    nr_conns: u8,
+    /// When its first entry came (`firstuse`), in jiffies.
+    started: u64,
+}
+
+/// How long a master keeps a message that is not full before sending it
+/// (`IPVS_SYNC_FLUSH_TIME`).
+const FLUSH_SECS: u64 = 2;
+
 impl SyncDaemons {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             running: KBox::pin_init(new_mutex!(Running::default()), GFP_KERNEL)?,
+            master_on: AtomicBool::new(false),
+            outbox: KBox::pin_init(
+                crate::new_bh_spinlock!(Outbox::default(), "rvs_sync_outbox"),
+                GFP_KERNEL,
+            )?,
         })
     }
 
     /// Starts the daemon of state `state` with `config` (`start_sync_thread`): `-ENODEV` if
     /// the interface does not exist, `-EEXIST` if that daemon runs, `-EINVAL` for a state that
-    /// is no role. rvs has no master daemon yet: `-EOPNOTSUPP` for one. Sleeps.
+    /// is no role. Sleeps.
     pub(crate) fn start(&self, net: &Net, state: u32, config: DaemonConfig) -> Result {
         let name = CStr::from_bytes_with_nul(config.ifname_with_nul())?;
         let Some(interface) = udp::interface(net, name) else {
@@ -66,7 +137,30 @@ impl SyncDaemons {
         let role = Role::from_state(state).ok_or(EINVAL)?;
         let config = config.completed(role, interface.mtu);
         match role {
-            Role::Master => Err(crate::ffi::errno::eopnotsupp()),
+            Role::Master => {
+                if running.master.is_some() {
+                    return Err(EEXIST);
+                }
+                let sender = MulticastSender::new(
+                    net,
+                    config.group(),
+                    config.port,
+                    interface.ifindex,
+                    config.ttl,
+                )?;
+                {
+                    let mut outbox = self.outbox.lock();
+                    *outbox = Outbox {
+                        // The header's byte (`m->syncid = ipvs->mcfg.syncid`).
+                        syncid: config.syncid as u8,
+                        maxlen: usize::from(config.sync_maxlen),
+                        ..Outbox::default()
+                    };
+                }
+                running.master = Some(Master { config, sender });
+                self.master_on.store(true, Ordering::Release);
+                Ok(())
+            }
             Role::Backup => {
                 if running.backup.is_some() {
                     return Err(EEXIST);
@@ -90,34 +184,222 @@ impl SyncDaemons {
     /// Stops the daemon of state `state` (`stop_sync_thread`): `-ESRCH` if it does not run,
     /// `-EINVAL` for a state that is no role. Sleeps.
     pub(crate) fn stop(&self, state: u32) -> Result {
-        let backup = {
-            let mut running = self.running.lock();
-            match Role::from_state(state).ok_or(EINVAL)? {
-                Role::Master => return Err(ESRCH),
-                Role::Backup => running.backup.take().ok_or(ESRCH)?,
+        match Role::from_state(state).ok_or(EINVAL)? {
+            Role::Master => {
+                let master = {
+                    let mut running = self.running.lock();
+                    let master = running.master.take().ok_or(ESRCH)?;
+                    self.master_on.store(false, Ordering::Release);
+                    master
+                };
+                // What was queued is dropped, as IPVS's master thread drops it when stopped.
+                self.take_ready(true, drop);
+                drop(master);
+                Ok(())
             }
-        };
-        // Released outside the lock: the release waits for a grace period.
-        drop(backup);
-        Ok(())
+            Role::Backup => {
+                let backup = self.running.lock().backup.take().ok_or(ESRCH)?;
+                // Released outside the lock: the release waits for a grace period.
+                drop(backup);
+                Ok(())
+            }
+        }
     }
 
-    /// Stops every daemon (the namespace goes). Sleeps.
+    /// Stops every daemon (the namespace goes), dropping what a master had queued. Sleeps.
     pub(crate) fn stop_all(&self) {
-        let backup = self.running.lock().backup.take();
-        drop(backup);
+        let (master, backup) = {
+            let mut running = self.running.lock();
+            self.master_on.store(false, Ordering::Release);
+            (running.master.take(), running.backup.take())
+        };
+        self.take_ready(true, drop);
+        drop((master, backup));
     }
 
     /// The running daemons' states and settings, master first (`ip_vs_genl_dump_daemons`).
     pub(crate) fn running(&self) -> [Option<(u32, DaemonConfig)>; 2] {
         let running = self.running.lock();
         [
-            None,
+            running
+                .master
+                .as_ref()
+                .map(|m| (Role::Master.state(), m.config)),
             running
                 .backup
                 .as_ref()
                 .map(|b| (Role::Backup.state(), b.config)),
         ]
+    }
+
+    /// A request of `conn` passed the director, which counted it as the connection's `pkts`-th
+    /// (0 for a one-packet connection): a master sends the connection, then its template, if
+    /// their pacing says so (`ip_vs_sync_conn`). Softirq context.
+    pub(crate) fn on_request(&self, net: &Net, state: &NetState, conn: &Conn, pkts: u32) {
+        if !self.master_on.load(Ordering::Acquire) {
+            return;
+        }
+        let pacing = state.sync_pacing();
+        let version = state.sync_version();
+        let qlen_max = state.sync_qlen_max();
+        let timeouts = state.timeout_table();
+        let now = timer::jiffies();
+        let mut cp = conn;
+        // A one-packet connection is not sent, its template is.
+        let mut pkts = if pkts == 0 { None } else { Some(pkts) };
+        let mut queued = false;
+        loop {
+            if let Some(pkts) = pkts {
+                let view = cp.pace_view(&timeouts, now);
+                let pkts = i32::try_from(pkts).unwrap_or(i32::MAX);
+                if let Decision::Send { endtime, force } =
+                    sync_pace::decide(&pacing, &view, pkts, now)
+                {
+                    if cp.mark_synced(view.sync_endtime, endtime, force) {
+                        let entry = cp.sync_entry(&timeouts);
+                        queued |= self.queue(&entry, version, qlen_max, now);
+                    }
+                }
+            }
+            let Some(ct) = cp.control() else {
+                break;
+            };
+            pkts = Some(if ct.is_template() {
+                ct.count_template_request()
+            } else {
+                pacing.threshold.unsigned_abs()
+            });
+            cp = ct;
+        }
+        if let (true, Some(work)) = (queued, net.work::<NetState>()) {
+            if self.outbox.lock().ready.is_empty() {
+                // A message being filled goes out within FLUSH_SECS at the latest.
+                work.run_in(FLUSH_SECS * u64::from(timer::hz()));
+            } else {
+                work.run_now();
+            }
+        }
+    }
+
+    /// Adds `entry` to the current message, which goes to the sending queue when full; in
+    /// `version`, at jiffy `now`, with at most `qlen_max` messages waiting. Whether it was
+    /// added.
+    fn queue(&self, entry: &SyncConn<'_>, version: Version, qlen_max: usize, now: u64) -> bool {
+        let mut outbox = self.outbox.lock();
+        let outbox = &mut *outbox;
+        outbox.qlen_max = qlen_max;
+        for _ in 0..2 {
+            if outbox
+                .current
+                .as_ref()
+                .is_some_and(|p| p.version != version)
+            {
+                outbox.finish_current();
+            }
+            if outbox.current.is_none() {
+                let Ok(pending) = Pending::new(version, outbox.maxlen, outbox.syncid, now) else {
+                    return false;
+                };
+                outbox.current = Some(pending);
+            }
+            let Some(p) = outbox.current.as_mut() else {
+                return false;
+            };
+            let Ok(mut builder) =
+                MessageBuilder::resume(p.version, &mut p.buf, outbox.maxlen, p.len, p.nr_conns)
+            else {
+                return false;
+            };
+            match builder.push(entry) {
+                Ok(()) => {
+                    (p.len, p.nr_conns) = (builder.len(), builder.nr_conns());
+                    return true;
+                }
+                Err(EncodeError::Full) => outbox.finish_current(),
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Takes the messages to send, oldest first (with `all`, also the one being filled),
+    /// handing each to `send`.
+    fn take_ready(&self, all: bool, send: impl FnMut(Message)) {
+        let batch = {
+            let mut outbox = self.outbox.lock();
+            if all {
+                outbox.finish_current();
+            }
+            core::mem::take(&mut outbox.ready)
+        };
+        batch.into_iter().for_each(send);
+    }
+
+    /// The namespace's work item: sends the full messages, and the one being filled once it is
+    /// FLUSH_SECS old; comes back for that one if it is younger (`sync_thread_master`).
+    pub(crate) fn on_work(&self, work: &Work<NetState>) {
+        let now = timer::jiffies();
+        let flush_after = FLUSH_SECS * u64::from(timer::hz());
+        let wait = {
+            let mut outbox = self.outbox.lock();
+            match outbox.current.as_ref().map(|p| now.wrapping_sub(p.started)) {
+                Some(age) if age >= flush_after => {
+                    outbox.finish_current();
+                    None
+                }
+                Some(age) => Some(flush_after - age),
+                None => None,
+            }
+        };
+        let running = self.running.lock();
+        self.take_ready(false, |msg| {
+            if let Some(master) = &running.master {
+                let _ = master.sender.send(msg.bytes());
+            }
+        });
+        drop(running);
+        if let Some(ticks) = wait {
+            work.run_in(ticks);
+        }
+    }
+}
+
+impl Outbox {
+    /// Moves the message being filled, if it has entries, to the sending queue, unless
+    /// `sync_qlen_max` messages wait there already (then it is dropped, as IPVS drops it).
+    fn finish_current(&mut self) {
+        let Some(p) = self.current.take() else {
+            return;
+        };
+        if p.nr_conns == 0 {
+            return;
+        }
+        if self.ready.len() >= self.qlen_max {
+            return;
+        }
+        let _ = self.ready.push(
+            Message {
+                buf: p.buf,
+                len: p.len,
+            },
+            GFP_ATOMIC,
+        );
+    }
+}
+
+impl Pending {
+    fn new(version: Version, maxlen: usize, syncid: u8, now: u64) -> Result<Self> {
+        let mut buf = KVec::from_elem(0, maxlen, GFP_ATOMIC)?;
+        let len = MessageBuilder::new(version, &mut buf, maxlen, syncid)
+            .map_err(|_| EINVAL)?
+            .len();
+        Ok(Self {
+            buf,
+            version,
+            len,
+            nr_conns: 0,
+            started: now,
+        })
     }
 }
 
@@ -309,6 +591,7 @@ fn create(
             svc.stats.clone(),
             u32::try_from(ticks).unwrap_or(u32::MAX),
             false,
+            entry.fwmark,
         )
     } else {
         Conn::new(
@@ -317,6 +600,7 @@ fn create(
             Some(dest.shared.clone()),
             svc.stats.clone(),
             None,
+            entry.fwmark,
         )
     };
     drop(guard);

@@ -467,6 +467,29 @@ impl<'b> MessageBuilder<'b> {
         Ok(builder)
     }
 
+    /// Continues a `version` message at most `maxlen` bytes long that an earlier builder
+    /// started in `buf` and left `len` bytes long with `nr_conns` entries (what
+    /// [`MessageBuilder::len`] and [`MessageBuilder::nr_conns`] said), so that a master can
+    /// keep its current message between packets.
+    pub(crate) fn resume(
+        version: Version,
+        buf: &'b mut [u8],
+        maxlen: usize,
+        len: usize,
+        nr_conns: u8,
+    ) -> Result<Self, EncodeError> {
+        let limit = maxlen.min(buf.len()).min(usize::from(u16::MAX));
+        if limit < version.header_len() || !(version.header_len()..=limit).contains(&len) {
+            return Err(EncodeError::NoRoomForHeader);
+        }
+        Ok(Self {
+            buf: &mut buf[..limit],
+            version,
+            len,
+            nr_conns,
+        })
+    }
+
     /// Writes `size` and `nr_conns` into the header.
     fn update_header(&mut self) {
         // `len` is at most the buffer's, at most 65535.
@@ -981,6 +1004,29 @@ mod tests {
             b.push(c).unwrap();
         }
         b.finish().to_vec()
+    }
+
+    #[test]
+    fn a_resumed_message_is_the_message_built_at_once() {
+        let conns = [tcp4(), tcp4_seq(), tcp4()];
+        for version in [Version::V0, Version::V1] {
+            let mut buf = vec![0u8; 1500];
+            let (len, nr) = {
+                let mut b = MessageBuilder::new(version, &mut buf, 1472, 9).unwrap();
+                b.push(&conns[0]).unwrap();
+                (b.len(), b.nr_conns())
+            };
+            let mut b = MessageBuilder::resume(version, &mut buf, 1472, len, nr).unwrap();
+            for conn in &conns[1..] {
+                b.push(conn).unwrap();
+            }
+            let resumed = b.finish().to_vec();
+            assert_eq!(resumed, encode(version, 9, &conns));
+        }
+        let mut buf = vec![0u8; 100];
+        for bad_len in [0, 3, 101] {
+            assert!(MessageBuilder::resume(Version::V1, &mut buf, 100, bad_len, 0).is_err());
+        }
     }
 
     /// Checks a vector both ways.

@@ -2,8 +2,7 @@
 
 //! The control plane: the IPVS generic netlink commands, as `ip_vs_ctl.c` implements them.
 //!
-//! Every command of the family is handled. Of the connection synchronisation daemons, the
-//! backup runs; starting a master answers `-EOPNOTSUPP` (after IPVS's own checks).
+//! Every command of the family is handled, the connection synchronisation daemons' included.
 
 #![deny(unsafe_code)]
 

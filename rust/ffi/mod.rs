@@ -24,6 +24,7 @@ pub(crate) mod sys;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
 pub(crate) mod udp;
+pub(crate) mod work;
 
 /// The memory the kernel manages, in pages (`totalram_pages`).
 pub(crate) fn totalram_pages() -> u64 {

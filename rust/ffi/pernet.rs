@@ -15,6 +15,7 @@ use super::{
     sys,
     sysctl::{IntSysctl, SysctlTable},
     timer::{OnTimer, Timer},
+    work::{OnWork, Work},
 };
 use core::{
     marker::PhantomData,
@@ -92,6 +93,11 @@ impl Net {
         unsafe { per_net.attached.hooks.refresh(self, &per_net.data) }
     }
 
+    /// The work item attached to `T`'s data here ([`Attach::work`]), if there is one.
+    pub(crate) fn work<T: NetData + OnWork>(&self) -> Option<&Work<T>> {
+        self.per_net::<T>().and_then(|p| p.attached.work.as_deref())
+    }
+
     /// Classifies an IPv4 address in this namespace's routing tables (`inet_addr_type`).
     pub(crate) fn ipv4_addr_type(&self, addr: [u8; 4]) -> AddrType {
         // SAFETY: by the type invariant the namespace is alive; `inet_addr_type` only reads.
@@ -152,6 +158,8 @@ struct Attachments<T: NetData> {
     /// First: no packet reaches the data once it is dropped.
     hooks: HookSwitch,
     timer: Option<Pin<KBox<Timer<T>>>>,
+    /// After the hooks and the timer, which may queue it.
+    work: Option<Pin<KBox<Work<T>>>>,
     sysctls: KVec<SysctlTable>,
     files: KVec<ProcEntry>,
 }
@@ -199,6 +207,22 @@ impl<'a, T: NetData> Attach<'a, T> {
         unsafe { timer.init(self.data) };
         timer.fire_in(ticks);
         self.attached.timer = Some(timer);
+        Ok(())
+    }
+
+    /// Sets up the data's work item, which [`Net::work`] finds.
+    pub(crate) fn work(&mut self) -> Result
+    where
+        T: OnWork,
+    {
+        if self.attached.work.is_some() {
+            return Err(EBUSY);
+        }
+        let work = KBox::pin(Work::new(), GFP_KERNEL)?;
+        // SAFETY: the work item is pinned in its box, and its owner (the data) outlives it: the
+        // attachments are dropped, cancelling the work, before the data.
+        unsafe { work.init(self.data) };
+        self.attached.work = Some(work);
         Ok(())
     }
 }
@@ -338,6 +362,7 @@ unsafe extern "C" fn init<T: NetData>(net: *mut sys::net) -> c_int {
                 attached: Attachments {
                     hooks: HookSwitch::new(),
                     timer: None,
+                    work: None,
                     sysctls: KVec::new(),
                     files: KVec::new(),
                 },
@@ -412,6 +437,7 @@ unsafe fn release<T: NetData>(net: *mut sys::net) {
     drop(core::mem::take(&mut per_net.attached.sysctls));
     per_net.attached.timer = None;
     per_net.attached.hooks.turn_off();
+    per_net.attached.work = None;
     per_net.data.exit(net_ref);
     // SAFETY: the slot holds the pointer from `KBox::into_raw` in `init`, dropped exactly once
     // here; nothing reaches it any more (attachments gone, and requests end before `exit`).

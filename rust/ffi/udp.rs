@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel UDP sockets: a receiver of the datagrams of a multicast group.
+//! Kernel UDP sockets: a receiver of the datagrams of a multicast group, and a sender to one.
 //!
 //! C headers: [`include/net/udp_tunnel.h`](srctree/include/net/udp_tunnel.h),
 //! [`include/linux/igmp.h`](srctree/include/linux/igmp.h)
@@ -130,6 +130,81 @@ impl<T: DatagramHandler> Drop for MulticastReceiver<T> {
         // shuts the socket down and releases it, which leaves the group.
         // SAFETY: the socket is ours (type invariant) and released once, here.
         unsafe { sys::udp_tunnel_sock_release(self.sock.as_ptr()) };
+    }
+}
+
+/// A UDP socket connected to a multicast group and port, bound to one interface, sending with
+/// a multicast TTL, without loopback and without DF (`make_send_sock`). Sends from process
+/// context; dropping it releases the socket. Sleeps.
+///
+/// # Invariants
+///
+/// `sock` is a kernel socket of the namespace the sender was made in, owned by this object.
+pub(crate) struct MulticastSender {
+    sock: NonNull<sys::socket>,
+}
+
+// SAFETY: the socket is used through the kernel's own locking.
+unsafe impl Send for MulticastSender {}
+// SAFETY: as above.
+unsafe impl Sync for MulticastSender {}
+
+impl MulticastSender {
+    /// A socket of `net` sending to `group:port` through the interface `ifindex` with TTL
+    /// `ttl`. Sleeps.
+    pub(crate) fn new(net: &Net, group: [u8; 4], port: u16, ifindex: i32, ttl: u8) -> Result<Self> {
+        let mut cfg = sys::udp_port_cfg {
+            family: sys::AF_INET as u8,
+            peer_udp_port: port.to_be(),
+            bind_ifindex: ifindex,
+            ..Default::default()
+        };
+        cfg.__bindgen_anon_2.peer_ip.s_addr = u32::from_ne_bytes(group);
+        cfg.set_use_udp_checksums(1);
+        let mut sock = core::ptr::null_mut();
+        // SAFETY: `net` is alive, `cfg` and `sock` are valid for the call, which may sleep;
+        // it binds, connects and binds to the interface.
+        to_result(unsafe { sys::udp_sock_create4(net.as_ptr(), &mut cfg, &mut sock) })?;
+        let sock = NonNull::new(sock).ok_or(ENOMEM)?;
+        // From here on `Drop` releases the socket.
+        let this = Self { sock };
+        // SAFETY: `sock` is a live socket; its `sk` is set by the creation.
+        let sk = unsafe { (*sock.as_ptr()).sk };
+        for (option, value) in [
+            (sys::IP_MULTICAST_TTL, c_int::from(ttl)),
+            (sys::IP_MULTICAST_LOOP, 0),
+            (sys::IP_MTU_DISCOVER, sys::IP_PMTUDISC_DONT as c_int),
+        ] {
+            // SAFETY: `sk` is a live IPv4 socket; the option takes an int.
+            to_result(unsafe { sys::rvs_ip_setsockopt_int(sk, option as c_int, value) })?;
+        }
+        Ok(this)
+    }
+
+    /// Sends `datagram` without waiting for buffer space (`ip_vs_send_async`); process
+    /// context.
+    pub(crate) fn send(&self, datagram: &[u8]) -> Result {
+        let mut iov = sys::kvec {
+            iov_base: datagram.as_ptr().cast_mut().cast(),
+            iov_len: datagram.len(),
+        };
+        let mut msg = sys::msghdr {
+            msg_flags: (sys::MSG_DONTWAIT | sys::MSG_NOSIGNAL) as _,
+            ..Default::default()
+        };
+        // SAFETY: the socket is live (type invariant); `msg` and `iov` describe `datagram`,
+        // which the call only reads.
+        let sent = unsafe {
+            sys::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, datagram.len())
+        };
+        to_result(sent)
+    }
+}
+
+impl Drop for MulticastSender {
+    fn drop(&mut self) {
+        // SAFETY: the socket is ours (type invariant) and released once, here.
+        unsafe { sys::sock_release(self.sock.as_ptr()) };
     }
 }
 

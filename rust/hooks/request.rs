@@ -89,7 +89,8 @@ pub(super) fn request(
         early: false,
     };
     let verdict = xmit::transmit(net, state, pkt, &seen, conn, Payload::Request);
-    conn.count_in_packet(one_packet);
+    let pkts = conn.count_in_packet(one_packet);
+    state.sync.on_request(net, state, conn, pkts);
     if one_packet {
         // One-packet scheduling: the connection ends with its packet (IPVS frees it on the last
         // put without hashing it).
@@ -151,7 +152,8 @@ pub(super) fn early_request(
     count_in(state, &conn, meta.len);
     let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, false, secure_tcp, &state.timeout_table());
-    conn.count_in_packet(false);
+    let pkts = conn.count_in_packet(false);
+    state.sync.on_request(net, state, &conn, pkts);
     verdict
 }
 
@@ -196,7 +198,7 @@ fn schedule(
         clock: state.clock(),
     };
     let target = if svc.persistent() {
-        persist(state, &svc, ip, ports, &mut flow)?
+        persist(state, &svc, ip, ports, mark, &mut flow)?
     } else {
         svc.schedule(&mut flow)
             .and_then(|dest| Target::of(dest, ports.dport, None))
@@ -225,8 +227,15 @@ fn schedule(
             return Err(Verdict::Drop);
         }
         let no_dest = tuple_to([0; 4], [0; 2]);
-        let conn = Conn::new(no_dest, conn_flag::BYPASS, None, svc.stats.clone(), None)
-            .map_err(|_| Verdict::Drop)?;
+        let conn = Conn::new(
+            no_dest,
+            conn_flag::BYPASS,
+            None,
+            svc.stats.clone(),
+            None,
+            mark,
+        )
+        .map_err(|_| Verdict::Drop)?;
         drop(guard);
         if !one_packet {
             state.conns.insert(conn.clone());
@@ -240,6 +249,7 @@ fn schedule(
         Some(target.dest),
         svc.stats.clone(),
         target.control,
+        mark,
     )
     .map_err(|_| Verdict::Drop)?;
     drop(guard);
@@ -306,6 +316,7 @@ fn persist(
     svc: &Service,
     ip: &Ipv4,
     ports: packet::Ports,
+    mark: u32,
     flow: &mut Flow<'_>,
 ) -> Result<Option<Target>, Verdict> {
     let mask = svc.params.netmask.to_ne_bytes();
@@ -373,6 +384,7 @@ fn persist(
                 svc.stats.clone(),
                 svc.params.timeout_ticks,
                 svc.params.flags & svc_flag::ONEPACKET != 0,
+                mark,
             )
             .map_err(|_| Verdict::Drop)?;
             state.conns.insert(ct.clone());

@@ -42,6 +42,7 @@
 #include <linux/igmp.h>
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
+#include <linux/workqueue.h>
 
 /* Module parameters and configuration. */
 int rvs_param_conn_tab_bits(void);
@@ -139,5 +140,9 @@ struct net *rvs_sock_net(const struct sock *sk);
 int rvs_skb_linearize(struct sk_buff *skb);
 int rvs_netdev_ifindex(const struct net_device *dev);
 unsigned int rvs_netdev_mtu(const struct net_device *dev);
+int rvs_ip_setsockopt_int(struct sock *sk, int optname, int value);
+void rvs_init_delayed_work(struct delayed_work *work, void (*func)(struct work_struct *));
+bool rvs_queue_delayed_work(struct delayed_work *work, unsigned long delay);
+bool rvs_mod_delayed_work(struct delayed_work *work, unsigned long delay);
 
 #endif /* RVS_SHIM_H */

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Master and backup sync daemons between two directors (ip_vs_sync.c): the director of the NAT
+# topology runs the master on a sync link, a second director the backup, with the same
+# services. Traffic through the master (HTTP connections, a persistent service's template,
+# UDP, a held connection) shows up in the backup's ipvsadm -Lnc with the master's states and
+# timeouts, paced as IPVS paces it (a connection goes out at its 3rd request, then on state
+# changes); sync_version=0 messages too; a stopped master sends nothing more; both roles run in
+# one namespace at once; the daemons' listing and errnos. With MODULE=ipvs both directors run
+# ip_vs: what the test expects is what ip_vs does.
+. "$(dirname "$0")/lib/lib.sh"
+. "$(dirname "$0")/lib/topo.sh"
+
+topo_nat 2
+rs_http_start 80
+rs_line_start 7000
+rs_udp_echo_start 53
+BACKUP_NS=rvs-lb2
+netns_new "$BACKUP_NS"
+ip link add sync0 netns "$TOPO_LB" type veth peer name sync0 netns "$BACKUP_NS" || fail "sync link"
+ip -n "$TOPO_LB" -batch - <<-EOF || fail "master's sync link"
+	link set sync0 addrgenmode none
+	addr add 10.0.9.1/24 dev sync0
+	link set sync0 up
+EOF
+ip -n "$BACKUP_NS" -batch - <<-EOF || fail "backup's sync link"
+	link set sync0 addrgenmode none
+	addr add 10.0.9.2/24 dev sync0
+	link set sync0 up
+EOF
+in_b() { ip netns exec "$BACKUP_NS" "$@"; }
+
+# The same services on both directors.
+services() {
+	"$@" -A -t "$VIP:80" -s rr &&
+		"$@" -a -t "$VIP:80" -r "$(rs_ip 1):80" -m && "$@" -a -t "$VIP:80" -r "$(rs_ip 2):80" -m &&
+		"$@" -A -t "$VIP:7000" -s rr -p 300 &&
+		"$@" -a -t "$VIP:7000" -r "$(rs_ip 1):7000" -m && "$@" -a -t "$VIP:7000" -r "$(rs_ip 2):7000" -m &&
+		"$@" -A -u "$VIP:53" -s rr &&
+		"$@" -a -u "$VIP:53" -r "$(rs_ip 1):53" -m && "$@" -a -u "$VIP:53" -r "$(rs_ip 2):53" -m
+}
+services adm || fail "master's services"
+services in_b ipvsadm || fail "backup's services"
+
+adm --start-daemon master --mcast-interface sync0 --syncid 3 || fail "start the master"
+in_b ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 3 || fail "start the backup"
+assert_eq "master sync daemon (mcast=sync0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" \
+	"$(adm -L --daemon)" "ipvsadm -L --daemon on the master"
+expect_exit 255 "Daemon has already run" "a second master" -- \
+	adm --start-daemon master --mcast-interface sync0 --syncid 3
+
+# listing NS: "PROTO STATE CLIENT VIRTUAL DEST SECONDS" per entry of NS, sorted.
+listing() {
+	ip netns exec "$1" ipvsadm -Lnc | awk 'NR > 2 { split($2, t, ":");
+		print $1, $3, $4, $5, $6, t[1] * 60 + t[2] }' | sort
+}
+# synced: the backup's entries as "KEY ok" where the master has the same entry and the
+# expiries differ by at most 10 s x TOPO_SLOW (the backup hears of a change up to 2 s after the
+# packet that made it), else "KEY SECONDS"; and the master's entries missing on the backup.
+synced() {
+	awk -v tol=$((10 * TOPO_SLOW)) 'FNR == NR { m[$1 " " $2 " " $3 " " $4 " " $5] = $6; next }
+		{ k = $1 " " $2 " " $3 " " $4 " " $5; d = $6 - m[k]
+		  print k, ((k in m) && d <= tol && d >= -tol) ? "ok" : $6; seen[k] = 1 }
+		END { for (k in m) if (!(k in seen)) print k, "missing" }' \
+		<(listing "$TOPO_LB") <(listing "$BACKUP_NS") | sort
+}
+# in_sync WHAT: within 10 s (x TOPO_SLOW) the backup has the master's entries.
+in_sync() {
+	poll_eq "$(listing "$TOPO_LB" | awk '{ print $1, $2, $3, $4, $5, "ok" }')" "$1" 10 synced
+}
+
+# Two HTTP connections (each has at least 3 client packets: it is sent, then its closing
+# states), a persistent client's held connection and its template, 3 datagrams of one UDP flow.
+assert_eq "rs2 rs1 " "$(client_http 2 | tr '\n' ' ')" "two HTTP connections"
+hold_start 7000
+assert_match '^open 0 rs' "$(hold_cmd open)" "a held connection to the persistent service"
+hold_cmd ping >/dev/null
+hold_cmd ping >/dev/null
+assert_eq "rs2 rs2 rs2 " "$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --count 3 | tr '\n' ' ')" \
+	"three datagrams of one UDP flow"
+assert_eq 5 "$(listing "$TOPO_LB" | wc -l)" "the master has 2 + 1 + 1 + 1 entries"
+in_sync "the backup has the master's entries, states and timeouts"
+log "$(listing "$BACKUP_NS")"
+assert_eq "TCP ASSURED" "$(listing "$BACKUP_NS" | awk '$3 ~ /:0$/ { print $1, $2 }')" \
+	"the template is there, assured"
+
+# The held connection closes (the server first): its closing states follow.
+assert_match '^bye 0 rs' "$(hold_cmd 'bye 0')" "the held connection closes"
+hold_cmd 'close 0' >/dev/null
+in_sync "closing states reach the backup"
+log "$(listing "$BACKUP_NS")"
+
+# Version 0 messages: no timeouts on the wire, the backup uses its own.
+adm --stop-daemon master || fail "stop the master"
+expect_exit 255 "No daemon is running" "stop it again" -- adm --stop-daemon master
+in_lb sysctl -qw net.ipv4.vs.sync_version=0 || fail "sync_version=0"
+in_lb sysctl -qw net.ipv4.vs.sync_version=2 2>/dev/null && fail "sync_version=2 is taken"
+adm --start-daemon master --mcast-interface sync0 --syncid 3 || fail "restart the master"
+assert_eq "rs2 " "$(client_http 1 | tr '\n' ' ')" "one more HTTP connection"
+in_sync "a version 0 message: the backup's own timeout for the state"
+in_lb sysctl -qw net.ipv4.vs.sync_version=1 || fail "sync_version=1"
+
+# Pacing: a UDP flow of 2 datagrams (to rs1, rr's next) has not reached the threshold (3).
+assert_eq "rs1 rs1 " "$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --count 2 | tr '\n' ' ')" \
+	"two datagrams of another UDP flow"
+nap 3
+assert_eq "UDP" "$(listing "$TOPO_LB" | awk -v d="$(rs_ip 1):53" '$5 == d { print $1 }')" \
+	"the master has it"
+assert_eq "" "$(listing "$BACKUP_NS" | awk -v d="$(rs_ip 1):53" '$5 == d { print $1 }')" \
+	"a flow of 2 requests is not sent (sync_threshold 3)"
+
+# A stopped master sends nothing more.
+adm --stop-daemon master || fail "stop the master"
+assert_eq "rs1" "$(in_cl curl -sS -m 10 --local-port 45678 "http://$VIP/")" \
+	"a connection while no master runs"
+nap 3
+assert_eq "1 0" "$(listing "$TOPO_LB" | grep -c ':45678 ') $(listing "$BACKUP_NS" | grep -c ':45678 ')" \
+	"the master has it, the backup did not get it"
+
+# Both roles in one namespace (as IPVS allows), listed master first.
+adm --start-daemon master --mcast-interface sync0 --syncid 3 || fail "master again"
+adm --start-daemon backup --mcast-interface sync0 --syncid 4 || fail "and a backup beside it"
+assert_eq "master sync daemon (mcast=sync0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+backup sync daemon (mcast=sync0, syncid=4, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" \
+	"$(adm -L --daemon)" "both daemons listed"
+adm --stop-daemon backup || fail "stop that backup"
+# The namespace goes with its master running (the test's end).
