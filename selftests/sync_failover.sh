@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Director failover without losing a connection: the classic pair of NAT directors run by
+# unmodified keepalived, VRRP (the VIP on the client side, the real servers' default gateway on
+# theirs) with lvs_sync_daemon on a sync link. A long-lived connection through the first director
+# and a persistent client's template are synced to the second; when the first's keepalived
+# stops, the second takes both addresses over, its sync daemon turns master, and the held
+# connection goes on with the same real server, its byte stream intact (no RST, no error), as
+# does a new connection of the persistent client. Prints the time from the stop to the first
+# answer through the new master. With MODULE=ipvs both directors run ip_vs.
+#
+# Not here yet: failback (the restarted director gets its services back as new real servers,
+# which IPVS revives from its dest trash and rvs does not have yet).
+. "$(dirname "$0")/lib/lib.sh"
+. "$(dirname "$0")/lib/topo.sh"
+
+command -v keepalived >/dev/null || skip "keepalived is not installed"
+TOPO_N=2
+SW=rvs-sw
+LB2=rvs-lb2
+for ns in "$SW" "$TOPO_CL" "$TOPO_LB" "$LB2" rvs-rs1 rvs-rs2; do netns_new "$ns"; done
+# The switch: one bridge for the client segment, one for the real servers'.
+{
+	echo "link add brc type bridge"
+	echo "link add brr type bridge"
+	echo "link set brc addrgenmode none up"
+	echo "link set brr addrgenmode none up"
+} | ip -n "$SW" -batch - || fail "bridges"
+# port NS IF BRIDGE: a veth from NS (named IF) to the switch's BRIDGE.
+port() {
+	ip link add "$2" netns "$1" type veth peer name "$1-$2" netns "$SW" || fail "veth $1 $2"
+	ip -n "$SW" link set "$1-$2" addrgenmode none master "$3" up
+	ip -n "$1" link set "$2" addrgenmode none up
+}
+port "$TOPO_CL" eth0 brc
+port "$TOPO_LB" cl0 brc
+port "$TOPO_LB" rs0 brr
+port "$LB2" cl0 brc
+port "$LB2" rs0 brr
+port rvs-rs1 eth0 brr
+port rvs-rs2 eth0 brr
+ip link add sync0 netns "$TOPO_LB" type veth peer name sync0 netns "$LB2" || fail "sync link"
+ip -n "$TOPO_CL" addr add "$CLIENT_IP/24" dev eth0
+for d in "$TOPO_LB:10" "$LB2:11"; do
+	ns=${d%%:*} n=${d##*:}
+	ip -n "$ns" -batch - <<-EOF || fail "$ns addresses"
+		addr add 10.0.1.$n/24 dev cl0
+		addr add 10.0.2.$n/24 dev rs0
+		addr add 10.0.9.$n/24 dev sync0
+		link set sync0 addrgenmode none up
+	EOF
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward in $ns"
+done
+for i in 1 2; do
+	ip -n "rvs-rs$i" addr add "$(rs_ip "$i")/24" dev eth0
+	ip -n "rvs-rs$i" route add default via 10.0.2.1
+done
+rs_line_start 7000
+
+work=$(mktemp -d /tmp/rvs-failover.XXXXXX)
+on_exit "rm -rf $work"
+# keepalived NS PRIORITY: the director's keepalived, its VRRP instance at PRIORITY.
+keepalived_start() {
+	cat >"$work/$1.conf" <<-CONF
+		global_defs {
+		    router_id $1
+		    lvs_sync_daemon sync0 VI_1 id 7
+		}
+		vrrp_instance VI_1 {
+		    state BACKUP
+		    interface cl0
+		    virtual_router_id 51
+		    priority $2
+		    advert_int 1
+		    virtual_ipaddress {
+		        $VIP/32 dev cl0
+		        10.0.2.1/24 dev rs0
+		    }
+		}
+		virtual_server $VIP 7000 {
+		    lb_algo rr
+		    lb_kind NAT
+		    protocol TCP
+		    persistence_timeout 600
+		    real_server $(rs_ip 1) 7000 {
+		        weight 1
+		    }
+		    real_server $(rs_ip 2) 7000 {
+		        weight 1
+		    }
+		}
+	CONF
+	ip netns exec "$1" keepalived --dont-fork --log-console --use-file="$work/$1.conf" \
+		--pid="$work/$1.pid" --vrrp_pid="$work/$1.vrrp.pid" --checkers_pid="$work/$1.check.pid" \
+		>"$work/$1.log" 2>&1 &
+	eval "ka_$(echo "$1" | tr -c 'a-z0-9\n' _)=$!"
+	_topo_pids+=($!)
+}
+has_vip() { ip -n "$1" -4 addr show dev cl0 | grep -q "$VIP/32"; }
+daemons() { ip netns exec "$1" ipvsadm -L --daemon | awk '{ print $1 }' | tr '\n' ' '; }
+show_logs() { for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; }
+
+keepalived_start "$TOPO_LB" 150
+keepalived_start "$LB2" 100
+poll_until 20 has_vip "$TOPO_LB" || { show_logs; fail "the first director did not become VRRP master"; }
+poll_eq "master " "the first director runs the sync master" 10 daemons "$TOPO_LB"
+poll_eq "backup " "the second director runs the sync backup" 10 daemons "$LB2"
+has_vip "$LB2" && fail "both directors have the VIP"
+
+# A held connection through the first director (persistent service: its template too).
+hold_start 7000
+opened=$(hold_cmd open)
+assert_match '^open 0 rs[12]$' "$opened" "a held connection through the first director"
+rs=${opened##* }
+for i in 1 2 3; do assert_eq "ping $rs" "$(hold_cmd ping)" "ping $i through the first director"; done
+synced() { ip netns exec "$LB2" ipvsadm -Lnc | awk -v c="$CLIENT_IP" 'index($4, c ":") == 1 { print $1, $3 }' | sort | tr '\n' ' '; }
+poll_eq "TCP ASSURED TCP ESTABLISHED " "the second director has the connection and the template" 10 synced
+
+# Failover: the first director's keepalived stops (its VRRP instance leaves with priority 0).
+start=$(date +%s%N)
+kill "$ka_rvs_lb"
+poll_until 20 has_vip "$LB2" || { show_logs; fail "the second director did not take the VIP"; }
+assert_eq "ping $rs" "$(hold_cmd ping)" "the held connection answers through the second director"
+took=$((($(date +%s%N) - start) / 1000000))
+log "from the stop to the first answer through the new master: $took ms"
+for i in 1 2 3; do assert_eq "ping $rs" "$(hold_cmd ping)" "ping $i after the failover"; done
+assert_eq "open 1 $rs" "$(hold_cmd open)" "the persistent client's new connection: the same real server"
+poll_eq "master " "the second director's sync daemon turned master" 10 daemons "$LB2"
+assert_match "ESTABLISHED" "$(ip netns exec "$LB2" ipvsadm -Lnc)" "the second director's table"
+assert_eq "0" "$(grep -ci "rst\|reset" "$TOPO_DIR/hold.err")" "no reset seen by the client"
