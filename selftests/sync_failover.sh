@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Director failover without losing a connection: the classic pair of NAT directors run by
-# unmodified keepalived, VRRP (the VIP on the client side, the real servers' default gateway on
-# theirs) with lvs_sync_daemon on a sync link. A long-lived connection through the first director
-# and a persistent client's template are synced to the second; when the first's keepalived
-# stops, the second takes both addresses over, its sync daemon turns master, and the held
-# connection goes on with the same real server, its byte stream intact (no RST, no error), as
-# does a new connection of the persistent client. Prints the time from the stop to the first
-# answer through the new master. With MODULE=ipvs both directors run ip_vs.
+# Director failover without losing a connection: the classic pair of directors run by unmodified
+# keepalived, VRRP (the VIP on the client side, the real servers' default gateway on theirs) with
+# lvs_sync_daemon on a sync link, a NAT service (persistent) and a direct-routing one. Long-lived
+# connections through the first director, one per service, and the persistent client's template
+# are synced to the second; when the first's keepalived stops, the second takes both addresses
+# over, its sync daemon turns master, and the held connections go on with the same real servers,
+# their byte streams intact (no RST, no error), as does a new connection of the persistent
+# client. Prints the time from the stop to the first answer through the new master. With
+# MODULE=ipvs both directors run ip_vs.
 #
 # Not here yet: failback (the restarted director gets its services back as new real servers,
 # which IPVS revives from its dest trash and rvs does not have yet).
@@ -48,13 +49,22 @@ for d in "$TOPO_LB:10" "$LB2:11"; do
 		addr add 10.0.9.$n/24 dev sync0
 		link set sync0 addrgenmode none up
 	EOF
-	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward in $ns"
+	# The director is also the real servers' router: their direct-routing answers come from the
+	# VIP, which is local to it.
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.accept_local=1 ||
+		fail "ip_forward in $ns"
 done
 for i in 1 2; do
-	ip -n "rvs-rs$i" addr add "$(rs_ip "$i")/24" dev eth0
-	ip -n "rvs-rs$i" route add default via 10.0.2.1
+	ip -n "rvs-rs$i" -batch - <<-EOF || fail "rs$i addresses"
+		addr add $(rs_ip "$i")/24 dev eth0
+		route add default via 10.0.2.1
+		addr add $VIP/32 dev lo
+	EOF
+	# Direct routing: the VIP on lo, never answered for in ARP.
+	ip netns exec "rvs-rs$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 ||
+		fail "arp sysctls in rs$i"
 done
-rs_line_start 7000
+rs_line_start 7000 7001
 
 work=$(mktemp -d /tmp/rvs-failover.XXXXXX)
 on_exit "rm -rf $work"
@@ -88,6 +98,17 @@ keepalived_start() {
 		        weight 1
 		    }
 		}
+		virtual_server $VIP 7001 {
+		    lb_algo rr
+		    lb_kind DR
+		    protocol TCP
+		    real_server $(rs_ip 1) 7001 {
+		        weight 1
+		    }
+		    real_server $(rs_ip 2) 7001 {
+		        weight 1
+		    }
+		}
 	CONF
 	ip netns exec "$1" keepalived --dont-fork --log-console --use-file="$work/$1.conf" \
 		--pid="$work/$1.pid" --vrrp_pid="$work/$1.vrrp.pid" --checkers_pid="$work/$1.check.pid" \
@@ -106,24 +127,31 @@ poll_eq "master " "the first director runs the sync master" 10 daemons "$TOPO_LB
 poll_eq "backup " "the second director runs the sync backup" 10 daemons "$LB2"
 has_vip "$LB2" && fail "both directors have the VIP"
 
-# A held connection through the first director (persistent service: its template too).
+# Held connections through the first director: NAT (persistent service: its template too)
+# and DR.
 hold_start 7000
 opened=$(hold_cmd open)
-assert_match '^open 0 rs[12]$' "$opened" "a held connection through the first director"
+assert_match '^open 0 rs[12]$' "$opened" "a held NAT connection through the first director"
 rs=${opened##* }
-for i in 1 2 3; do assert_eq "ping $rs" "$(hold_cmd ping)" "ping $i through the first director"; done
+opened=$(hold_cmd 'open 7001')
+assert_match '^open 1 rs[12]$' "$opened" "a held DR connection through the first director"
+rs_dr=${opened##* }
+for i in 1 2 3; do
+	assert_eq "ping $rs $rs_dr" "$(hold_cmd ping)" "ping $i through the first director"
+done
 synced() { ip netns exec "$LB2" ipvsadm -Lnc | awk -v c="$CLIENT_IP" 'index($4, c ":") == 1 { print $1, $3 }' | sort | tr '\n' ' '; }
-poll_eq "TCP ASSURED TCP ESTABLISHED " "the second director has the connection and the template" 10 synced
+poll_eq "TCP ASSURED TCP ESTABLISHED TCP ESTABLISHED " \
+	"the second director has the connections and the template" 10 synced
 
 # Failover: the first director's keepalived stops (its VRRP instance leaves with priority 0).
 start=$(date +%s%N)
 kill "$ka_rvs_lb"
 poll_until 20 has_vip "$LB2" || { show_logs; fail "the second director did not take the VIP"; }
-assert_eq "ping $rs" "$(hold_cmd ping)" "the held connection answers through the second director"
+assert_eq "ping $rs $rs_dr" "$(hold_cmd ping)" "the held connections answer through the second director"
 took=$((($(date +%s%N) - start) / 1000000))
 log "from the stop to the first answer through the new master: $took ms"
-for i in 1 2 3; do assert_eq "ping $rs" "$(hold_cmd ping)" "ping $i after the failover"; done
-assert_eq "open 1 $rs" "$(hold_cmd open)" "the persistent client's new connection: the same real server"
+for i in 1 2 3; do assert_eq "ping $rs $rs_dr" "$(hold_cmd ping)" "ping $i after the failover"; done
+assert_eq "open 2 $rs" "$(hold_cmd open)" "the persistent client's new connection: the same real server"
 poll_eq "master " "the second director's sync daemon turned master" 10 daemons "$LB2"
 assert_match "ESTABLISHED" "$(ip netns exec "$LB2" ipvsadm -Lnc)" "the second director's table"
 assert_eq "0" "$(grep -ci "rst\|reset" "$TOPO_DIR/hold.err")" "no reset seen by the client"
