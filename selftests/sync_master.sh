@@ -122,5 +122,6 @@ adm --start-daemon backup --mcast-interface sync0 --syncid 4 || fail "and a back
 assert_eq "master sync daemon (mcast=sync0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
 backup sync daemon (mcast=sync0, syncid=4, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" \
 	"$(adm -L --daemon)" "both daemons listed"
+assert_eq "$(adm -L --daemon)" "$(in_lb "$RVSADM" -L --daemon)" "rvsadm -L --daemon prints the same"
 adm --stop-daemon backup || fail "stop that backup"
 # The namespace goes with its master running (the test's end).

@@ -11,6 +11,9 @@ the selftests of a backup: built byte for byte from the kernel's structures, or 
   sync.py malformed --ifaddr A [--syncid N]   datagrams IPVS drops or whose entries it
       skips, about client 172.16.0.50: short headers, wrong sizes, entries of another version,
       type, size, protocol, state or flags, bad options
+  sync.py bulk --ifaddr A --count N [--syncid N] CONN
+      N entries like CONN (one message of 40 after another), each with its own client
+      address and port
   sync.py fuzz --ifaddr A [--group G] [--port P] --seed S --count N --syncid N
       N datagrams: random bytes, and valid messages truncated, bit-flipped, resized, with
       wrong versions, sizes, counts, option lengths
@@ -172,7 +175,7 @@ def malformed(syncid):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["send", "raw", "malformed", "fuzz"])
+    p.add_argument("mode", choices=["send", "raw", "malformed", "bulk", "fuzz"])
     p.add_argument("items", nargs="*")
     p.add_argument("--group", default="224.0.0.81")
     p.add_argument("--port", type=int, default=8848)
@@ -188,6 +191,17 @@ def main():
     elif args.mode == "raw":
         for h in args.items:
             s.sendto(bytes.fromhex(h), to)
+    elif args.mode == "bulk":
+        base = parse_conn(args.items[0])
+        conns = []
+        for i in range(args.count):
+            c = dict(base)
+            c["caddr"] = bytes([172, 16 + (i >> 24 & 15), i >> 16 & 255, i >> 8 & 255])
+            c["cport"] = 1024 + (i & 255)
+            conns.append(c)
+            if len(conns) == 40 or i == args.count - 1:
+                s.sendto(message(conns, args.syncid), to)
+                conns = []
     elif args.mode == "malformed":
         for d in malformed(args.syncid):
             s.sendto(d, to)

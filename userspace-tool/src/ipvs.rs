@@ -8,6 +8,18 @@ use rvs_abi::{
 };
 use std::net::IpAddr;
 
+/// A running sync daemon, as `GET_DAEMON` lists it (0: not given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Daemon {
+    pub state: u32,
+    pub mcast_ifn: String,
+    pub syncid: u32,
+    pub sync_maxlen: u16,
+    pub group: Option<std::net::IpAddr>,
+    pub port: u16,
+    pub ttl: u8,
+}
+
 /// What `IPVS_CMD_GET_INFO` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Info {
@@ -365,22 +377,50 @@ impl Ipvs {
         self.doit(command, &attrs).map(drop)
     }
 
-    /// The running sync daemons: `(state, interface, syncid)`.
-    pub fn daemons(&mut self) -> Result<Vec<(u32, String, u32)>, Error> {
+    /// The running sync daemons, master first.
+    pub fn daemons(&mut self) -> Result<Vec<Daemon>, Error> {
         let mut out = Vec::new();
         for (_, msg) in self.dump(cmd::GET_DAEMON, &AttrBuf::new())? {
             let top = Attrs::parse(&msg)?;
             let nest = top
                 .require(cmd_attr::DAEMON, "daemon nest missing")?
                 .nested()?;
-            out.push((
-                nest.require(daemon_attr::STATE, "daemon: STATE missing")?
+            let group = if let Some(g) = nest.get(daemon_attr::MCAST_GROUP) {
+                let b: [u8; 4] = g
+                    .payload
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(Error::Protocol("daemon: short MCAST_GROUP"))?;
+                Some(std::net::IpAddr::from(b))
+            } else if let Some(g) = nest.get(daemon_attr::MCAST_GROUP6) {
+                let b: [u8; 16] = g
+                    .payload
+                    .get(..16)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(Error::Protocol("daemon: short MCAST_GROUP6"))?;
+                Some(std::net::IpAddr::from(b))
+            } else {
+                None
+            };
+            let opt_u16 = |kind| nest.get(kind).map(|a| a.u16()).transpose();
+            out.push(Daemon {
+                state: nest
+                    .require(daemon_attr::STATE, "daemon: STATE missing")?
                     .u32()?,
-                nest.require(daemon_attr::MCAST_IFN, "daemon: MCAST_IFN missing")?
+                mcast_ifn: nest
+                    .require(daemon_attr::MCAST_IFN, "daemon: MCAST_IFN missing")?
                     .string()?,
-                nest.require(daemon_attr::SYNC_ID, "daemon: SYNC_ID missing")?
+                syncid: nest
+                    .require(daemon_attr::SYNC_ID, "daemon: SYNC_ID missing")?
                     .u32()?,
-            ));
+                sync_maxlen: opt_u16(daemon_attr::SYNC_MAXLEN)?.unwrap_or(0),
+                group,
+                port: opt_u16(daemon_attr::MCAST_PORT)?.unwrap_or(0),
+                ttl: nest
+                    .get(daemon_attr::MCAST_TTL)
+                    .and_then(|a| a.payload.first().copied())
+                    .unwrap_or(0),
+            });
         }
         Ok(out)
     }

@@ -6,10 +6,10 @@ use crate::cli::{
     long_or_short, opt_name, Format, Opt, FWD_OPTIONS, PROTO_OPTIONS, SCHED_FLAGS,
     TUN_CSUM_OPTIONS, TUN_TYPES,
 };
-use crate::ipvs::{ip_of, Dest, Info, Service, Stats, Timeouts};
+use crate::ipvs::{ip_of, Daemon, Dest, Info, Service, Stats, Timeouts};
 use rvs_abi::{
-    conn_flag, svc_flag, tunnel_flag, tunnel_type, version_parts, AF_INET, AF_INET6, IPPROTO_SCTP,
-    IPPROTO_TCP, IPPROTO_UDP, NETMASK_INET6_ALL, NETMASK_INET_ALL,
+    conn_flag, daemon_state, svc_flag, tunnel_flag, tunnel_type, version_parts, AF_INET, AF_INET6,
+    IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, NETMASK_INET6_ALL, NETMASK_INET_ALL,
 };
 use std::cmp::Ordering;
 use std::fmt::Write;
@@ -410,6 +410,33 @@ pub fn render_timeouts(t: &Timeouts) -> String {
     )
 }
 
+/// `-L --daemon`: one line per daemon, as ipvsadm 1.31 prints it, the settings the kernel gave
+/// and that are not 0.
+pub fn render_daemon(d: &Daemon) -> String {
+    let role = if d.state & daemon_state::MASTER != 0 {
+        "master"
+    } else {
+        "backup"
+    };
+    let mut line = format!(
+        "{role} sync daemon (mcast={}, syncid={}",
+        d.mcast_ifn, d.syncid
+    );
+    if d.sync_maxlen != 0 {
+        line += &format!(", maxlen={}", d.sync_maxlen);
+    }
+    if let Some(group) = d.group {
+        line += &format!(", group={group}");
+    }
+    if d.port != 0 {
+        line += &format!(", port={}", d.port);
+    }
+    if d.ttl != 0 {
+        line += &format!(", ttl={}", d.ttl);
+    }
+    line + ")\n"
+}
+
 /// `-L -c`: `/proc/net/ip_vs_conn` reformatted (`list_conn`, `print_conn`).
 pub fn render_conns(proc_text: &str, numeric: bool) -> String {
     let mut out = String::from("IPVS connection entries\n");
@@ -758,6 +785,34 @@ FWM  5 rr
         assert_eq!(cmp_services(&a, &b), Ordering::Less);
         let c = svc([20, 0, 0, 1], 80, IPPROTO_TCP, 0);
         assert_eq!(cmp_services(&c, &b), Ordering::Greater);
+    }
+
+    #[test]
+    fn daemons_as_ipvsadm_1_31() {
+        let mut d = Daemon {
+            state: daemon_state::BACKUP,
+            mcast_ifn: "sync0".into(),
+            syncid: 5,
+            sync_maxlen: 1472,
+            group: Some("224.0.0.81".parse().unwrap()),
+            port: 8848,
+            ttl: 1,
+        };
+        assert_eq!(
+            render_daemon(&d),
+            "backup sync daemon (mcast=sync0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+        );
+        d.state = daemon_state::MASTER;
+        (d.sync_maxlen, d.group, d.port, d.ttl) = (0, None, 0, 0);
+        assert_eq!(
+            render_daemon(&d),
+            "master sync daemon (mcast=sync0, syncid=5)\n"
+        );
+        d.group = Some("ff02::1:2".parse().unwrap());
+        assert_eq!(
+            render_daemon(&d),
+            "master sync daemon (mcast=sync0, syncid=5, group=ff02::1:2)\n"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod netlink;
 use cli::{Cmd, Invocation, Opt, Parsed};
 use ipvs::Ipvs;
 use netlink::Error;
-use rvs_abi::{cmd, daemon_state};
+use rvs_abi::cmd;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -117,15 +117,8 @@ fn run(inv: &Invocation, ipvs: &mut Ipvs, out: &mut String) -> Result<(), Failur
             out.push_str(&list::render_timeouts(&ipvs.timeouts().map_err(fail)?))
         }
         Cmd::List if inv.has(Opt::Daemon) => {
-            for (state, ifn, syncid) in ipvs.daemons().map_err(fail)? {
-                let role = if state & daemon_state::MASTER != 0 {
-                    "master"
-                } else {
-                    "backup"
-                };
-                out.push_str(&format!(
-                    "{role} sync daemon (mcast={ifn}, syncid={syncid})\n"
-                ));
+            for d in ipvs.daemons().map_err(fail)? {
+                out.push_str(&list::render_daemon(&d));
             }
         }
         Cmd::List | Cmd::Save => {
