@@ -55,11 +55,12 @@ listing() {
 }
 # synced: the backup's entries as "KEY ok" where the master has the same entry and the
 # expiries differ by at most 10 s x TOPO_SLOW (the backup hears of a change up to 2 s after the
-# packet that made it), else "KEY SECONDS"; and the master's entries missing on the backup.
+# packet that made it; a template's expiry is the master's own business once its last connection
+# is gone, as IPVS re-arms it there), else "KEY SECONDS"; and the master's entries missing on the backup.
 synced() {
 	awk -v tol=$((10 * TOPO_SLOW)) 'FNR == NR { m[$1 " " $2 " " $3 " " $4 " " $5] = $6; next }
 		{ k = $1 " " $2 " " $3 " " $4 " " $5; d = $6 - m[k]
-		  print k, ((k in m) && d <= tol && d >= -tol) ? "ok" : $6; seen[k] = 1 }
+		  print k, ((k in m) && ((d <= tol && d >= -tol) || $3 ~ /:0$/)) ? "ok" : $6; seen[k] = 1 }
 		END { for (k in m) if (!(k in seen)) print k, "missing" }' \
 		<(listing "$TOPO_LB") <(listing "$BACKUP_NS") | sort
 }
