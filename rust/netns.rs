@@ -17,6 +17,7 @@ use crate::{
     conn_tab_size,
     control::proc,
     defense::{self, EntryDropper, Modes},
+    dest_trash::{self, DestTrash},
     ffi::{
         self, params,
         pernet::{Attach, Net, NetData},
@@ -56,6 +57,8 @@ pub(crate) struct NetState {
     defenses: Defenses,
     /// The connection synchronisation daemons.
     pub(crate) sync: SyncDaemons,
+    /// Destinations removed while connections may still use them.
+    pub(crate) dest_trash: DestTrash,
 }
 
 /// The state of the defenses against overload between their checks (IPVS's `drop_rate` and
@@ -74,6 +77,8 @@ const TICKS_PER_SECOND: u32 = SWEEPS_PER_ROUND;
 const ESTIMATOR_TICKS: u32 = 2 * TICKS_PER_SECOND;
 /// The locality schedulers collect their stale entries every minute, as IPVS's.
 const SCHED_EXPIRE_TICKS: u32 = locality::CHECK_EXPIRE_INTERVAL_SECS * TICKS_PER_SECOND;
+/// The dest trash is looked through as often as IPVS's.
+const TRASH_TICKS: u32 = dest_trash::CHECK_SECS * TICKS_PER_SECOND;
 
 impl NetState {
     /// Creates the state of a new namespace with a connection table of `2^conn_bits` buckets
@@ -90,6 +95,7 @@ impl NetState {
             ticks: AtomicU32::new(0),
             defenses: Defenses::default(),
             sync: SyncDaemons::new()?,
+            dest_trash: DestTrash::new()?,
         })
     }
 
@@ -299,6 +305,9 @@ impl OnTimer for NetState {
             for svc in self.services.iter(&guard) {
                 svc.sched.lock().check_expire(&clock);
             }
+        }
+        if ticks % TRASH_TICKS == 0 {
+            self.dest_trash.expire();
         }
         timer.fire_in(Self::tick_interval());
     }

@@ -24,6 +24,7 @@ mod conn;
 mod conn_tab_size;
 mod control;
 mod defense;
+mod dest_trash;
 mod estimator;
 #[allow(unsafe_code)]
 mod ffi;

@@ -228,6 +228,12 @@ impl DestShared {
         self.available.store(false, Ordering::Relaxed);
     }
 
+    /// The destination is back in its service, from the dest trash: its connections forward
+    /// again.
+    pub(crate) fn set_available(&self) {
+        self.available.store(true, Ordering::Relaxed);
+    }
+
     /// Whether the upper connection threshold is reached (`IP_VS_DEST_F_OVERLOAD`).
     pub(crate) fn overloaded(&self) -> bool {
         self.overloaded.load(Ordering::Relaxed)

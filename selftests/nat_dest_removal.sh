@@ -3,7 +3,8 @@
 # the remaining real servers answer every new request, and the held connections to a removed real
 # server stay in the table (expire_nodest_conn=0, the default) or are torn down
 # (expire_nodest_conn=1: IPVS flushes every connection whose real server is gone, and the
-# client's next packet, no longer IPVS's, is refused by the director's own stack).
+# client's next packet, no longer IPVS's, is refused by the director's own stack). A real server
+# that comes back gets its destination back from the dest trash, with its connections.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
@@ -39,6 +40,14 @@ assert_eq "10.0.2.11:80 1
 assert_eq "TCP ESTABLISHED 10.0.1.2 10.0.1.100:7000 10.0.2.13:7000" \
 	"$(conn_entries | awk '$5 == "10.0.2.13:7000" { sub(/:.*/, "", $3); print }')" \
 	"the held connection to the removed rs3 is still in the table (ESTABLISHED)"
+
+# rs3 comes back to VIP:7000: its destination, kept in the dest trash while a connection used
+# it, is revived, and the held connection forwards again, counted as rs3's active one.
+adm -a -t "$VIP:7000" -r 10.0.2.13:7000 -m || fail "ipvsadm -a rs3 back to VIP:7000"
+assert_eq "ping rs3 rs2" "$(hold_cmd ping)" "the held connection to rs3 answers again once rs3 is back"
+assert_eq "10.0.2.13:7000 1 1 0" "$(dest_table -t "$VIP:7000" | grep '^10.0.2.13:')" \
+	"the revived rs3 has its held connection (1 active)"
+adm -d -t "$VIP:7000" -r 10.0.2.13:7000 || fail "ipvsadm -d rs3 from VIP:7000 again"
 
 # Phase 2: rs2 leaves too, with expire_nodest_conn=1.
 in_lb sysctl -qw net.ipv4.vs.expire_nodest_conn=1 || fail "expire_nodest_conn=1"

@@ -240,11 +240,12 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
     }
 }
 
-/// A destination of service `svc` left it: its connections stop forwarding, and it leaves the
-/// real-server index (`__ip_vs_unlink_dest`).
+/// A destination of service `svc` left it: its connections stop forwarding, it leaves the
+/// real-server index (`__ip_vs_unlink_dest`) and goes to the dest trash (`__ip_vs_del_dest`).
 fn retire(state: &NetState, svc: &ServiceKey, dest: &Dest) {
     dest.shared.set_unavailable();
     state.services.unindex_dest(svc, &dest.key, &dest.params);
+    state.dest_trash.put(svc, &dest.key, dest.shared.clone());
 }
 
 /// With `expire_nodest_conn`, the connections of retired destinations go at once rather than
@@ -385,18 +386,38 @@ fn add_dest(net: &Net, state: &NetState, svc: &Service, d: &DestRequest) -> Resu
         return Err(EINVAL);
     }
     let params = dest_params(d, d.weight as i32);
-    let shared = DestShared::new(&params)?;
+    // The same real server back in the same service gets its old destination, and with it the
+    // connections that still use it (`ip_vs_trash_get_dest`).
+    // It is available before the scheduler can pick it.
+    let revived = state.dest_trash.take(&svc.key, &key);
+    let shared = match &revived {
+        Some(shared) => {
+            shared.update(&params);
+            shared.set_available();
+            shared.clone()
+        }
+        None => Arc::new(DestShared::new(&params)?, GFP_KERNEL)?,
+    };
     let dest = Dest {
         key,
         params,
-        shared: Arc::new(shared, GFP_KERNEL)?,
+        shared: shared.clone(),
     };
-    state.services.index_dest(&svc.key, &key, &params)?;
-    let result = svc
-        .with_dest_added(dest)
-        .and_then(|next| replace_dests(state, svc, next));
-    if result.is_err() {
-        state.services.unindex_dest(&svc.key, &key, &params);
+    let result = state
+        .services
+        .index_dest(&svc.key, &key, &params)
+        .and_then(|()| {
+            let result = svc
+                .with_dest_added(dest)
+                .and_then(|next| replace_dests(state, svc, next));
+            if result.is_err() {
+                state.services.unindex_dest(&svc.key, &key, &params);
+            }
+            result
+        });
+    if let (Err(_), Some(shared)) = (&result, revived) {
+        shared.set_unavailable();
+        state.dest_trash.put(&svc.key, &key, shared);
     }
     result
 }
