@@ -30,7 +30,7 @@ use crate::{
     service::ServiceTable,
     stats::Stats,
     sync_daemon::SyncDaemons,
-    sync_pace::Pacing,
+    sync_pace::{self, Pacing},
     sync_wire::Version,
     timeouts::{self, Timeouts},
 };
@@ -99,10 +99,13 @@ impl NetState {
         })
     }
 
-    /// How a sync master paces its sending (`sync_threshold` is IPVS's default, 3 and 50).
+    /// How a sync master paces its sending.
     pub(crate) fn sync_pacing(&self) -> Pacing {
         let s = &self.sysctl;
+        let [threshold, period] = &s.sync_threshold;
         Pacing {
+            threshold: threshold.load(Ordering::Relaxed),
+            period: period.load(Ordering::Relaxed),
             refresh_period: s
                 .sync_refresh_period
                 .load(Ordering::Relaxed)
@@ -118,6 +121,12 @@ impl NetState {
         }
     }
 
+    /// A backup sync daemon runs and `backup_only` is set: the director balances nothing
+    /// (`sysctl_backup_only`).
+    pub(crate) fn backup_only(&self) -> bool {
+        self.sysctl.backup_only.load(Ordering::Relaxed) != 0 && self.sync.backup_running()
+    }
+
     /// The version of the messages a sync master sends.
     pub(crate) fn sync_version(&self) -> Version {
         if self.sysctl.sync_version.load(Ordering::Relaxed) == 0 {
@@ -125,6 +134,11 @@ impl NetState {
         } else {
             Version::V1
         }
+    }
+
+    /// The socket buffer size of a sync daemon starting now, if set.
+    pub(crate) fn sync_sock_size(&self) -> Option<i32> {
+        Some(self.sysctl.sync_sock_size.load(Ordering::Relaxed)).filter(|size| *size > 0)
     }
 
     /// How many messages a sync master may have waiting.
@@ -358,6 +372,15 @@ pub(crate) struct Sysctls {
     pub(crate) sync_refresh_period: AtomicI32,
     /// How often a sync master repeats a send within the refresh period (0 to 3).
     pub(crate) sync_retries: AtomicI32,
+    /// The request count at which a sync master sends a connection, and the period after
+    /// which it sends it again (0: once).
+    pub(crate) sync_threshold: [AtomicI32; 2],
+    /// The send buffer of a sync master's socket and the receive buffer of a backup's, as
+    /// `SO_SNDBUF`/`SO_RCVBUF` take it, when the daemon starts (0: the system's default).
+    pub(crate) sync_sock_size: AtomicI32,
+    /// While a backup sync daemon runs, the director balances nothing (it only keeps the
+    /// connections its master sends).
+    pub(crate) backup_only: AtomicI32,
 }
 
 impl Default for Sysctls {
@@ -393,6 +416,9 @@ impl Default for Sysctls {
             ),
             sync_refresh_period: AtomicI32::new(0),
             sync_retries: AtomicI32::new(0),
+            sync_threshold: [AtomicI32::new(3), AtomicI32::new(50)],
+            sync_sock_size: AtomicI32::new(0),
+            backup_only: AtomicI32::new(0),
         }
     }
 }
@@ -405,30 +431,31 @@ static DEFENSE_MODE_MAX: i32 = 3;
 static SWITCH_MIN: i32 = 0;
 static SWITCH_MAX: i32 = 1;
 static SYNC_RETRIES_MAX: i32 = 3;
+static SYNC_THRESHOLD_CHECK: fn(&[i32]) -> bool = sync_pace::threshold_valid;
 
 impl Sysctls {
     /// The directory of the sysctls.
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order, then rvs's own.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 25] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 28] {
         let plain = |name, value| IntSysctl {
             name,
-            value,
+            values: core::slice::from_ref(value),
             kind: IntKind::Plain,
             read_only_unprivileged: false,
             on_write: None,
         };
         let defense = |name, value| IntSysctl {
             name,
-            value,
+            values: core::slice::from_ref(value),
             kind: IntKind::Range(&DEFENSE_MODE_MIN, &DEFENSE_MODE_MAX),
             read_only_unprivileged: false,
             on_write: None,
         };
         let jiffies = |name, value| IntSysctl {
             name,
-            value,
+            values: core::slice::from_ref(value),
             kind: IntKind::Jiffies,
             read_only_unprivileged: false,
             on_write: None,
@@ -450,6 +477,7 @@ impl Sysctls {
             ),
             plain(c_str!("nat_icmp_send"), &self.nat_icmp_send),
             plain(c_str!("pmtu_disc"), &self.pmtu_disc),
+            plain(c_str!("backup_only"), &self.backup_only),
             plain(c_str!("conn_reuse_mode"), &self.conn_reuse_mode),
             plain(c_str!("schedule_icmp"), &self.schedule_icmp),
             plain(c_str!("ignore_tunneled"), &self.ignore_tunneled),
@@ -466,6 +494,14 @@ impl Sysctls {
             },
             plain(c_str!("sync_persist_mode"), &self.sync_persist_mode),
             plain(c_str!("sync_qlen_max"), &self.sync_qlen_max),
+            plain(c_str!("sync_sock_size"), &self.sync_sock_size),
+            IntSysctl {
+                name: c_str!("sync_threshold"),
+                values: &self.sync_threshold,
+                kind: IntKind::Checked(&SYNC_THRESHOLD_CHECK),
+                read_only_unprivileged: false,
+                on_write: None,
+            },
             jiffies(c_str!("sync_refresh_period"), &self.sync_refresh_period),
             IntSysctl {
                 kind: IntKind::Range(&SWITCH_MIN, &SYNC_RETRIES_MAX),
@@ -475,7 +511,7 @@ impl Sysctls {
             // Its hook is registered only while it is on.
             IntSysctl {
                 name: c_str!("fast_path"),
-                value: &self.fast_path,
+                values: core::slice::from_ref(&self.fast_path),
                 kind: IntKind::Range(&SWITCH_MIN, &SWITCH_MAX),
                 read_only_unprivileged: false,
                 on_write: Some(|net| {

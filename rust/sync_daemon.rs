@@ -15,8 +15,7 @@
 //! delivers it (see `ffi::udp`); datagrams are applied one at a time, as IPVS's single backup
 //! thread per port reads them.
 //!
-//! Not yet: `sync_ports` above 1, `sync_threshold` other than 3 and 50, `sync_sock_size`,
-//! `backup_only`, IPv6 entries and groups.
+//! Not yet: `sync_ports` above 1, IPv6 entries and groups.
 
 #![deny(unsafe_code)]
 
@@ -50,6 +49,8 @@ pub(crate) struct SyncDaemons {
     running: Pin<KBox<Mutex<Running>>>,
     /// A master runs: the packet path reads it before anything else of the master's.
     master_on: AtomicBool,
+    /// A backup runs (for `backup_only`, read on the packet path).
+    backup_on: AtomicBool,
     /// The master's messages, filled on the packet path, sent by the namespace's work item.
     outbox: Pin<KBox<BhSpinLock<Outbox>>>,
 }
@@ -118,6 +119,7 @@ impl SyncDaemons {
         Ok(Self {
             running: KBox::pin_init(new_mutex!(Running::default()), GFP_KERNEL)?,
             master_on: AtomicBool::new(false),
+            backup_on: AtomicBool::new(false),
             outbox: KBox::pin_init(
                 crate::new_bh_spinlock!(Outbox::default(), "rvs_sync_outbox"),
                 GFP_KERNEL,
@@ -125,10 +127,17 @@ impl SyncDaemons {
         })
     }
 
-    /// Starts the daemon of state `state` with `config` (`start_sync_thread`): `-ENODEV` if
-    /// the interface does not exist, `-EEXIST` if that daemon runs, `-EINVAL` for a state that
-    /// is no role. Sleeps.
-    pub(crate) fn start(&self, net: &Net, state: u32, config: DaemonConfig) -> Result {
+    /// Starts the daemon of state `state` with `config` (`start_sync_thread`), its socket's
+    /// send (master) or receive (backup) buffer set to `sock_size` if given
+    /// (`sync_sock_size`): `-ENODEV` if the interface does not exist, `-EEXIST` if that daemon
+    /// runs, `-EINVAL` for a state that is no role. Sleeps.
+    pub(crate) fn start(
+        &self,
+        net: &Net,
+        state: u32,
+        config: DaemonConfig,
+        sock_size: Option<i32>,
+    ) -> Result {
         let name = CStr::from_bytes_with_nul(config.ifname_with_nul())?;
         let Some(interface) = udp::interface(net, name) else {
             return Err(ENODEV);
@@ -147,6 +156,7 @@ impl SyncDaemons {
                     config.port,
                     interface.ifindex,
                     config.ttl,
+                    sock_size,
                 )?;
                 {
                     let mut outbox = self.outbox.lock();
@@ -170,12 +180,14 @@ impl SyncDaemons {
                     config.group(),
                     config.port,
                     interface.ifindex,
+                    sock_size,
                     BackupReceiver::new(&config)?,
                 )?;
                 running.backup = Some(Backup {
                     config,
                     _receiver: receiver,
                 });
+                self.backup_on.store(true, Ordering::Relaxed);
                 Ok(())
             }
         }
@@ -198,7 +210,12 @@ impl SyncDaemons {
                 Ok(())
             }
             Role::Backup => {
-                let backup = self.running.lock().backup.take().ok_or(ESRCH)?;
+                let backup = {
+                    let mut running = self.running.lock();
+                    let backup = running.backup.take().ok_or(ESRCH)?;
+                    self.backup_on.store(false, Ordering::Relaxed);
+                    backup
+                };
                 // Released outside the lock: the release waits for a grace period.
                 drop(backup);
                 Ok(())
@@ -211,10 +228,16 @@ impl SyncDaemons {
         let (master, backup) = {
             let mut running = self.running.lock();
             self.master_on.store(false, Ordering::Release);
+            self.backup_on.store(false, Ordering::Relaxed);
             (running.master.take(), running.backup.take())
         };
         self.take_ready(true, drop);
         drop((master, backup));
+    }
+
+    /// Whether a backup runs.
+    pub(crate) fn backup_running(&self) -> bool {
+        self.backup_on.load(Ordering::Relaxed)
     }
 
     /// The running daemons' states and settings, master first (`ip_vs_genl_dump_daemons`).

@@ -56,6 +56,15 @@ impl Pacing {
     }
 }
 
+/// Whether `values` may be written to `sync_threshold`: a threshold and a period, neither
+/// negative, the threshold below the period unless the period is 0 (`proc_do_sync_threshold`).
+pub(crate) fn threshold_valid(values: &[i32]) -> bool {
+    match *values {
+        [threshold, period] => threshold >= 0 && period >= 0 && (threshold < period || period == 0),
+        _ => false,
+    }
+}
+
 /// What the pacing reads of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ConnView {
@@ -259,6 +268,39 @@ mod tests {
             ..Pacing::default_at(HZ)
         };
         assert_eq!(sent_at(&p, &tcp(EST, EST), 1..=300), [3]);
+    }
+
+    #[test]
+    fn sync_threshold_takes_a_threshold_below_a_period_or_a_period_of_zero() {
+        assert!(threshold_valid(&[3, 50]));
+        assert!(threshold_valid(&[0, 1]));
+        assert!(threshold_valid(&[7, 0]));
+        assert!(threshold_valid(&[0, 0]));
+        assert!(!threshold_valid(&[5, 3]));
+        assert!(!threshold_valid(&[4, 4]));
+        assert!(!threshold_valid(&[-1, 0]));
+        assert!(!threshold_valid(&[1, -2]));
+        assert!(!threshold_valid(&[1]));
+    }
+
+    #[test]
+    fn threshold_one_without_period_sends_a_flow_at_its_first_request_only() {
+        let p = Pacing {
+            threshold: 1,
+            period: 0,
+            ..Pacing::default_at(HZ)
+        };
+        let udp = ConnView {
+            protocol: PROTO_UDP,
+            ..tcp(0, 0)
+        };
+        assert_eq!(sent_at(&p, &udp, 1..=100), [1]);
+        let p = Pacing {
+            threshold: 1,
+            period: 2,
+            ..p
+        };
+        assert_eq!(sent_at(&p, &udp, 1..=8), [1, 3, 5, 7]);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 # services. Traffic through the master (HTTP connections, a persistent service's template,
 # UDP, a held connection) shows up in the backup's ipvsadm -Lnc with the master's states and
 # timeouts, paced as IPVS paces it (a connection goes out at its 3rd request, then on state
-# changes); sync_version=0 messages too; a stopped master sends nothing more; both roles run in
-# one namespace at once; the daemons' listing and errnos. With MODULE=ipvs both directors run
-# ip_vs: what the test expects is what ip_vs does.
+# changes), or as another sync_threshold says; sync_version=0 messages too; a stopped master
+# sends nothing more; both roles run in one namespace at once; sync_sock_size, backup_only; the
+# daemons' listing and errnos. With MODULE=ipvs both directors run ip_vs: what the test expects
+# is what ip_vs does.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
@@ -109,6 +110,23 @@ assert_eq "UDP" "$(listing "$TOPO_LB" | awk -v d="$(rs_ip 1):53" '$5 == d { prin
 assert_eq "" "$(listing "$BACKUP_NS" | awk -v d="$(rs_ip 1):53" '$5 == d { print $1 }')" \
 	"a flow of 2 requests is not sent (sync_threshold 3)"
 
+# sync_threshold holds the threshold and the period, the threshold below a period other than 0;
+# at "1 0" a flow is sent at its first request and never again.
+vs=/proc/sys/net/ipv4/vs
+assert_eq "3	50" "$(in_lb cat $vs/sync_threshold)" "sync_threshold is 3 and 50"
+for bad in "5 3" "4 4" "-1 0" "1 -2"; do
+	in_lb sysctl -qw net.ipv4.vs.sync_threshold="$bad" 2>/dev/null && fail "sync_threshold=$bad is taken"
+done
+assert_eq "3	50" "$(in_lb cat $vs/sync_threshold)" "refused values change nothing"
+in_lb sysctl -qw net.ipv4.vs.sync_threshold="1 0" || fail "sync_threshold=1 0"
+assert_eq "1	0" "$(in_lb cat $vs/sync_threshold)" "sync_threshold is 1 and 0"
+udp_to_rs2() { listing "$1" | awk -v d="$(rs_ip 2):53" '$1 == "UDP" && $5 == d' | wc -l; }
+assert_eq 1 "$(udp_to_rs2 "$BACKUP_NS")" "the backup has one flow to rs2"
+assert_eq "rs2 " "$(in_cl python3 "$TRAFFIC" udp "$VIP" 53 --count 1 | tr '\n' ' ')" \
+	"a flow of one datagram"
+poll_eq 2 "a flow of one request is sent at sync_threshold 1 0" 10 udp_to_rs2 "$BACKUP_NS"
+in_lb sysctl -qw net.ipv4.vs.sync_threshold="3 50" || fail "sync_threshold back to 3 50"
+
 # A stopped master sends nothing more.
 adm --stop-daemon master || fail "stop the master"
 assert_eq "rs1" "$(in_cl curl -sS -m 10 --local-port 45678 "http://$VIP/")" \
@@ -117,12 +135,30 @@ nap 3
 assert_eq "1 0" "$(listing "$TOPO_LB" | grep -c ':45678 ') $(listing "$BACKUP_NS" | grep -c ':45678 ')" \
 	"the master has it, the backup did not get it"
 
-# Both roles in one namespace (as IPVS allows), listed master first.
+# Both roles in one namespace (as IPVS allows), listed master first. sync_sock_size sets their
+# sockets' buffers (the test kernel has no UDP socket diagnostics to show them): the daemons
+# start with it. The master's socket sends from the sync link's address to the group, the
+# backup's is bound to the group.
+assert_eq 0 "$(in_lb cat $vs/sync_sock_size)" "sync_sock_size is 0"
+in_lb sysctl -qw net.ipv4.vs.sync_sock_size=65536 || fail "sync_sock_size=65536"
 adm --start-daemon master --mcast-interface sync0 --syncid 3 || fail "master again"
 adm --start-daemon backup --mcast-interface sync0 --syncid 4 || fail "and a backup beside it"
+in_lb sysctl -qw net.ipv4.vs.sync_sock_size=0 || fail "sync_sock_size=0"
+assert_eq "ESTAB 10.0.9.1 224.0.0.81:8848
+UNCONN 224.0.0.81:8848 0.0.0.0:*" \
+	"$(in_lb ss -uan | awk '$5 ~ /:8848$/ { sub(/:[0-9]+$/, "", $4) } $4 ~ /:8848$/ || $5 ~ /:8848$/ { print $1, $4, $5 }' | sort)" \
+	"the daemons' sockets"
 assert_eq "master sync daemon (mcast=sync0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
 backup sync daemon (mcast=sync0, syncid=4, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" \
 	"$(adm -L --daemon)" "both daemons listed"
 assert_eq "$(adm -L --daemon)" "$(in_lb "$RVSADM" -L --daemon)" "rvsadm -L --daemon prints the same"
+
+# backup_only: while a backup runs, the director balances nothing; the VIP is its own address,
+# which refuses the connection.
+assert_eq 0 "$(in_lb cat $vs/backup_only)" "backup_only is 0"
+in_lb sysctl -qw net.ipv4.vs.backup_only=1 || fail "backup_only=1"
+expect_exit 7 "Failed to connect" "no balancing with backup_only and a backup running" -- \
+	in_cl curl -sS -m 10 "http://$VIP/"
 adm --stop-daemon backup || fail "stop that backup"
+assert_match '^rs[12]$' "$(in_cl curl -sS -m 10 "http://$VIP/")" "balanced again without the backup"
 # The namespace goes with its master running (the test's end).

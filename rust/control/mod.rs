@@ -104,7 +104,8 @@ fn set_daemon(request: &Request<'_>) -> Result {
         .ok_or(EINVAL)?
         .nested(&policy::DAEMON)?;
     let state = nest.get(daemon_attr::STATE).ok_or(EINVAL)?.u32()?;
-    let daemons = &netns::state(request.net())?.sync;
+    let net_state = netns::state(request.net())?;
+    let daemons = &net_state.sync;
     if request.cmd() == cmd::DEL_DAEMON {
         return daemons.stop(state);
     }
@@ -138,7 +139,7 @@ fn set_daemon(request: &Request<'_>) -> Result {
     if let Some(ttl) = nest.get(daemon_attr::MCAST_TTL) {
         config.ttl = ttl.u8()?;
     }
-    daemons.start(request.net(), state, config)
+    daemons.start(request.net(), state, config, net_state.sync_sock_size())
 }
 
 /// `GET_DAEMON` (`ip_vs_genl_dump_daemons`): one `NEW_DAEMON` message per running daemon,

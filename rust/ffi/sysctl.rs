@@ -5,7 +5,10 @@
 //! C header: [`include/linux/sysctl.h`](srctree/include/linux/sysctl.h)
 
 use super::{pernet::Net, sys};
-use core::{ptr::NonNull, sync::atomic::AtomicI32};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicI32, Ordering},
+};
 use kernel::{
     ffi::{c_int, c_void},
     prelude::*,
@@ -16,8 +19,9 @@ use kernel::{
 pub(crate) struct IntSysctl<'a> {
     /// File name under the table's directory.
     pub(crate) name: &'static CStr,
-    /// The value; the kernel's `proc_dointvec*` handlers read and write it as an `int`.
-    pub(crate) value: &'a AtomicI32,
+    /// The value, or the values of a file that holds several (`sync_threshold`); the kernel's
+    /// `proc_dointvec*` handlers read and write them as `int`s.
+    pub(crate) values: &'a [AtomicI32],
     /// How the file shows the value.
     pub(crate) kind: IntKind,
     /// Read-only in namespaces owned by a user namespace other than the initial one, whose
@@ -37,7 +41,13 @@ pub(crate) enum IntKind {
     Range(&'static i32, &'static i32),
     /// A duration kept in ticks and shown in seconds (`proc_dointvec_jiffies`).
     Jiffies,
+    /// `int`s (at most [`MAX_CHECKED_VALUES`]) written together: a write of values the check
+    /// refuses fails with `-EINVAL` and changes nothing (as IPVS's `proc_do_sync_threshold`).
+    Checked(&'static fn(&[i32]) -> bool),
 }
+
+/// The most values an [`IntKind::Checked`] file holds.
+pub(crate) const MAX_CHECKED_VALUES: usize = 4;
 
 /// A registered sysctl table of one namespace, unregistered on drop.
 ///
@@ -99,6 +109,53 @@ unsafe extern "C" fn notify_handler(
     ret
 }
 
+/// The handler of an [`IntKind::Checked`] entry: the values are read and written through a copy,
+/// which replaces them only if the check accepts it. Two writers at once may mix their values,
+/// each of which the check accepted.
+///
+/// # Safety
+///
+/// Called by the sysctl core only, for an entry of a live [`SysctlTable`] whose `extra1` is its
+/// check and whose `data` holds `maxlen` bytes of `AtomicI32`s, with the arguments of a
+/// `proc_handler`.
+unsafe extern "C" fn checked_handler(
+    table: *const sys::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut sys::loff_t,
+) -> c_int {
+    // SAFETY: `table` is a valid entry (caller).
+    let entry = unsafe { *table };
+    // SAFETY: the entry's `extra1` is a reference to a static check (`SysctlTable::new`).
+    let check = unsafe { *entry.extra1.cast::<fn(&[i32]) -> bool>() };
+    let len = (usize::try_from(entry.maxlen).unwrap_or(0) / core::mem::size_of::<c_int>())
+        .min(MAX_CHECKED_VALUES);
+    // SAFETY: `data` holds `len` atomics (caller), alive while the table is registered.
+    let values = unsafe { core::slice::from_raw_parts(entry.data.cast::<AtomicI32>(), len) };
+    let mut copy = [0 as c_int; MAX_CHECKED_VALUES];
+    for (c, v) in copy.iter_mut().zip(values) {
+        *c = v.load(Ordering::Relaxed);
+    }
+    let tmp = sys::ctl_table {
+        data: copy.as_mut_ptr().cast(),
+        extra1: core::ptr::null_mut(),
+        ..entry
+    };
+    // SAFETY: the caller's arguments, with an entry whose `data` is `copy`, of `maxlen` bytes.
+    let ret = unsafe { sys::proc_dointvec(&tmp, write, buffer, lenp, ppos) };
+    if write == 0 || ret != 0 {
+        return ret;
+    }
+    if !check(&copy[..len]) {
+        return EINVAL.to_errno();
+    }
+    for (v, c) in values.iter().zip(copy) {
+        v.store(c, Ordering::Relaxed);
+    }
+    0
+}
+
 impl SysctlTable {
     /// Registers `entries` under `path` (for example `net/ipv4/vs`) in `net`.
     ///
@@ -132,6 +189,16 @@ impl SysctlTable {
                         core::ptr::null_mut(),
                         core::ptr::null_mut(),
                     ),
+                    IntKind::Checked(check) => {
+                        if entry.values.len() > MAX_CHECKED_VALUES {
+                            return Err(EINVAL);
+                        }
+                        (
+                            Some(checked_handler),
+                            core::ptr::from_ref(check).cast_mut().cast(),
+                            core::ptr::null_mut(),
+                        )
+                    }
                 };
             let (handler, extra1, extra2) = match entry.on_write {
                 None => (handler, extra1, extra2),
@@ -156,8 +223,8 @@ impl SysctlTable {
             table.push(
                 sys::ctl_table {
                     procname: entry.name.as_char_ptr(),
-                    data: entry.value.as_ptr().cast(),
-                    maxlen: core::mem::size_of::<i32>() as i32,
+                    data: entry.values.as_ptr().cast_mut().cast(),
+                    maxlen: i32::try_from(core::mem::size_of_val(entry.values))?,
                     mode: if unprivileged && entry.read_only_unprivileged {
                         0o444
                     } else {
@@ -173,7 +240,7 @@ impl SysctlTable {
         }
         // SAFETY: `net` is alive; `table` holds `len` valid entries whose data pointers outlive
         // the registration (caller's guarantee) and which `Self` keeps alive; the range limits
-        // are statics the handlers only read.
+        // and checks are statics the handlers only read.
         let header = unsafe {
             sys::register_net_sysctl_sz(
                 net.as_ptr(),

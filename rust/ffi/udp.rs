@@ -71,12 +71,14 @@ const ENCAP_TYPE: u8 = 1;
 
 impl<T: DatagramHandler> MulticastReceiver<T> {
     /// Binds a socket of `net` to `group:port` on the interface `ifindex`, joins the group
-    /// there (`make_receive_sock`) and hands what arrives to `handler`. Sleeps.
+    /// there (`make_receive_sock`) and hands what arrives to `handler`; `rcvbuf` sets its
+    /// receive buffer as `SO_RCVBUF` does. Sleeps.
     pub(crate) fn new(
         net: &Net,
         group: [u8; 4],
         port: u16,
         ifindex: i32,
+        rcvbuf: Option<i32>,
         handler: T,
     ) -> Result<Self> {
         let handler = KBox::new(handler, GFP_KERNEL)?;
@@ -111,6 +113,14 @@ impl<T: DatagramHandler> MulticastReceiver<T> {
             r
         };
         to_result(joined)?;
+        if let Some(size) = rcvbuf {
+            // Datagrams go to the handler as they arrive and are never queued, so the buffer
+            // bounds nothing here; the socket shows what was asked for.
+            // SAFETY: `sock` is a live socket; the option takes an int.
+            to_result(unsafe {
+                sys::rvs_sock_setsockopt_int(sock.as_ptr(), sys::SO_RCVBUF as c_int, size)
+            })?;
+        }
         let mut tunnel = sys::udp_tunnel_sock_cfg {
             sk_user_data: core::ptr::from_ref::<T>(&this.handler).cast_mut().cast(),
             encap_type: ENCAP_TYPE,
@@ -151,8 +161,15 @@ unsafe impl Sync for MulticastSender {}
 
 impl MulticastSender {
     /// A socket of `net` sending to `group:port` through the interface `ifindex` with TTL
-    /// `ttl`. Sleeps.
-    pub(crate) fn new(net: &Net, group: [u8; 4], port: u16, ifindex: i32, ttl: u8) -> Result<Self> {
+    /// `ttl`; `sndbuf` sets its send buffer as `SO_SNDBUF` does. Sleeps.
+    pub(crate) fn new(
+        net: &Net,
+        group: [u8; 4],
+        port: u16,
+        ifindex: i32,
+        ttl: u8,
+        sndbuf: Option<i32>,
+    ) -> Result<Self> {
         let mut cfg = sys::udp_port_cfg {
             family: sys::AF_INET as u8,
             peer_udp_port: port.to_be(),
@@ -177,6 +194,12 @@ impl MulticastSender {
         ] {
             // SAFETY: `sk` is a live IPv4 socket; the option takes an int.
             to_result(unsafe { sys::rvs_ip_setsockopt_int(sk, option as c_int, value) })?;
+        }
+        if let Some(size) = sndbuf {
+            // SAFETY: `sock` is a live socket; the option takes an int.
+            to_result(unsafe {
+                sys::rvs_sock_setsockopt_int(sock.as_ptr(), sys::SO_SNDBUF as c_int, size)
+            })?;
         }
         Ok(this)
     }

@@ -130,6 +130,11 @@ pub(crate) fn on_packet(
     if point == HookPoint::EarlyRequest && state.sysctl.fast_path.load(Ordering::Relaxed) == 0 {
         return Verdict::Accept;
     }
+    // A backup with `backup_only` only keeps what its master sends: nothing is balanced
+    // (`sysctl_backup_only` in `ip_vs_in_hook` and `ip_vs_forward_icmp`).
+    if point != HookPoint::Reply && state.backup_only() {
+        return Verdict::Accept;
+    }
     // Packets rvs already handled pass untouched, unparsed.
     if pkt.ipvs_property() {
         return Verdict::Accept;

@@ -114,6 +114,7 @@ int rvs_skb_linearize(struct sk_buff *skb) { return skb_linearize(skb); }
 int rvs_netdev_ifindex(const struct net_device *dev) { return dev->ifindex; }
 unsigned int rvs_netdev_mtu(const struct net_device *dev) { return READ_ONCE(dev->mtu); }
 int rvs_ip_setsockopt_int(struct sock *sk, int optname, int value) { return ip_setsockopt(sk, SOL_IP, optname, KERNEL_SOCKPTR(&value), sizeof(value)); }
+int rvs_sock_setsockopt_int(struct socket *sock, int optname, int value) { return sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&value), sizeof(value)); }
 void rvs_init_delayed_work(struct delayed_work *work, void (*func)(struct work_struct *)) { INIT_DELAYED_WORK(work, func); }
 bool rvs_queue_delayed_work(struct delayed_work *work, unsigned long delay) { return queue_delayed_work(system_wq, work, delay); }
 bool rvs_mod_delayed_work(struct delayed_work *work, unsigned long delay) { return mod_delayed_work(system_wq, work, delay); }

@@ -141,6 +141,7 @@ int rvs_skb_linearize(struct sk_buff *skb);
 int rvs_netdev_ifindex(const struct net_device *dev);
 unsigned int rvs_netdev_mtu(const struct net_device *dev);
 int rvs_ip_setsockopt_int(struct sock *sk, int optname, int value);
+int rvs_sock_setsockopt_int(struct socket *sock, int optname, int value);
 void rvs_init_delayed_work(struct delayed_work *work, void (*func)(struct work_struct *));
 bool rvs_queue_delayed_work(struct delayed_work *work, unsigned long delay);
 bool rvs_mod_delayed_work(struct delayed_work *work, unsigned long delay);
