@@ -29,7 +29,8 @@ use crate::{
     sched::locality::{self, Clock, DEFAULT_EXPIRATION_SECS},
     service::ServiceTable,
     stats::Stats,
-    sync_daemon::SyncDaemons,
+    sync_config,
+    sync_daemon::{Sockets, SyncDaemons},
     sync_pace::{self, Pacing},
     sync_wire::Version,
     timeouts::{self, Timeouts},
@@ -136,9 +137,13 @@ impl NetState {
         }
     }
 
-    /// The socket buffer size of a sync daemon starting now, if set.
-    pub(crate) fn sync_sock_size(&self) -> Option<i32> {
-        Some(self.sysctl.sync_sock_size.load(Ordering::Relaxed)).filter(|size| *size > 0)
+    /// The sockets of a sync daemon starting now.
+    pub(crate) fn sync_sockets(&self) -> Sockets {
+        let s = &self.sysctl;
+        Sockets {
+            count: usize::try_from(s.sync_ports.load(Ordering::Relaxed)).unwrap_or(1),
+            buffer: Some(s.sync_sock_size.load(Ordering::Relaxed)).filter(|size| *size > 0),
+        }
     }
 
     /// How many messages a sync master may have waiting.
@@ -375,6 +380,8 @@ pub(crate) struct Sysctls {
     /// The request count at which a sync master sends a connection, and the period after
     /// which it sends it again (0: once).
     pub(crate) sync_threshold: [AtomicI32; 2],
+    /// How many sockets, on consecutive ports, a sync daemon has (a power of 2).
+    pub(crate) sync_ports: AtomicI32,
     /// The send buffer of a sync master's socket and the receive buffer of a backup's, as
     /// `SO_SNDBUF`/`SO_RCVBUF` take it, when the daemon starts (0: the system's default).
     pub(crate) sync_sock_size: AtomicI32,
@@ -417,6 +424,7 @@ impl Default for Sysctls {
             sync_refresh_period: AtomicI32::new(0),
             sync_retries: AtomicI32::new(0),
             sync_threshold: [AtomicI32::new(3), AtomicI32::new(50)],
+            sync_ports: AtomicI32::new(1),
             sync_sock_size: AtomicI32::new(0),
             backup_only: AtomicI32::new(0),
         }
@@ -432,13 +440,14 @@ static SWITCH_MIN: i32 = 0;
 static SWITCH_MAX: i32 = 1;
 static SYNC_RETRIES_MAX: i32 = 3;
 static SYNC_THRESHOLD_CHECK: fn(&[i32]) -> bool = sync_pace::threshold_valid;
+static SYNC_PORTS_CHECK: fn(&[i32]) -> bool = sync_config::ports_valid;
 
 impl Sysctls {
     /// The directory of the sysctls.
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order, then rvs's own.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 28] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 29] {
         let plain = |name, value| IntSysctl {
             name,
             values: core::slice::from_ref(value),
@@ -491,6 +500,10 @@ impl Sysctls {
             IntSysctl {
                 kind: IntKind::Range(&SWITCH_MIN, &SWITCH_MAX),
                 ..plain(c_str!("sync_version"), &self.sync_version)
+            },
+            IntSysctl {
+                kind: IntKind::Checked(&SYNC_PORTS_CHECK),
+                ..plain(c_str!("sync_ports"), &self.sync_ports)
             },
             plain(c_str!("sync_persist_mode"), &self.sync_persist_mode),
             plain(c_str!("sync_qlen_max"), &self.sync_qlen_max),

@@ -127,9 +127,26 @@ pub(crate) const fn is_multicast(addr: [u8; 4]) -> bool {
     addr[0] & 0xf0 == 0xe0
 }
 
+/// Whether `values` may be written to `sync_ports`: one power of 2 (`proc_do_sync_ports`;
+/// a daemon uses at most 64).
+pub(crate) fn ports_valid(values: &[i32]) -> bool {
+    matches!(*values, [ports] if ports >= 1 && ports.count_ones() == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_ports_takes_powers_of_two() {
+        for ok in [1, 2, 4, 64, 128, 1 << 30] {
+            assert!(ports_valid(&[ok]), "{ok}");
+        }
+        for bad in [0, -1, 3, 6, 100, i32::MIN] {
+            assert!(!ports_valid(&[bad]), "{bad}");
+        }
+        assert!(!ports_valid(&[1, 2]));
+    }
 
     #[test]
     fn defaults_of_a_minimal_request() {

@@ -15,7 +15,11 @@
 //! delivers it (see `ffi::udp`); datagrams are applied one at a time, as IPVS's single backup
 //! thread per port reads them.
 //!
-//! Not yet: `sync_ports` above 1, IPv6 entries and groups.
+//! With `sync_ports` above 1, each role has that many sockets on consecutive ports, and a
+//! master sends each connection or template through the same one, each with its own messages
+//! (IPVS's threads per port).
+//!
+//! Not yet: IPv6 entries and groups.
 
 #![deny(unsafe_code)]
 
@@ -55,36 +59,59 @@ pub(crate) struct SyncDaemons {
     outbox: Pin<KBox<BhSpinLock<Outbox>>>,
 }
 
+/// The most sockets a role has (`IPVS_SYNC_PORTS_MAX`).
+pub(crate) const MAX_PORTS: usize = 64;
+
+/// The sockets of a daemon being started.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sockets {
+    /// `sync_ports`: how many, on consecutive ports from the configured one (1 to
+    /// [`MAX_PORTS`]); the daemon started second takes the first one's number.
+    pub(crate) count: usize,
+    /// `sync_sock_size`: a master's send buffer or a backup's receive buffer, as `SO_SNDBUF`
+    /// and `SO_RCVBUF` take it.
+    pub(crate) buffer: Option<i32>,
+}
+
 #[derive(Default)]
 struct Running {
     master: Option<Master>,
     backup: Option<Backup>,
+    /// The number of sockets of each role while either runs (`threads_mask + 1`).
+    ports: usize,
 }
 
-/// A running master: its settings and its socket.
+/// A running master: its settings and a socket per port.
 struct Master {
     config: DaemonConfig,
-    sender: MulticastSender,
+    senders: KVec<MulticastSender>,
 }
 
-/// A running backup: its settings and its socket.
+/// A running backup: its settings and a socket per port.
 struct Backup {
     config: DaemonConfig,
-    _receiver: MulticastReceiver<BackupReceiver>,
+    _receivers: KVec<MulticastReceiver<BackupReceiver>>,
 }
 
-/// The messages of a master (`ms->sync_buff` and `ms->sync_queue`).
+/// The messages of a master (`ms->sync_buff` and `ms->sync_queue` of each port).
 #[derive(Default)]
 struct Outbox {
     /// The master's sync ID (its low byte, as the header has room for) and message length.
     syncid: u8,
     maxlen: usize,
+    /// At most this many messages wait per port (`sync_qlen_max`).
+    qlen_max: usize,
+    /// One per port.
+    ports: KVec<PortOutbox>,
+}
+
+/// The messages of one of a master's ports.
+#[derive(Default)]
+struct PortOutbox {
     /// The message being filled, if any.
     current: Option<Pending>,
     /// Full messages waiting to be sent, oldest first.
     ready: KVec<Message>,
-    /// At most this many (`sync_qlen_max`).
-    qlen_max: usize,
 }
 
 /// A message to send: the first `len` bytes of `buf`.
@@ -127,16 +154,15 @@ impl SyncDaemons {
         })
     }
 
-    /// Starts the daemon of state `state` with `config` (`start_sync_thread`), its socket's
-    /// send (master) or receive (backup) buffer set to `sock_size` if given
-    /// (`sync_sock_size`): `-ENODEV` if the interface does not exist, `-EEXIST` if that daemon
-    /// runs, `-EINVAL` for a state that is no role. Sleeps.
+    /// Starts the daemon of state `state` with `config` and `sockets` (`start_sync_thread`):
+    /// `-ENODEV` if the interface does not exist, `-EEXIST` if that daemon runs, `-EINVAL` for
+    /// a state that is no role. Sleeps.
     pub(crate) fn start(
         &self,
         net: &Net,
         state: u32,
         config: DaemonConfig,
-        sock_size: Option<i32>,
+        sockets: Sockets,
     ) -> Result {
         let name = CStr::from_bytes_with_nul(config.ifname_with_nul())?;
         let Some(interface) = udp::interface(net, name) else {
@@ -145,29 +171,48 @@ impl SyncDaemons {
         let mut running = self.running.lock();
         let role = Role::from_state(state).ok_or(EINVAL)?;
         let config = config.completed(role, interface.mtu);
+        let ports = if running.master.is_none() && running.backup.is_none() {
+            sockets.count.clamp(1, MAX_PORTS)
+        } else {
+            running.ports
+        };
+        // Port `id`'s number (`htons(ntohs(port) + id)`).
+        let port = |id: usize| config.port.wrapping_add(id as u16);
         match role {
             Role::Master => {
                 if running.master.is_some() {
                     return Err(EEXIST);
                 }
-                let sender = MulticastSender::new(
-                    net,
-                    config.group(),
-                    config.port,
-                    interface.ifindex,
-                    config.ttl,
-                    sock_size,
-                )?;
-                {
-                    let mut outbox = self.outbox.lock();
-                    *outbox = Outbox {
-                        // The header's byte (`m->syncid = ipvs->mcfg.syncid`).
-                        syncid: config.syncid as u8,
-                        maxlen: usize::from(config.sync_maxlen),
-                        ..Outbox::default()
-                    };
+                let mut senders = KVec::with_capacity(ports, GFP_KERNEL)?;
+                let mut queues = KVec::with_capacity(ports, GFP_KERNEL)?;
+                for id in 0..ports {
+                    let sender = MulticastSender::new(
+                        net,
+                        config.group(),
+                        port(id),
+                        interface.ifindex,
+                        config.ttl,
+                        sockets.buffer,
+                    )?;
+                    senders.push(sender, GFP_KERNEL)?;
+                    queues.push(PortOutbox::default(), GFP_KERNEL)?;
                 }
-                running.master = Some(Master { config, sender });
+                let old = {
+                    let mut outbox = self.outbox.lock();
+                    core::mem::replace(
+                        &mut *outbox,
+                        Outbox {
+                            // The header's byte (`m->syncid = ipvs->mcfg.syncid`).
+                            syncid: config.syncid as u8,
+                            maxlen: usize::from(config.sync_maxlen),
+                            qlen_max: 0,
+                            ports: queues,
+                        },
+                    )
+                };
+                drop(old);
+                running.master = Some(Master { config, senders });
+                running.ports = ports;
                 self.master_on.store(true, Ordering::Release);
                 Ok(())
             }
@@ -175,18 +220,23 @@ impl SyncDaemons {
                 if running.backup.is_some() {
                     return Err(EEXIST);
                 }
-                let receiver = MulticastReceiver::new(
-                    net,
-                    config.group(),
-                    config.port,
-                    interface.ifindex,
-                    sock_size,
-                    BackupReceiver::new(&config)?,
-                )?;
+                let mut receivers = KVec::with_capacity(ports, GFP_KERNEL)?;
+                for id in 0..ports {
+                    let receiver = MulticastReceiver::new(
+                        net,
+                        config.group(),
+                        port(id),
+                        interface.ifindex,
+                        sockets.buffer,
+                        BackupReceiver::new(&config)?,
+                    )?;
+                    receivers.push(receiver, GFP_KERNEL)?;
+                }
                 running.backup = Some(Backup {
                     config,
-                    _receiver: receiver,
+                    _receivers: receivers,
                 });
+                running.ports = ports;
                 self.backup_on.store(true, Ordering::Relaxed);
                 Ok(())
             }
@@ -205,7 +255,7 @@ impl SyncDaemons {
                     master
                 };
                 // What was queued is dropped, as IPVS's master thread drops it when stopped.
-                self.take_ready(true, drop);
+                self.take_ready(true, |_, msg| drop(msg));
                 drop(master);
                 Ok(())
             }
@@ -231,7 +281,7 @@ impl SyncDaemons {
             self.backup_on.store(false, Ordering::Relaxed);
             (running.master.take(), running.backup.take())
         };
-        self.take_ready(true, drop);
+        self.take_ready(true, |_, msg| drop(msg));
         drop((master, backup));
     }
 
@@ -280,7 +330,7 @@ impl SyncDaemons {
                 {
                     if cp.mark_synced(view.sync_endtime, endtime, force) {
                         let entry = cp.sync_entry(&timeouts);
-                        queued |= self.queue(&entry, version, qlen_max, now);
+                        queued |= self.queue(&entry, port_hash(cp), version, qlen_max, now);
                     }
                 }
             }
@@ -295,7 +345,7 @@ impl SyncDaemons {
             cp = ct;
         }
         if let (true, Some(work)) = (queued, net.work::<NetState>()) {
-            if self.outbox.lock().ready.is_empty() {
+            if self.outbox.lock().ports.iter().all(|q| q.ready.is_empty()) {
                 // A message being filled goes out within FLUSH_SECS at the latest.
                 work.run_in(FLUSH_SECS * u64::from(timer::hz()));
             } else {
@@ -304,32 +354,44 @@ impl SyncDaemons {
         }
     }
 
-    /// Adds `entry` to the current message, which goes to the sending queue when full; in
-    /// `version`, at jiffy `now`, with at most `qlen_max` messages waiting. Whether it was
-    /// added.
-    fn queue(&self, entry: &SyncConn<'_>, version: Version, qlen_max: usize, now: u64) -> bool {
+    /// Adds `entry` to the current message of the port `hash` picks, which goes to that
+    /// port's sending queue when full; in `version`, at jiffy `now`, with at most `qlen_max`
+    /// messages waiting. Whether it was added.
+    fn queue(
+        &self,
+        entry: &SyncConn<'_>,
+        hash: usize,
+        version: Version,
+        qlen_max: usize,
+        now: u64,
+    ) -> bool {
         let mut outbox = self.outbox.lock();
-        let outbox = &mut *outbox;
-        outbox.qlen_max = qlen_max;
+        let Outbox {
+            syncid,
+            maxlen,
+            qlen_max: queue_max,
+            ports,
+        } = &mut *outbox;
+        *queue_max = qlen_max;
+        let count = ports.len();
+        let Some(queue) = ports.get_mut(hash & count.wrapping_sub(1)) else {
+            return false;
+        };
         for _ in 0..2 {
-            if outbox
-                .current
-                .as_ref()
-                .is_some_and(|p| p.version != version)
-            {
-                outbox.finish_current();
+            if queue.current.as_ref().is_some_and(|p| p.version != version) {
+                queue.finish_current(qlen_max);
             }
-            if outbox.current.is_none() {
-                let Ok(pending) = Pending::new(version, outbox.maxlen, outbox.syncid, now) else {
+            if queue.current.is_none() {
+                let Ok(pending) = Pending::new(version, *maxlen, *syncid, now) else {
                     return false;
                 };
-                outbox.current = Some(pending);
+                queue.current = Some(pending);
             }
-            let Some(p) = outbox.current.as_mut() else {
+            let Some(p) = queue.current.as_mut() else {
                 return false;
             };
             let Ok(mut builder) =
-                MessageBuilder::resume(p.version, &mut p.buf, outbox.maxlen, p.len, p.nr_conns)
+                MessageBuilder::resume(p.version, &mut p.buf, *maxlen, p.len, p.nr_conns)
             else {
                 return false;
             };
@@ -338,46 +400,58 @@ impl SyncDaemons {
                     (p.len, p.nr_conns) = (builder.len(), builder.nr_conns());
                     return true;
                 }
-                Err(EncodeError::Full) => outbox.finish_current(),
+                Err(EncodeError::Full) => queue.finish_current(qlen_max),
                 Err(_) => return false,
             }
         }
         false
     }
 
-    /// Takes the messages to send, oldest first (with `all`, also the one being filled),
-    /// handing each to `send`.
-    fn take_ready(&self, all: bool, send: impl FnMut(Message)) {
-        let batch = {
-            let mut outbox = self.outbox.lock();
-            if all {
-                outbox.finish_current();
-            }
-            core::mem::take(&mut outbox.ready)
-        };
-        batch.into_iter().for_each(send);
+    /// Takes the messages to send, port by port and oldest first (with `all`, also the ones
+    /// being filled), handing each to `send` with its port's index.
+    fn take_ready(&self, all: bool, mut send: impl FnMut(usize, Message)) {
+        for id in 0.. {
+            let batch = {
+                let mut outbox = self.outbox.lock();
+                let qlen_max = outbox.qlen_max;
+                let Some(queue) = outbox.ports.get_mut(id) else {
+                    return;
+                };
+                if all {
+                    queue.finish_current(qlen_max);
+                }
+                core::mem::take(&mut queue.ready)
+            };
+            batch.into_iter().for_each(|msg| send(id, msg));
+        }
     }
 
-    /// The namespace's work item: sends the full messages, and the one being filled once it is
-    /// FLUSH_SECS old; comes back for that one if it is younger (`sync_thread_master`).
+    /// The namespace's work item: sends the full messages, and those being filled once they
+    /// are FLUSH_SECS old; comes back for the youngest if some are younger
+    /// (`sync_thread_master`).
     pub(crate) fn on_work(&self, work: &Work<NetState>) {
         let now = timer::jiffies();
         let flush_after = FLUSH_SECS * u64::from(timer::hz());
         let wait = {
             let mut outbox = self.outbox.lock();
-            match outbox.current.as_ref().map(|p| now.wrapping_sub(p.started)) {
-                Some(age) if age >= flush_after => {
-                    outbox.finish_current();
-                    None
+            let qlen_max = outbox.qlen_max;
+            let mut wait = None;
+            for queue in outbox.ports.iter_mut() {
+                match queue.current.as_ref().map(|p| now.wrapping_sub(p.started)) {
+                    Some(age) if age >= flush_after => queue.finish_current(qlen_max),
+                    Some(age) => {
+                        let left = flush_after - age;
+                        wait = Some(wait.map_or(left, |w: u64| w.min(left)));
+                    }
+                    None => {}
                 }
-                Some(age) => Some(flush_after - age),
-                None => None,
             }
+            wait
         };
         let running = self.running.lock();
-        self.take_ready(false, |msg| {
-            if let Some(master) = &running.master {
-                let _ = master.sender.send(msg.bytes());
+        self.take_ready(false, |id, msg| {
+            if let Some(sender) = running.master.as_ref().and_then(|m| m.senders.get(id)) {
+                let _ = sender.send(msg.bytes());
             }
         });
         drop(running);
@@ -387,17 +461,24 @@ impl SyncDaemons {
     }
 }
 
-impl Outbox {
+/// The port a master sends a connection or template through, given their number: by its
+/// address, as IPVS's `select_master_thread_id`, so that its updates keep their order.
+fn port_hash(conn: &Conn) -> usize {
+    let addr = core::ptr::from_ref(conn) as usize;
+    addr >> (1 + core::mem::size_of::<Conn>().ilog2())
+}
+
+impl PortOutbox {
     /// Moves the message being filled, if it has entries, to the sending queue, unless
-    /// `sync_qlen_max` messages wait there already (then it is dropped, as IPVS drops it).
-    fn finish_current(&mut self) {
+    /// `qlen_max` messages wait there already (then it is dropped, as IPVS drops it).
+    fn finish_current(&mut self, qlen_max: usize) {
         let Some(p) = self.current.take() else {
             return;
         };
         if p.nr_conns == 0 {
             return;
         }
-        if self.ready.len() >= self.qlen_max {
+        if self.ready.len() >= qlen_max {
             return;
         }
         let _ = self.ready.push(

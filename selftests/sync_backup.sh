@@ -77,19 +77,21 @@ expect_conns() {
 	poll_eq "$want" "$3" "$1" listing "$want"
 }
 
+# Every timeout outlasts the test, also on the debug kernel: an entry expiring in the middle
+# would change the listings compared below.
 send --syncid 5 \
 	tcp,ESTABLISHED,MASQ,172.16.0.10:40000,10.0.1.100:80,10.0.2.11:80,900 \
 	tcp,TIME_WAIT,INACTIVE,172.16.0.11:40001,10.0.1.100:80,10.0.2.11:80,120 \
 	udp,NORMAL,INACTIVE,172.16.0.12:5353,10.0.1.100:53,10.0.2.11:53,300 \
 	tcp,NONE,TEMPLATE+DROUTE,172.16.0.13:0,10.0.1.101:80,10.0.2.12:80,600 \
 	tcp,ESTABLISHED,DROUTE+NOOUTPUT,172.16.0.13:40002,10.0.1.101:80,10.0.2.12:80,900 \
-	tcp,SYN_RECV,DROUTE,172.16.0.14:40003,10.0.1.102:443,10.0.2.13:443,60,7 || fail "send"
+	tcp,SYN_RECV,DROUTE,172.16.0.14:40003,10.0.1.102:443,10.0.2.13:443,600,7 || fail "send"
 expect_conns 10 "TCP ESTABLISHED 172.16.0.10:40000 10.0.1.100:80 10.0.2.11:80 900
 TCP TIME_WAIT 172.16.0.11:40001 10.0.1.100:80 10.0.2.11:80 120
 UDP UDP 172.16.0.12:5353 10.0.1.100:53 10.0.2.11:53 300
 TCP NONE 172.16.0.13:0 10.0.1.101:80 10.0.2.12:80 600
 TCP ESTABLISHED 172.16.0.13:40002 10.0.1.101:80 10.0.2.12:80 900
-TCP SYN_RECV 172.16.0.14:40003 10.0.1.102:443 10.0.2.13:443 60" \
+TCP SYN_RECV 172.16.0.14:40003 10.0.1.102:443 10.0.2.13:443 600" \
 	"six entries: states and timeouts as sent, the fwmark one found through mark 7"
 assert_eq "10.0.2.11:80 1 1 1
 10.0.2.12:80 1 0 0" "$(dest_table -t 10.0.1.100:80)" "synced connections count: one active, one inactive"
@@ -103,14 +105,14 @@ assert_eq "10.0.2.13:0 1 1 0" "$(dest_table -f 7)" "the fwmark service's connect
 send --syncid 5 \
 	tcp,FIN_WAIT,INACTIVE,172.16.0.10:40000,10.0.1.100:80,10.0.2.11:80,120 \
 	tcp,ASSURED,TEMPLATE+DROUTE,172.16.0.13:0,10.0.1.101:80,10.0.2.12:80,600 \
-	tcp,SYN_RECV,MASQ,172.16.0.11:40001,10.0.1.100:80,10.0.2.12:80,30 \
+	tcp,SYN_RECV,MASQ,172.16.0.11:40001,10.0.1.100:80,10.0.2.12:80,300 \
 	tcp,CLOSE,INACTIVE,172.16.0.10:40000,10.0.1.100:80,10.0.2.12:80,10 || fail "send"
 expect_conns 10 "TCP FIN_WAIT 172.16.0.10:40000 10.0.1.100:80 10.0.2.11:80 120
-TCP SYN_RECV 172.16.0.11:40001 10.0.1.100:80 10.0.2.12:80 30
+TCP SYN_RECV 172.16.0.11:40001 10.0.1.100:80 10.0.2.12:80 300
 UDP UDP 172.16.0.12:5353 10.0.1.100:53 10.0.2.11:53 300
 TCP ASSURED 172.16.0.13:0 10.0.1.101:80 10.0.2.12:80 600
 TCP ESTABLISHED 172.16.0.13:40002 10.0.1.101:80 10.0.2.12:80 900
-TCP SYN_RECV 172.16.0.14:40003 10.0.1.102:443 10.0.2.13:443 60" \
+TCP SYN_RECV 172.16.0.14:40003 10.0.1.102:443 10.0.2.13:443 600" \
 	"updated, replaced, and the stale notice ignored"
 assert_eq "10.0.2.11:80 1 0 1
 10.0.2.12:80 1 1 0" "$(dest_table -t 10.0.1.100:80)" "counts follow: .11 one inactive, .12 one active"

@@ -5,9 +5,9 @@
 # UDP, a held connection) shows up in the backup's ipvsadm -Lnc with the master's states and
 # timeouts, paced as IPVS paces it (a connection goes out at its 3rd request, then on state
 # changes), or as another sync_threshold says; sync_version=0 messages too; a stopped master
-# sends nothing more; both roles run in one namespace at once; sync_sock_size, backup_only; the
-# daemons' listing and errnos. With MODULE=ipvs both directors run ip_vs: what the test expects
-# is what ip_vs does.
+# sends nothing more; both roles run in one namespace at once; sync_sock_size, backup_only;
+# sync_ports 4: four sockets a role, messages on every port; the daemons' listing and errnos.
+# With MODULE=ipvs both directors run ip_vs: what the test expects is what ip_vs does.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 
@@ -161,4 +161,50 @@ expect_exit 7 "Failed to connect" "no balancing with backup_only and a backup ru
 	in_cl curl -sS -m 10 "http://$VIP/"
 adm --stop-daemon backup || fail "stop that backup"
 assert_match '^rs[12]$' "$(in_cl curl -sS -m 10 "http://$VIP/")" "balanced again without the backup"
-# The namespace goes with its master running (the test's end).
+in_lb sysctl -qw net.ipv4.vs.backup_only=0 || fail "backup_only=0"
+
+# sync_ports: a power of 2. Each role gets that many sockets on consecutive ports, as many as
+# the namespace's first running daemon got; a master sends a connection always through the same
+# one (picked by the connection), so the backup listens on as many.
+assert_eq 1 "$(in_lb cat $vs/sync_ports)" "sync_ports is 1"
+for bad in 0 3 -2; do
+	in_lb sysctl -qw net.ipv4.vs.sync_ports=$bad 2>/dev/null && fail "sync_ports=$bad is taken"
+done
+adm --stop-daemon master || fail "stop the master"
+in_b ipvsadm --stop-daemon backup || fail "stop the backup"
+in_lb sysctl -qw net.ipv4.vs.sync_ports=4 || fail "sync_ports=4 on the master"
+in_b sysctl -qw net.ipv4.vs.sync_ports=4 || fail "sync_ports=4 on the backup"
+adm --start-daemon master --mcast-interface sync0 --syncid 3 || fail "a master on 4 ports"
+in_b ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 3 || fail "a backup on 4 ports"
+in_lb sysctl -qw net.ipv4.vs.sync_ports=2 || fail "sync_ports=2"
+adm --start-daemon backup --mcast-interface sync0 --syncid 5 || fail "a backup beside that master"
+# "STATE LOCAL PEER" of NS's UDP sockets on the sync ports, the local port of senders left out.
+sync_sockets() {
+	ip netns exec "$1" ss -uan | awk '$5 ~ /:88[45][0-9]$/ { sub(/:[0-9]+$/, "", $4) }
+		$4 ~ /:88[45][0-9]$/ || $5 ~ /:88[45][0-9]$/ { print $1, $4, $5 }' | sort
+}
+assert_eq "$(for p in 8848 8849 8850 8851; do echo "ESTAB 10.0.9.1 224.0.0.81:$p"; done
+	for p in 8848 8849 8850 8851; do echo "UNCONN 224.0.0.81:$p 0.0.0.0:*"; done)" \
+	"$(sync_sockets "$TOPO_LB")" "the master's 4 sockets, and 4 for the backup started second"
+assert_eq "$(for p in 8848 8849 8850 8851; do echo "UNCONN 224.0.0.81:$p 0.0.0.0:*"; done)" \
+	"$(sync_sockets "$BACKUP_NS")" "the backup's 4 sockets"
+adm --stop-daemon backup || fail "stop the backup beside the master"
+# Sixteen connections reach the backup, messages coming to the ports above the first (which
+# connection goes through which port depends on where it is in memory, as with IPVS).
+in_b nft -f - <<-NFT || fail "a counter of the sync ports"
+	table inet rvs_sync_ports {
+		chain in {
+			type filter hook input priority 0;
+			udp dport 8849-8851 counter
+		}
+	}
+NFT
+for port in $(seq 46001 46016); do
+	in_cl curl -sS -m 10 --local-port "$port" -o /dev/null "http://$VIP/" || fail "connection from $port"
+done
+synced_46k() { listing "$BACKUP_NS" | grep -c ':460[01][0-9] '; }
+poll_eq 16 "the backup has the sixteen connections" 10 synced_46k
+assert_eq "yes" "$(in_b nft list chain inet rvs_sync_ports in |
+	awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print ($(i + 1) > 0) ? "yes" : "no" }')" \
+	"messages came to the ports above the first"
+# The namespaces go with their daemons running (the test's end).

@@ -139,7 +139,7 @@ fn set_daemon(request: &Request<'_>) -> Result {
     if let Some(ttl) = nest.get(daemon_attr::MCAST_TTL) {
         config.ttl = ttl.u8()?;
     }
-    daemons.start(request.net(), state, config, net_state.sync_sock_size())
+    daemons.start(request.net(), state, config, net_state.sync_sockets())
 }
 
 /// `GET_DAEMON` (`ip_vs_genl_dump_daemons`): one `NEW_DAEMON` message per running daemon,
