@@ -146,6 +146,18 @@ impl NetState {
         }
     }
 
+    /// The period of a sync master's re-announcing passes in ticks (0: none) and their rate in
+    /// entries a second.
+    pub(crate) fn sync_reannounce(&self) -> (u64, u64) {
+        let s = &self.sysctl;
+        let period = s.sync_reannounce_period.load(Ordering::Relaxed).max(0);
+        let rate = s.sync_reannounce_rate.load(Ordering::Relaxed).max(1);
+        (
+            u64::from(period.unsigned_abs()),
+            u64::from(rate.unsigned_abs()),
+        )
+    }
+
     /// How many messages a sync master may have waiting.
     pub(crate) fn sync_qlen_max(&self) -> usize {
         usize::try_from(self.sysctl.sync_qlen_max.load(Ordering::Relaxed)).unwrap_or(0)
@@ -303,7 +315,7 @@ impl NetData for NetState {
 
 impl OnWork for NetState {
     fn on_work(&self, work: &Work<Self>) {
-        self.sync.on_work(work);
+        self.sync.on_work(self, work);
     }
 }
 
@@ -366,6 +378,10 @@ pub(crate) struct Sysctls {
     /// rvs only: packets of established connections are sent on from `PRE_ROUTING`, before the
     /// stack routes them to this host, rather than from `LOCAL_IN` (see `hooks::early_request`).
     pub(crate) fast_path: AtomicI32,
+    /// rvs only: a sync master sends its whole table once every this many ticks (0: never).
+    pub(crate) sync_reannounce_period: AtomicI32,
+    /// rvs only: at most this many entries a second.
+    pub(crate) sync_reannounce_rate: AtomicI32,
     /// The sync master's message version (0 or 1).
     pub(crate) sync_version: AtomicI32,
     /// A sync master sends templates but not the connections they control.
@@ -415,6 +431,8 @@ impl Default for Sysctls {
             lblc_expiration: AtomicI32::new(default_expiration),
             lblcr_expiration: AtomicI32::new(default_expiration),
             fast_path: AtomicI32::new(0),
+            sync_reannounce_period: AtomicI32::new(0),
+            sync_reannounce_rate: AtomicI32::new(10_000),
             sync_version: AtomicI32::new(1),
             sync_persist_mode: AtomicI32::new(0),
             // nr_free_buffer_pages() / 32: of the order of the memory, in pages, over 32.
@@ -440,6 +458,8 @@ static SWITCH_MIN: i32 = 0;
 static SWITCH_MAX: i32 = 1;
 static SYNC_RETRIES_MAX: i32 = 3;
 static SYNC_THRESHOLD_CHECK: fn(&[i32]) -> bool = sync_pace::threshold_valid;
+static REANNOUNCE_RATE_MIN: i32 = 1;
+static REANNOUNCE_RATE_MAX: i32 = i32::MAX;
 static SYNC_PORTS_CHECK: fn(&[i32]) -> bool = sync_config::ports_valid;
 
 impl Sysctls {
@@ -447,7 +467,7 @@ impl Sysctls {
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order, then rvs's own.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 29] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 31] {
         let plain = |name, value| IntSysctl {
             name,
             values: core::slice::from_ref(value),
@@ -531,6 +551,22 @@ impl Sysctls {
                     // Without memory for the hook, packets keep the usual path.
                     let _ = net.refresh_hooks::<NetState>();
                 }),
+            },
+            // A running master starts a pass at once.
+            IntSysctl {
+                on_write: Some(|net| {
+                    if let Some(work) = net.work::<NetState>() {
+                        work.run_now();
+                    }
+                }),
+                ..jiffies(
+                    c_str!("sync_reannounce_period"),
+                    &self.sync_reannounce_period,
+                )
+            },
+            IntSysctl {
+                kind: IntKind::Range(&REANNOUNCE_RATE_MIN, &REANNOUNCE_RATE_MAX),
+                ..plain(c_str!("sync_reannounce_rate"), &self.sync_reannounce_rate)
             },
         ]
     }

@@ -19,6 +19,13 @@
 //! master sends each connection or template through the same one, each with its own messages
 //! (IPVS's threads per port).
 //!
+//! rvs only: with `sync_reannounce_period`, a master also goes through its whole table that
+//! often, at most `sync_reannounce_rate` entries a second, and sends every connection and
+//! template in ordinary messages. IPVS sends a connection only when its packets pass the master,
+//! so a director that restarts and takes its addresses back (a failback) has not heard of the
+//! connections idle meanwhile; with the pass it has, whether the other director runs rvs or
+//! ip_vs.
+//!
 //! Not yet: IPv6 entries and groups.
 
 #![deny(unsafe_code)]
@@ -26,6 +33,7 @@
 use crate::{
     abi::conn_flag,
     conn::{Conn, Lookup, Tuple},
+    conn_tab_size,
     ffi::{
         pernet::Net,
         rcu::Guard,
@@ -81,11 +89,24 @@ struct Running {
     ports: usize,
 }
 
-/// A running master: its settings and a socket per port.
+/// A running master: its settings, a socket per port, and its pass through the table.
 struct Master {
     config: DaemonConfig,
     senders: KVec<MulticastSender>,
+    reannounce: Reannounce,
 }
+
+/// Where a master's re-announcing pass is.
+#[derive(Default)]
+struct Reannounce {
+    /// The listing position the pass goes on from, or none between passes.
+    position: Option<u64>,
+    /// When the next pass starts, in jiffies (0: at once).
+    due: u64,
+}
+
+/// How often a pass goes on: a tenth of its rate each time.
+const REANNOUNCE_RUNS_PER_SECOND: u64 = 10;
 
 /// A running backup: its settings and a socket per port.
 struct Backup {
@@ -211,9 +232,17 @@ impl SyncDaemons {
                     )
                 };
                 drop(old);
-                running.master = Some(Master { config, senders });
+                running.master = Some(Master {
+                    config,
+                    senders,
+                    reannounce: Reannounce::default(),
+                });
                 running.ports = ports;
                 self.master_on.store(true, Ordering::Release);
+                // A pass starts at once if one is asked for.
+                if let Some(work) = net.work::<NetState>() {
+                    work.run_now();
+                }
                 Ok(())
             }
             Role::Backup => {
@@ -426,13 +455,14 @@ impl SyncDaemons {
         }
     }
 
-    /// The namespace's work item: sends the full messages, and those being filled once they
-    /// are FLUSH_SECS old; comes back for the youngest if some are younger
-    /// (`sync_thread_master`).
-    pub(crate) fn on_work(&self, work: &Work<NetState>) {
+    /// The namespace's work item: goes on with the re-announcing pass, sends the full
+    /// messages, and those being filled once they are FLUSH_SECS old; comes back for the
+    /// youngest if some are younger (`sync_thread_master`), and when the pass goes on.
+    pub(crate) fn on_work(&self, state: &NetState, work: &Work<NetState>) {
         let now = timer::jiffies();
         let flush_after = FLUSH_SECS * u64::from(timer::hz());
-        let wait = {
+        let (pass_wait, pass_done) = self.reannounce(state, now);
+        let flush_wait = {
             let mut outbox = self.outbox.lock();
             let qlen_max = outbox.qlen_max;
             let mut wait = None;
@@ -449,14 +479,71 @@ impl SyncDaemons {
             wait
         };
         let running = self.running.lock();
-        self.take_ready(false, |id, msg| {
+        // The end of a pass goes out at once, with what was being filled.
+        self.take_ready(pass_done, |id, msg| {
             if let Some(sender) = running.master.as_ref().and_then(|m| m.senders.get(id)) {
                 let _ = sender.send(msg.bytes());
             }
         });
         drop(running);
+        let wait = match (flush_wait, pass_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(ticks) = wait {
             work.run_in(ticks);
+        }
+    }
+
+    /// Goes on with the master's re-announcing pass at jiffy `now`, if one is asked for: adds
+    /// the next entries of the table, as many as a tenth of a second's rate, to the messages.
+    /// In how many ticks it goes on, and whether it ended now.
+    fn reannounce(&self, state: &NetState, now: u64) -> (Option<u64>, bool) {
+        let (period, rate) = state.sync_reannounce();
+        if period == 0 {
+            return (None, false);
+        }
+        let mut running = self.running.lock();
+        let Some(master) = running.master.as_mut() else {
+            return (None, false);
+        };
+        let pass = &mut master.reannounce;
+        let mut position = match pass.position {
+            Some(position) => position,
+            None if pass.due != 0 && (now.wrapping_sub(pass.due) as i64) < 0 => {
+                return (Some(pass.due.wrapping_sub(now)), false);
+            }
+            None => 0,
+        };
+        let version = state.sync_version();
+        let qlen_max = state.sync_qlen_max();
+        let persist_mode = state.sync_pacing().persist_mode;
+        let timeouts = state.timeout_table();
+        let mut budget = (rate / REANNOUNCE_RUNS_PER_SECOND).max(1);
+        while budget > 0 && position < conn_tab_size::LISTING_POSITIONS {
+            let _ = state.conns.for_each_at(position, |c| {
+                // What IPVS would send of it: not a TCP connection before it is established,
+                // not a connection under a template with `sync_persist_mode`.
+                let unsynced_tcp = c.tuple.protocol == packet::PROTO_TCP
+                    && !sync_pace::tcp_state_synced(c.state());
+                let controlled = persist_mode && c.control().is_some();
+                if c.is_template() || !(unsynced_tcp || controlled) {
+                    let entry = c.sync_entry(&timeouts);
+                    self.queue(&entry, port_hash(c), version, qlen_max, now);
+                    budget = budget.saturating_sub(1);
+                }
+                Ok(())
+            });
+            position = state.conns.next_position(position);
+        }
+        let hz = u64::from(timer::hz());
+        if position < conn_tab_size::LISTING_POSITIONS {
+            pass.position = Some(position);
+            (Some((hz / REANNOUNCE_RUNS_PER_SECOND).max(1)), false)
+        } else {
+            pass.position = None;
+            pass.due = now.wrapping_add(period).max(1);
+            (Some(period), true)
         }
     }
 }

@@ -103,7 +103,7 @@ pub(crate) enum Decision {
 }
 
 /// Whether TCP state `state` is one backups learn of (established and the closing states).
-fn tcp_state_synced(state: u8) -> bool {
+pub(crate) fn tcp_state_synced(state: u8) -> bool {
     [
         TcpState::Established,
         TcpState::FinWait,
