@@ -5,9 +5,11 @@
 #
 #   make demo                      the main job: boot the VM and show rvs at work
 #   make check                     every test: host tests, lint, then the selftests in VMs (rvs and ip_vs)
-#   make bench [BENCH=nat|scale|director]  rvs vs ip_vs (vs plain forwarding): NAT throughput and rates;
-#                                  thousands of services; the director's packet and connection rates
+#   make bench [BENCH=nat|scale|director|sync]  rvs vs ip_vs (vs plain forwarding): NAT throughput and
+#                                  rates; thousands of services; the director's packet and connection
+#                                  rates; connections synced per second
 #   make vm CMD='ipvsadm -Ln'      run a command in the VM   [MODULE=rvs|ipvs|none] [KERNEL=release|debug]
+#                                   [PEER=1: with a peer VM running ip_vs on its link, for `# peer:` tests]
 #   make module [KDIR=...]         build rvs.ko (default: for the cached release test kernel); prints its path
 #   make rvsadm                    build target/release/rvsadm
 #   make deps | kernel             install dependencies | build the test kernel [KERNEL=debug]
@@ -17,6 +19,7 @@
 SHELL := /bin/bash
 KERNEL ?= release
 MODULE ?= rvs
+PEER ?=
 CMD ?= ipvsadm -Ln
 CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 XTASK = $(CARGO) xtask
@@ -36,7 +39,7 @@ rvsadm:
 # CMD reaches the guest as one argument, untouched by make ($(value)) and by the host's shell
 # (single quotes, with embedded ones escaped).
 vm:
-	@$(XTASK) vm --kernel $(KERNEL) --module $(MODULE) -- '$(subst ','\'',$(value CMD))'
+	@$(XTASK) vm --kernel $(KERNEL) --module $(MODULE) $(if $(PEER),--peer) -- '$(subst ','\'',$(value CMD))'
 demo:
 	@$(XTASK) demo
 bench:

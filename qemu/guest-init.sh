@@ -53,6 +53,8 @@ rm -rf /etc/modprobe.d && mkdir -p /etc/modprobe.d
 
 hostname rvs-vm
 ip link set lo up
+# The NIC, if any, is the link to a peer VM (xtask/src/vm.rs), named for that.
+[ -e /sys/class/net/eth0 ] && ip link set eth0 name peer0
 # kmemleak: forget what boot left behind, so that only what the run leaks is reported.
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 

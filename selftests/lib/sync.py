@@ -12,8 +12,8 @@ the selftests of a backup: built byte for byte from the kernel's structures, or 
       skips, about client 172.16.0.50: short headers, wrong sizes, entries of another version,
       type, size, protocol, state or flags, bad options
   sync.py bulk --ifaddr A --count N [--syncid N] CONN
-      N entries like CONN (one message of 40 after another), each with its own client
-      address and port
+      N entries like CONN (messages of 40, built first, then sent back to back), each with
+      its own client address and port; prints the clock time of the first datagram (ns)
   sync.py fuzz --ifaddr A [--group G] [--port P] --seed S --count N --syncid N
       N datagrams: random bytes, and valid messages truncated, bit-flipped, resized, with
       wrong versions, sizes, counts, option lengths
@@ -24,6 +24,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE",
               "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK"]
@@ -193,15 +194,19 @@ def main():
             s.sendto(bytes.fromhex(h), to)
     elif args.mode == "bulk":
         base = parse_conn(args.items[0])
-        conns = []
+        messages, conns = [], []
         for i in range(args.count):
             c = dict(base)
             c["caddr"] = bytes([172, 16 + (i >> 24 & 15), i >> 16 & 255, i >> 8 & 255])
             c["cport"] = 1024 + (i & 255)
             conns.append(c)
             if len(conns) == 40 or i == args.count - 1:
-                s.sendto(message(conns, args.syncid), to)
+                messages.append(message(conns, args.syncid))
                 conns = []
+        # Built first, then sent back to back; the clock time of the first datagram is printed.
+        print(time.time_ns(), flush=True)
+        for m in messages:
+            s.sendto(m, to)
     elif args.mode == "malformed":
         for d in malformed(args.syncid):
             s.sendto(d, to)

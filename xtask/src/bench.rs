@@ -1,4 +1,4 @@
-//! `cargo xtask bench [nat|scale|director]`: the benchmarks, each a script run in one VM of the
+//! `cargo xtask bench [nat|scale|director|sync]`: the benchmarks, each a script run in one VM of the
 //! release kernel (bench/*.sh), and the director benchmark's results kept in the tree:
 //! `bench/results/<date>-<commit>.json`, the plot `bench/results/director.png` and BENCHMARKS.md.
 
@@ -12,7 +12,7 @@ use crate::{
     vm::{self, Module},
 };
 
-const BENCHMARKS: [&str; 3] = ["nat", "scale", "director"];
+const BENCHMARKS: [&str; 4] = ["nat", "scale", "director", "sync"];
 
 pub fn main(rest: &[String]) -> Result<i32> {
     let chosen: Vec<&str> = match rest.first().map(String::as_str) {

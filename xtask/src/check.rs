@@ -117,6 +117,29 @@ fn default_slots() -> usize {
         .unwrap_or(crate::util::nproc() + 1)
 }
 
+/// Whether selftest `test` needs a peer VM: a `# peer: ipvs` line in its header (the comment
+/// block it starts with). The peer runs in-tree ip_vs on the release kernel; see vm::Peer.
+fn needs_peer(test: &str) -> Result<bool> {
+    let text = fs::read_to_string(root().join("selftests").join(test))?;
+    for line in text.lines().skip(1).take_while(|l| l.starts_with('#')) {
+        match line.strip_prefix("# peer:").map(str::trim) {
+            Some("ipvs") => return Ok(true),
+            Some(other) => bail!("{test}: a peer runs ipvs, not '{other}'"),
+            None => {}
+        }
+    }
+    Ok(false)
+}
+
+fn any_needs_peer(tests: &[String]) -> Result<bool> {
+    for t in tests {
+        if needs_peer(t)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// "nat_udp", "nat_udp.sh" or "selftests/nat_udp.sh" -> "nat_udp.sh", which must exist.
 fn test_file(name: &str) -> Result<String> {
     let base = Path::new(name)
@@ -373,6 +396,9 @@ pub fn main(args: &[String]) -> Result<i32> {
     let whole = o.tests.is_empty();
 
     let mut flavours: Vec<Flavour> = o.lanes.iter().map(|l| l.kernel).collect();
+    if any_needs_peer(&tests)? {
+        flavours.push(Flavour::Release);
+    }
     flavours.sort();
     flavours.dedup();
     let images = prepare_images(&flavours)?;
@@ -417,6 +443,7 @@ pub fn main(args: &[String]) -> Result<i32> {
                 test: t.clone(),
                 lane,
                 expected: history.expected(lane, t),
+                peer: needs_peer(t)?,
             });
         }
     }
@@ -609,6 +636,9 @@ fn repeat(o: &Options) -> Result<i32> {
         o.tests.clone()
     };
     let mut flavours: Vec<Flavour> = o.lanes.iter().map(|l| l.kernel).collect();
+    if any_needs_peer(&tests)? {
+        flavours.push(Flavour::Release);
+    }
     flavours.sort();
     flavours.dedup();
     let images = prepare_images(&flavours)?;
@@ -625,6 +655,7 @@ fn repeat(o: &Options) -> Result<i32> {
                     test: t.clone(),
                     lane,
                     expected: history.expected(lane, t),
+                    peer: needs_peer(t)?,
                 });
             }
             keys.insert((lane, t.clone()), key);
@@ -766,6 +797,17 @@ mod tests {
             assert!(nat.contains(&d.to_string()), "{d} missing from {nat:?}");
         }
         assert!(!nat.iter().any(|d| d.ends_with("genl.py")), "{nat:?}");
+
+        let mixed = deps_of("sync_failover_mixed.sh");
+        for d in [
+            "selftests/lib/failover.sh",
+            "selftests/lib/peer.sh",
+            "selftests/lib/peer.py",
+        ] {
+            assert!(mixed.contains(&d.to_string()), "{d} missing from {mixed:?}");
+        }
+        assert!(needs_peer("sync_failover_mixed.sh").unwrap());
+        assert!(!needs_peer("sync_failover.sh").unwrap());
 
         assert!(deps_of("rvsadm_compat.sh").contains(&"target/release/rvsadm".to_string()));
         assert!(deps_of("ipvsadm_matrix.sh")

@@ -37,11 +37,12 @@ cargo xtask <verb>: rvs's host side
                              run tests until the ledger ($RVS_CACHE/ledger) holds N runs of each in
                              each lane (earlier runs of the same test and kernel count), then report
                              their pass rates over the last N runs
-  bench [nat|scale|director] rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
+  bench [nat|scale|director|sync] rvs vs ip_vs (vs plain forwarding): NAT throughput, packet and connection
                              rates (nat); thousands of services: restore, listing, command latency,
                              keepalived start and stop, packet rate among 10 000 services (scale);
                              the director's packets/s and connections/s from in-kernel generators,
                              table scale, memory per connection (director: bench/results, BENCHMARKS.md);
+                             connections a director pair syncs per second, master and backup (sync);
                              BENCH_* variables reach the scripts (BENCH_ROUNDS=N, ...)
   lint                       rustfmt and clippy (module and host crates)
   host-test                  cargo test of the host crates and the module's kernel-independent logic

@@ -120,6 +120,8 @@ pub struct Job {
     pub test: String,
     pub lane: Lane,
     pub expected: f64,
+    /// The selftest needs a peer VM (its `# peer:` header).
+    pub peer: bool,
 }
 
 /// Index of the longest pending job of `lane` (longest first keeps the tail of the run short).
@@ -254,6 +256,7 @@ mod tests {
             test: test.into(),
             lane,
             expected,
+            peer: false,
         }
     }
 

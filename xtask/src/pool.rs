@@ -1,7 +1,8 @@
 //! The selftest workers of `check`: VMs that each run one lane's tests one at a time, as the host
 //! hands them out (selftests/lib/worker.sh), so that a boot serves many tests and every test can
 //! go to whichever worker frees up first. At most `slots` workers run at once; jobs go longest
-//! first; a new worker goes to the lane with the most work left per worker.
+//! first; a new worker goes to the lane with the most work left per worker. A job whose selftest
+//! needs a peer (`# peer: ipvs`) gets one booted on its worker's link for the time of the test.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::kernel::Flavour;
 use crate::plan::{self, Job, Lane};
 use crate::util::Result;
-use crate::vm::{self, Image, RunDir};
+use crate::vm::{self, Image, Link, Peer, RunDir};
 
 /// How one selftest run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,8 @@ struct Running {
     n: u32,
     since: Instant,
     cpu0: f64,
+    /// Killed when the job ends.
+    _peer: Option<Peer>,
 }
 
 struct Worker {
@@ -58,6 +61,8 @@ struct Worker {
     child: Child,
     run: RunDir,
     console: PathBuf,
+    /// The far end of the worker's link, where a job's peer goes.
+    peer_link: Link,
     next: u32,
     current: Option<Running>,
     exiting: bool,
@@ -73,12 +78,20 @@ impl Worker {
             lane.kernel.name()
         ));
         let out = File::create(&console)?;
-        let child = vm::spawn(image, &run, vm::vcpus(lane.kernel), Stdio::from(out))?;
+        let (link, peer_link) = Link::pair()?;
+        let child = vm::spawn(
+            image,
+            &run,
+            vm::vcpus(lane.kernel),
+            Stdio::from(out),
+            Some(&link),
+        )?;
         Ok(Worker {
             lane,
             child,
             run,
             console,
+            peer_link,
             next: 1,
             current: None,
             exiting: false,
@@ -95,7 +108,17 @@ impl Worker {
         Ok(())
     }
 
-    fn assign(&mut self, job: Job) -> Result<()> {
+    fn assign(&mut self, job: Job, peer_image: Option<&Image>) -> Result<()> {
+        let peer = match (job.peer, peer_image) {
+            (false, _) => None,
+            (true, Some(image)) => {
+                let console = self
+                    .console
+                    .with_extension(format!("peer-{}.console", self.next));
+                Some(Peer::start(image, &self.peer_link, &console)?)
+            }
+            (true, None) => crate::util::bail!("{} needs a peer: no release kernel", job.test),
+        };
         self.send(&job.test)?;
         self.tests.push(job.test.clone());
         self.current = Some(Running {
@@ -103,6 +126,7 @@ impl Worker {
             n: self.next,
             since: Instant::now(),
             cpu0: vm::cpu_secs(self.child.id()),
+            _peer: peer,
         });
         self.next += 1;
         Ok(())
@@ -157,6 +181,7 @@ pub fn run(
 ) -> Result<()> {
     let mut workers: Vec<Worker> = Vec::new();
     let mut started = 0usize;
+    let peer_image = images.get(&Flavour::Release);
     // A test hangs at most this long in the guest (runner.sh's limit) before its VM is killed.
     let hang = |lane: Lane| {
         Duration::from_secs(match lane.kernel {
@@ -247,7 +272,7 @@ pub fn run(
             .filter(|w| w.current.is_none() && !w.exiting)
         {
             match plan::longest_of(&pending, w.lane) {
-                Some(j) => w.assign(pending.remove(j))?,
+                Some(j) => w.assign(pending.remove(j), peer_image)?,
                 None => w.stop()?,
             }
         }
@@ -270,7 +295,7 @@ pub fn run(
             };
             started += 1;
             let mut w = Worker::start(&images[&lane.kernel], lane, logs, started)?;
-            w.assign(pending.remove(j))?;
+            w.assign(pending.remove(j), peer_image)?;
             workers.push(w);
         }
 

@@ -42,6 +42,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "ipvsadm",
     "keepalived",
+    // BGP speaker of an active-active set of directors behind an ECMP router.
+    "bird2",
     "socat",
     "curl",
     "iperf3",
@@ -59,6 +61,8 @@ pub const REQUIRED_COMMANDS: &[&str] = &[
     "qemu-system-x86_64",
     "ipvsadm",
     "keepalived",
+    "bird",
+    "birdc",
     "socat",
     "ip",
     "ping",

@@ -5,9 +5,11 @@
 //! The guest's root file system is the host's, seen read-only over 9p under a tmpfs overlay
 //! (qemu/guest-init.sh is its PID 1): the project tree and every host tool are at the same paths,
 //! and nothing the guest writes reaches the host except through the run directory, shared
-//! read-write at the same path. The guest has no network device: test traffic stays on veth pairs
-//! inside it. After the command the module is unloaded, and any oops, WARN, BUG, KASAN, lockdep or
-//! kmemleak report in the guest's kernel log fails the run.
+//! read-write at the same path. Test traffic stays on veth pairs inside the guest; its one NIC,
+//! `peer0`, is a point-to-point link to a peer VM that a selftest with a `# peer: ipvs` header
+//! gets (a second director running in-tree ip_vs, driven through selftests/lib/peer.py), and
+//! carries nothing otherwise. After the command the module is unloaded, and any oops, WARN, BUG,
+//! KASAN, lockdep or kmemleak report in the guest's kernel log fails the run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -156,8 +158,85 @@ pub fn vcpus(kernel: Flavour) -> u32 {
     }
 }
 
-/// Starts QEMU for `run`, its console on `console`.
-pub fn spawn(image: &Image, run: &RunDir, smp: u32, console: Stdio) -> Result<Child> {
+/// One end of a VM-to-VM Ethernet link: QEMU's UDP socket backend, each end sending its frames
+/// to the other's port on the host's loopback. Nothing is listening while the peer is not
+/// running, and the frames are dropped.
+#[derive(Clone, Debug)]
+pub struct Link {
+    local: u16,
+    remote: u16,
+    mac: &'static str,
+}
+
+impl Link {
+    /// The two ends of a new link, on UDP ports that were free when asked for.
+    pub fn pair() -> Result<(Link, Link)> {
+        let free = || -> Result<u16> {
+            Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (a, b) = (free()?, free()?);
+        if a == b {
+            bail!("the host gave the same UDP port twice");
+        }
+        Ok((
+            Link {
+                local: a,
+                remote: b,
+                mac: "52:54:00:72:76:01",
+            },
+            Link {
+                local: b,
+                remote: a,
+                mac: "52:54:00:72:76:02",
+            },
+        ))
+    }
+}
+
+/// A peer VM on the other end of a worker's [`Link`]: the release kernel with in-tree ip_vs,
+/// running selftests/lib/peer.py's command server until it is dropped.
+pub struct Peer {
+    child: Child,
+    _run: RunDir,
+}
+
+impl Peer {
+    pub fn start(image: &Image, link: &Link, console: &Path) -> Result<Peer> {
+        let run = RunDir::new(
+            image,
+            Module::Ipvs,
+            "python3 selftests/lib/peer.py serve",
+            false,
+        )?;
+        let out = fs::File::create(console)?;
+        let child = spawn(
+            image,
+            &run,
+            vcpus(image.kernel),
+            Stdio::from(out),
+            Some(link),
+        )?;
+        Ok(Peer { child, _run: run })
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts QEMU for `run`, its console on `console`, its NIC on `link` if given.
+pub fn spawn(
+    image: &Image,
+    run: &RunDir,
+    smp: u32,
+    console: Stdio,
+    link: Option<&Link>,
+) -> Result<Child> {
     let mem = match image.kernel {
         Flavour::Release => "1G",
         Flavour::Debug => "2G",
@@ -211,11 +290,20 @@ pub fn spawn(image: &Image, run: &RunDir, smp: u32, console: Stdio) -> Result<Ch
     ))
     .args(["-device", "virtio-9p-pci,fsdev=rvsrun,mount_tag=rvsrun"])
     .arg("-append")
-    .arg(append)
-    .env("PATH", crate::toolchain::path_env())
-    .stdin(Stdio::null())
-    .stdout(console)
-    .stderr(Stdio::inherit());
+    .arg(append);
+    if let Some(l) = link {
+        c.arg("-netdev")
+            .arg(format!(
+                "socket,id=peer,udp=127.0.0.1:{},localaddr=127.0.0.1:{}",
+                l.remote, l.local
+            ))
+            .arg("-device")
+            .arg(format!("virtio-net-pci,netdev=peer,mac={}", l.mac));
+    }
+    c.env("PATH", crate::toolchain::path_env())
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(Stdio::inherit());
     c.spawn()
         .map_err(|e| Error(format!("cannot start qemu-system-x86_64: {e}")))
 }
@@ -255,6 +343,13 @@ pub fn run_cmd(kernel: Flavour, module: Module, timeout: Duration, cmd: &str) ->
     run_cmd_then(kernel, module, timeout, cmd, |_| Ok(()))
 }
 
+/// What a VM run of [`run_with`] needs besides its kernel and module.
+pub struct RunOptions {
+    pub timeout: Duration,
+    /// Boot a [`Peer`] on the VM's link as well.
+    pub peer: bool,
+}
+
 /// [`run_cmd`], then `collect` with the run directory (what the guest left in it) before it goes.
 pub fn run_cmd_then(
     kernel: Flavour,
@@ -263,6 +358,22 @@ pub fn run_cmd_then(
     cmd: &str,
     collect: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<i32> {
+    let o = RunOptions {
+        timeout,
+        peer: false,
+    };
+    run_with(kernel, module, &o, cmd, collect)
+}
+
+/// [`run_cmd_then`] with [`RunOptions`].
+pub fn run_with(
+    kernel: Flavour,
+    module: Module,
+    o: &RunOptions,
+    cmd: &str,
+    collect: impl FnOnce(&Path) -> Result<()>,
+) -> Result<i32> {
+    let timeout = o.timeout;
     let image = Image::prepare(kernel, module)?;
     let run = RunDir::new(
         &image,
@@ -280,7 +391,19 @@ pub fn run_cmd_then(
         kernel.name(),
         module.name()
     );
-    let mut child = spawn(&image, &run, vcpus(kernel), Stdio::inherit())?;
+    let (link, peer_link) = Link::pair()?;
+    let _peer = if o.peer {
+        let peer_image = Image::prepare(Flavour::Release, Module::Ipvs)?;
+        let console = run.path.with_extension("peer.console");
+        eprintln!(
+            "vm: booting a peer (release kernel, ip_vs), console in {}",
+            console.display()
+        );
+        Some(Peer::start(&peer_image, &peer_link, &console)?)
+    } else {
+        None
+    };
+    let mut child = spawn(&image, &run, vcpus(kernel), Stdio::inherit(), Some(&link))?;
     let timed_out = wait_or_kill(&mut child, timeout)?;
     let Some(mut rc) = run.rc() else {
         if timed_out {
@@ -301,8 +424,9 @@ pub fn run_cmd_then(
     Ok(rc)
 }
 
-/// `cargo xtask vm [--kernel release|debug] [--module rvs|ipvs|none] [--timeout SECS] -- CMD...`
+/// `cargo xtask vm [--kernel release|debug] [--module rvs|ipvs|none] [--timeout SECS] [--peer] -- CMD...`
 pub fn main(args: &[String]) -> Result<i32> {
+    let mut peer = false;
     let mut kernel = Flavour::parse(&std::env::var("KERNEL").unwrap_or_else(|_| "release".into()))?;
     let mut module = Module::parse(&std::env::var("MODULE").unwrap_or_else(|_| "rvs".into()))?;
     let mut timeout = 2400u64;
@@ -321,6 +445,11 @@ pub fn main(args: &[String]) -> Result<i32> {
                     .parse()
                     .map_err(|_| Error("--timeout takes seconds".into()))?
             }
+            "--peer" => {
+                peer = true;
+                i += 1;
+                continue;
+            }
             "--" => {
                 i += 1;
                 break;
@@ -332,7 +461,11 @@ pub fn main(args: &[String]) -> Result<i32> {
     }
     let cmd = args[i.min(args.len())..].join(" ");
     if cmd.trim().is_empty() {
-        bail!("usage: cargo xtask vm [--kernel release|debug] [--module rvs|ipvs|none] [--timeout SECS] -- CMD...");
+        bail!("usage: cargo xtask vm [--kernel release|debug] [--module rvs|ipvs|none] [--timeout SECS] [--peer] -- CMD...");
     }
-    run_cmd(kernel, module, Duration::from_secs(timeout), &cmd)
+    let o = RunOptions {
+        timeout: Duration::from_secs(timeout),
+        peer,
+    };
+    run_with(kernel, module, &o, &cmd, |_| Ok(()))
 }
