@@ -73,12 +73,13 @@ rs_line_start 7000
 
 work=$(mktemp -d /tmp/rvs-ecmp.XXXXXX)
 on_exit "rm -rf $work"
-# bird_start NS CONF: BIRD in NS, its control socket $work/NS.ctl.
+# bird_start NS CONF: BIRD in NS, its control socket $work/NS.ctl. In the foreground, as the
+# topology's servers: stopped and waited for at exit, before the namespaces go (a BIRD left
+# running would keep its namespace, and the services there, alive).
 bird_start() {
 	printf '%s\n' "$2" >"$work/$1.conf"
-	ip netns exec "$1" bird -c "$work/$1.conf" -s "$work/$1.ctl" -P "$work/$1.pid" ||
-		fail "bird in $1"
-	on_exit "kill \$(cat $work/$1.pid 2>/dev/null) 2>/dev/null"
+	bg "bird-$1" "$1" bird -f -c "$work/$1.conf" -s "$work/$1.ctl"
+	poll_until 10 test -S "$work/$1.ctl" || { cat "$TOPO_DIR/bird-$1.log"; fail "bird in $1"; }
 }
 # The router: a BGP session with every director; their VIP routes merged into one ECMP route.
 bird_start "$RT" "$(
