@@ -24,7 +24,7 @@ matrix() {
 	r -A --sctp-service 10.0.0.4:3868 -s rr
 	r -A -t [2001:db8::10]:80 -s wlc
 	r -A -t 10.0.0.5:80 -s nosuch
-	r -A -t 10.0.0.6:80 --pe sip
+	r -A -t 10.0.0.6:80 --pe nosuch
 	r -A -t 10.0.0.7:80 -o
 	r -a -t 10.0.0.1:80 -r 192.168.1.2:8080 -m -w 3
 	r -a -t 10.0.0.1:80 -r 192.168.1.3 -g -w 0
