@@ -4,7 +4,7 @@
 //!
 //! A connection is hashed once, by the client side `(protocol, client address, client port)`
 //! with a random seed (`ip_vs_conn_hashkey`): a request finds it by its source, a NAT reply by its
-//! destination. Readers (the packet path, `/proc/net/ip_vs_conn`) walk the chains under RCU;
+//! destination. The template of a SIP call (`--pe sip`) is hashed by its Call-ID instead. Readers (the packet path, `/proc/net/ip_vs_conn`) walk the chains under RCU;
 //! writers take one of 32 bucket-group locks with bottom halves disabled. The table holds one
 //! reference of each connection and drops it after a grace period once the connection is
 //! unlinked, so that a reader that found a connection can always take its own reference.
@@ -29,13 +29,14 @@ use crate::{
         timer,
     },
     jhash, packet,
+    pe_sip::{self, CallId},
     proto::{self, TcpState},
     service::DestShared,
     stats::Stats,
     sync_pace, sync_wire,
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use kernel::{prelude::*, sync::Arc};
+use kernel::{alloc::KBox, prelude::*, sync::Arc};
 
 /// `IP_VS_CONN_F_INACTIVE`: counted in the destination's inactive connections.
 const F_INACTIVE: u32 = 1 << 8;
@@ -88,10 +89,8 @@ pub(crate) struct Conn {
     pub(crate) svc_stats: Arc<Stats>,
     /// The persistence template this connection was scheduled by (`cp->control`).
     control: Option<Arc<Conn>>,
-    /// Connections this template controls (`n_control`).
-    n_control: AtomicU32,
-    /// A template's timeout in jiffies (the service's persistence timeout).
-    template_ticks: u32,
+    /// A template's own part; none for a connection.
+    template: Option<KBox<TemplatePart>>,
     /// The firewall mark of the packet that made it (`cp->fwmark`), which a sync master sends.
     fwmark: u32,
     /// The expiry a sync master last sent it with, low 32 bits, the two lowest counting the
@@ -101,10 +100,24 @@ pub(crate) struct Conn {
     in_pkts: AtomicU32,
 }
 
+/// What only a persistence template has, apart so that a connection keeps to its slab.
+struct TemplatePart {
+    /// Connections this template controls (`n_control`).
+    n_control: AtomicU32,
+    /// The template's timeout in jiffies (the service's persistence timeout).
+    ticks: u32,
+    /// The SIP call it binds, for a `--pe sip` service (IPVS's `pe_data`); such a template is
+    /// hashed by it.
+    call_id: Option<KBox<CallId>>,
+}
+
 crate::impl_rcu_linked!(Conn, link);
 
 impl RcuHashed for Conn {
     fn hash(&self, seed: u32) -> u32 {
+        if let Some(call_id) = self.call_id() {
+            return call_hash(call_id, seed);
+        }
         client_hash(
             self.tuple.protocol,
             self.tuple.caddr,
@@ -122,6 +135,12 @@ fn client_hash(protocol: u8, addr: [u8; 4], port: [u8; 2], seed: u32) -> u32 {
         u32::from(protocol),
         seed,
     )
+}
+
+/// The hash of a template of a SIP call (`ip_vs_sip_hashkey_raw`): the calls of one client
+/// (a SIP proxy) spread over the table.
+fn call_hash(call_id: &CallId, seed: u32) -> u32 {
+    jhash::jhash(call_id.as_bytes(), seed)
 }
 
 // A connection and its `Arc` count fit the 128-byte slab (IPVS's take 320 bytes).
@@ -172,7 +191,7 @@ impl Conn {
             d.bind_conn();
         }
         if let Some(ct) = &control {
-            ct.n_control.fetch_add(1, Ordering::Relaxed);
+            ct.add_controlled(1);
         }
         let conn = Arc::new(
             Self {
@@ -185,8 +204,7 @@ impl Conn {
                 dest: dest.clone(),
                 svc_stats,
                 control: control.clone(),
-                n_control: AtomicU32::new(0),
-                template_ticks: 0,
+                template: None,
                 fwmark,
                 sync_endtime: AtomicU32::new(0),
                 in_pkts: AtomicU32::new(0),
@@ -198,15 +216,17 @@ impl Conn {
                 d.unbind_conn(false);
             }
             if let Some(ct) = &control {
-                ct.n_control.fetch_sub(1, Ordering::Relaxed);
+                ct.add_controlled(-1);
             }
         }
         Ok(conn?)
     }
 
     /// A new persistence template for the client network in `tuple` (whose client port is 0),
-    /// bound to `dest` for `timeout_ticks` (`ip_vs_sched_persist`, `IP_VS_CONN_F_TEMPLATE`), of
-    /// a one-packet service with `one_packet`.
+    /// and with `call_id` for that SIP call only, bound to `dest` for `timeout_ticks`
+    /// (`ip_vs_sched_persist`, `IP_VS_CONN_F_TEMPLATE`), of a one-packet service with
+    /// `one_packet`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_template(
         tuple: Tuple,
         fwd: u32,
@@ -215,12 +235,22 @@ impl Conn {
         timeout_ticks: u32,
         one_packet: bool,
         fwmark: u32,
+        call_id: Option<&CallId>,
     ) -> Result<Arc<Self>> {
         let ticks = u64::from(timeout_ticks);
         let flags = if one_packet {
             F_TEMPLATE | F_ONE_PACKET_TEMPLATE
         } else {
             F_TEMPLATE
+        };
+        let call_id = match call_id {
+            Some(id) => Some(KBox::new(*id, GFP_ATOMIC)?),
+            None => None,
+        };
+        let part = TemplatePart {
+            n_control: AtomicU32::new(0),
+            ticks: timeout_ticks,
+            call_id,
         };
         let conn = Arc::new(
             Self {
@@ -232,8 +262,7 @@ impl Conn {
                 dest: Some(dest.clone()),
                 svc_stats,
                 control: None,
-                n_control: AtomicU32::new(0),
-                template_ticks: timeout_ticks,
+                template: Some(KBox::new(part, GFP_ATOMIC)?),
                 fwmark,
                 sync_endtime: AtomicU32::new(0),
                 in_pkts: AtomicU32::new(0),
@@ -280,9 +309,28 @@ impl Conn {
     /// (`ip_vs_conn_put(ct)`).
     pub(crate) fn touch_template(&self) {
         self.expires.store(
-            timer::jiffies().wrapping_add(u64::from(self.template_ticks)),
+            timer::jiffies().wrapping_add(u64::from(self.template_ticks())),
             Ordering::Relaxed,
         );
+    }
+
+    /// A template's timeout in jiffies; 0 for a connection.
+    fn template_ticks(&self) -> u32 {
+        self.template.as_ref().map_or(0, |t| t.ticks)
+    }
+
+    /// How many connections this template controls (0 for a connection).
+    fn controlled(&self) -> u32 {
+        self.template
+            .as_ref()
+            .map_or(0, |t| t.n_control.load(Ordering::Relaxed))
+    }
+
+    /// Counts `n` more (or fewer) connections controlled by this template.
+    fn add_controlled(&self, n: i32) {
+        if let Some(t) = &self.template {
+            t.n_control.fetch_add(n as u32, Ordering::Relaxed);
+        }
     }
 
     /// Marks the template assured (`ip_vs_control_assure_ct`).
@@ -509,9 +557,14 @@ impl Conn {
         swapped || force
     }
 
+    /// The SIP call of a template of a `--pe sip` service.
+    pub(crate) fn call_id(&self) -> Option<&CallId> {
+        self.template.as_ref()?.call_id.as_deref()
+    }
+
     /// The sync entry of the connection (`ip_vs_sync_conn`): its addresses, flags, state,
-    /// firewall mark and timeout in seconds.
-    pub(crate) fn sync_entry(&self, timeouts: &TimeoutTable) -> sync_wire::SyncConn<'static> {
+    /// firewall mark, timeout in seconds, and a template's SIP call.
+    pub(crate) fn sync_entry(&self, timeouts: &TimeoutTable) -> sync_wire::SyncConn<'_> {
         let t = &self.tuple;
         let word = self.state.load(Ordering::Relaxed);
         let secs = self.timeout_ticks(timeouts) / u64::from(timer::hz().max(1));
@@ -530,14 +583,17 @@ impl Conn {
             fwmark: self.fwmark,
             timeout: u32::try_from(secs).unwrap_or(u32::MAX),
             seq: None,
-            pe: None,
+            pe: self.call_id().map(|id| sync_wire::PeParams {
+                data: id.as_bytes(),
+                name: pe_sip::NAME,
+            }),
         }
     }
 
     /// How long the connection lives after a packet in its current state, in jiffies.
     fn timeout_ticks(&self, timeouts: &TimeoutTable) -> u64 {
         if self.is_template() {
-            return u64::from(self.template_ticks);
+            return u64::from(self.template_ticks());
         }
         timeouts.ticks(self.tuple.protocol, self.state())
     }
@@ -546,7 +602,7 @@ impl Conn {
     /// TCP connections and templates not yet assured always; established TCP connections, other
     /// protocols' entries and one-packet services' templates when [`EntryDropper`] picks them.
     fn to_drop(&self, now: u64, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> bool {
-        if self.n_control.load(Ordering::Relaxed) > 0 {
+        if self.controlled() > 0 {
             return false;
         }
         let state = self.state.load(Ordering::Relaxed);
@@ -595,7 +651,7 @@ impl Conn {
             }
         }
         if let Some(ct) = &self.control {
-            ct.n_control.fetch_sub(1, Ordering::Relaxed);
+            ct.add_controlled(-1);
         }
     }
 }
@@ -613,7 +669,7 @@ fn releasing(mut remove: impl FnMut(&Conn) -> bool) -> impl FnMut(&Conn) -> bool
 
 /// Which side of a connection a packet's addresses describe.
 #[derive(Clone, Copy)]
-pub(crate) enum Lookup {
+pub(crate) enum Lookup<'a> {
     /// A request: source = client, destination = virtual service (`ip_vs_conn_in_get`).
     Request {
         protocol: u8,
@@ -622,13 +678,15 @@ pub(crate) enum Lookup {
         vaddr: [u8; 4],
         vport: [u8; 2],
     },
-    /// A persistence template: client network (port 0), virtual address and port
-    /// (`ip_vs_ct_in_get`).
+    /// A persistence template: client network (port 0), virtual address and port, and the SIP
+    /// call of a `--pe sip` service (`ip_vs_ct_in_get`, `ip_vs_sip_ct_match`); a lookup without
+    /// a call finds only templates without one.
     Template {
         protocol: u8,
         caddr: [u8; 4],
         vaddr: [u8; 4],
         vport: [u8; 2],
+        call_id: Option<&'a CallId>,
     },
     /// A NAT reply: source = real server, destination = client (`ip_vs_conn_out_get`).
     Reply {
@@ -686,13 +744,17 @@ impl ConnTable {
     }
 
     /// Finds the connection a packet belongs to and takes a reference to it.
-    pub(crate) fn find(&self, key: &Lookup) -> Option<Arc<Conn>> {
+    pub(crate) fn find(&self, key: &Lookup<'_>) -> Option<Arc<Conn>> {
         self.find_in(key, &Guard::new()).map(|entry| entry.to_arc())
     }
 
     /// Finds the connection a packet belongs to, for the read-side critical section `guard`
     /// (the packet path borrows it rather than take a reference).
-    pub(crate) fn find_in<'g>(&'g self, key: &Lookup, guard: &'g Guard) -> Option<Entry<'g, Conn>> {
+    pub(crate) fn find_in<'g>(
+        &'g self,
+        key: &Lookup<'_>,
+        guard: &'g Guard,
+    ) -> Option<Entry<'g, Conn>> {
         let (protocol, caddr, cport) = match *key {
             Lookup::Request {
                 protocol,
@@ -710,7 +772,12 @@ impl ConnTable {
                 protocol, caddr, ..
             } => (protocol, caddr, [0, 0]),
         };
-        let hash = self.hash(protocol, caddr, cport);
+        let hash = match *key {
+            Lookup::Template {
+                call_id: Some(id), ..
+            } => call_hash(id, self.chains.seed()),
+            _ => self.hash(protocol, caddr, cport),
+        };
         self.chains.iter(hash, guard).find(|c| {
             let t = &c.tuple;
             t.protocol == protocol
@@ -726,11 +793,17 @@ impl ConnTable {
                             && t.daddr == daddr
                             && t.dport == dport
                     }
-                    Lookup::Template { vaddr, vport, .. } => {
+                    Lookup::Template {
+                        vaddr,
+                        vport,
+                        call_id,
+                        ..
+                    } => {
                         c.is_template()
                             && c.state.load(Ordering::Relaxed) & F_INVALID == 0
                             && t.vaddr == vaddr
                             && t.vport == vport
+                            && c.call_id() == call_id
                     }
                 }
         })
@@ -793,7 +866,7 @@ impl ConnTable {
                 continue;
             }
             removed += self.remove_in(bucket as usize, &guard, |c| {
-                if c.expired(now) && c.n_control.load(Ordering::Relaxed) > 0 {
+                if c.expired(now) && c.controlled() > 0 {
                     // A template outlives the connections it controls (`expire_later`).
                     c.expires.store(now.wrapping_add(retry), Ordering::Relaxed);
                     return false;

@@ -59,6 +59,18 @@ impl<'a> Bytes<'a> {
         Self { linear, total }
     }
 
+    /// The bytes from `offset` to the end of the packet: `Ok(None)` if there are none, `Err` if
+    /// they are not all linear.
+    pub(crate) fn from(&self, offset: usize) -> Result<Option<&'a [u8]>, Need> {
+        if offset >= self.total {
+            return Ok(None);
+        }
+        match self.linear.get(offset..self.total) {
+            Some(b) => Ok(Some(b)),
+            None => Err(Need(self.total)),
+        }
+    }
+
     /// The `N` bytes at `offset`: `Ok(None)` if the packet ends before, `Err` if they exist but
     /// are not all linear.
     pub(crate) fn get<const N: usize>(&self, offset: usize) -> Result<Option<[u8; N]>, Need> {

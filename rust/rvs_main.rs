@@ -33,6 +33,7 @@ mod hooks;
 mod jhash;
 mod netns;
 mod packet;
+mod pe_sip;
 mod proto;
 mod sched;
 mod service;

@@ -20,6 +20,7 @@ use crate::{
     },
     jhash,
     packet::{self, Encap},
+    pe_sip,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
 };
@@ -61,6 +62,30 @@ pub(crate) struct ServiceParams {
     /// Persistence netmask: an IPv4 mask in network byte order, or an IPv6 prefix length, as
     /// userspace sent it.
     pub(crate) netmask: u32,
+    /// The persistence engine (`--pe`), if any.
+    pub(crate) pe: Option<PersistenceEngine>,
+}
+
+/// A persistence engine (`struct ip_vs_pe`): what else than the client network a persistent
+/// service's templates are for. IPVS has one, `sip`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PersistenceEngine {
+    /// `sip`: a SIP call, by the Call-ID of its UDP datagrams ([`pe_sip`]).
+    Sip,
+}
+
+impl PersistenceEngine {
+    /// The engine named `name` (`ip_vs_pe_getbyname`, case-sensitive).
+    pub(crate) fn by_name(name: &[u8]) -> Option<Self> {
+        (name == pe_sip::NAME).then_some(Self::Sip)
+    }
+
+    /// The name `--pe` gives and a service dump shows (`IPVS_SVC_ATTR_PE_NAME`).
+    pub(crate) fn name(self) -> &'static [u8] {
+        match self {
+            Self::Sip => pe_sip::NAME,
+        }
+    }
 }
 
 /// A version of a virtual service, immutable: a command that changes the service puts the next
@@ -326,6 +351,9 @@ pub(crate) struct ServiceTable {
     seed: u32,
     /// Services in the table.
     count: AtomicUsize,
+    /// Services with a persistence engine (IPVS's `conn_out_counter`): only then can a real
+    /// server's datagram without connection start one (`ip_vs_sip_conn_out`).
+    with_pe: AtomicUsize,
 }
 
 /// How the real servers of an index entry are reached.
@@ -406,6 +434,7 @@ impl ServiceTable {
             )?,
             seed,
             count: AtomicUsize::new(0),
+            with_pe: AtomicUsize::new(0),
         })
     }
 
@@ -527,6 +556,42 @@ impl ServiceTable {
         })
     }
 
+    /// The IPv4 UDP service with the SIP persistence engine that has NAT real server
+    /// `addr:port` (host order), and that real server: a datagram it sends without connection
+    /// starts one (`__ip_vs_rs_conn_out`, `ip_vs_sip_conn_out`). Walks the services only when
+    /// some have an engine and the address is a NAT real server's; IPVS takes the first real
+    /// server its index has at that address, of any service, where this takes one of a service
+    /// with the engine.
+    pub(crate) fn find_sip_real_server<'g>(
+        &'g self,
+        addr: [u8; 4],
+        port: u16,
+        guard: &'g Guard,
+    ) -> Option<(Entry<'g, Service>, Arc<Dest>)> {
+        if self.with_pe.load(Ordering::Relaxed) == 0
+            || !self.has_real_service(packet::PROTO_UDP, addr, port)
+        {
+            return None;
+        }
+        let dest_key = DestKey {
+            af: AF_INET,
+            addr: packet::ipv4_in_16(addr),
+            port,
+        };
+        (0..TUPLE_BUCKETS)
+            .flat_map(|b| self.by_tuple.iter(b, guard))
+            .find_map(|svc| {
+                let udp_v4 = matches!(svc.key, ServiceKey::Tuple { af: AF_INET, protocol, .. }
+                    if protocol == u16::from(packet::PROTO_UDP));
+                if !udp_v4 || svc.params.pe != Some(PersistenceEngine::Sip) {
+                    return None;
+                }
+                let (_, dest) = svc.find_dest(&dest_key)?;
+                let dest = dest.clone();
+                (dest.params.fwd & conn_flag::FWD_MASK == conn_flag::MASQ).then_some((svc, dest))
+            })
+    }
+
     /// Buckets of the two service tables together: the address services' first, as IPVS lists
     /// them.
     pub(crate) fn buckets(&self) -> usize {
@@ -550,17 +615,28 @@ impl ServiceTable {
     pub(crate) fn insert(&self, service: Service) -> Result {
         let service = Arc::new(service, GFP_KERNEL)?;
         let (table, bucket) = self.chain(&service.key);
+        let with_pe = service.params.pe.is_some();
         table.insert(bucket, service).map_err(|_| EINVAL)?;
         self.count.fetch_add(1, Ordering::Relaxed);
+        if with_pe {
+            self.with_pe.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
     /// Puts `new` in the place of `old`, the current version of the same service.
     pub(crate) fn replace(&self, old: &Service, new: Arc<Service>) -> Result {
         let (table, bucket) = self.chain(&old.key);
+        let (had_pe, has_pe) = (old.params.pe.is_some(), new.params.pe.is_some());
         table
             .replace(bucket, |s| core::ptr::eq(s, old), new)
-            .map_err(|_| ESRCH)
+            .map_err(|_| ESRCH)?;
+        match (had_pe, has_pe) {
+            (false, true) => self.with_pe.fetch_add(1, Ordering::Relaxed),
+            (true, false) => self.with_pe.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        Ok(())
     }
 
     /// Takes `old`, the current version of a service, out of the table. Its destinations are
@@ -570,6 +646,9 @@ impl ServiceTable {
         let removed = table.remove_if(bucket, |s| core::ptr::eq(s, old)) != 0;
         if removed {
             self.count.fetch_sub(1, Ordering::Relaxed);
+            if old.params.pe.is_some() {
+                self.with_pe.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         removed
     }
@@ -589,6 +668,7 @@ impl ServiceTable {
             });
         }
         self.count.store(0, Ordering::Relaxed);
+        self.with_pe.store(0, Ordering::Relaxed);
     }
 
     /// Indexes a destination of service `svc` if it is reached by NAT or tunnelling

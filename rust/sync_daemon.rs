@@ -44,7 +44,8 @@ use crate::{
     },
     netns::{self, NetState},
     packet,
-    service::DestKey,
+    pe_sip::CallId,
+    service::{DestKey, PersistenceEngine},
     sync_apply::{self, Held, Plan},
     sync_config::{DaemonConfig, Role},
     sync_pace::{self, Decision},
@@ -643,8 +644,25 @@ impl DatagramHandler for BackupReceiver {
 
 /// Applies one entry to the namespace's connection table (`ip_vs_proc_conn`). Entries the
 /// data plane cannot carry (IPv6) are skipped, and so are those without a real server of a
-/// service here: IPVS keeps them unbound until one appears.
+/// service here: IPVS keeps them unbound until one appears. As in IPVS, an entry of a
+/// persistence engine the director lacks is dropped alone (`ip_vs_conn_fill_param_sync`).
 fn apply(state: &NetState, entry: &SyncConn<'_>) {
+    // The engine's name is a C string on the backup; its data is not empty (the decoder's).
+    let call_id = match entry.pe {
+        None => None,
+        Some(pe) => match pe.name.split(|&b| b == 0).next() {
+            Some(name) if PersistenceEngine::by_name(name) == Some(PersistenceEngine::Sip) => {
+                CallId::new(pe.data)
+            }
+            _ => return,
+        },
+    };
+    apply_entry(state, entry, call_id.as_ref());
+}
+
+/// [`apply`] for an entry whose template is for SIP call `call_id`, if any (a connection's
+/// call is not kept).
+fn apply_entry(state: &NetState, entry: &SyncConn<'_>, call_id: Option<&CallId>) {
     let Addrs::V4 {
         caddr,
         vaddr,
@@ -665,6 +683,7 @@ fn apply(state: &NetState, entry: &SyncConn<'_>) {
             caddr,
             vaddr,
             vport: entry.vport,
+            call_id,
         }
     } else {
         Lookup::Request {
@@ -706,6 +725,7 @@ fn apply(state: &NetState, entry: &SyncConn<'_>) {
                 flags,
                 state_number,
                 ticks,
+                call_id,
             );
         }
         Plan::Create { flags } => {
@@ -718,6 +738,7 @@ fn apply(state: &NetState, entry: &SyncConn<'_>) {
                 flags,
                 state_number,
                 ticks,
+                call_id,
             );
         }
     }
@@ -735,6 +756,7 @@ fn create(
     flags: u32,
     state_number: u8,
     ticks: u64,
+    call_id: Option<&CallId>,
 ) {
     let guard = Guard::new();
     let Some(svc) =
@@ -783,6 +805,7 @@ fn create(
             u32::try_from(ticks).unwrap_or(u32::MAX),
             false,
             entry.fwmark,
+            call_id,
         )
     } else {
         Conn::new(

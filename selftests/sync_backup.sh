@@ -7,7 +7,7 @@
 # gave another real server, and the late notice of a replaced one is ignored; version 0
 # messages (timeouts from the backup's own table), the sync ID filter, firewall-mark services;
 # garbage, truncated and corrupted datagrams change nothing and break nothing; the daemon's
-# errnos, its listing (-L --daemon, GET_DAEMON) and its stop.
+# errnos, its listing (-L --daemon, GET_DAEMON) and its stop; SIP calls' templates (--pe sip).
 #
 # Not covered here, rvs does not have it yet: entries for which the backup has no service or
 # real server (IPVS keeps them unbound), IPv6 entries, the master daemon (#13).
@@ -141,6 +141,27 @@ log "$(sync_py fuzz --syncid 5 --seed 13 --count "$fuzzed" 2>&1)"
 send --syncid 5 tcp,ESTABLISHED,MASQ,172.16.0.31:1000,10.0.1.100:80,10.0.2.12:80,900 || fail "send"
 poll_until 20 sh -c "ip netns exec $TOPO_LB ipvsadm -Lnc | grep -q 172.16.0.31" || fail "valid message after the fuzz"
 log "ok: a valid message is applied after the fuzzed datagrams"
+
+# Templates of a persistence engine (IPVS_OPT_PE_DATA, _PE_NAME): a SIP call's template is that
+# call's, beside another call of the same client, and an update finds its own call's. An entry
+# of an engine the backup does not have is dropped, not the rest of its message
+# (ip_vs_conn_fill_param_sync, a positive error of ip_vs_proc_sync_conn).
+adm -A -u 10.0.1.103:5060 -s rr -p 600 --pe sip || fail "a --pe sip service"
+adm -a -u 10.0.1.103:5060 -r 10.0.2.11:5060 -m || fail "its real server"
+sip_template() { echo "udp,$1,TEMPLATE,$2:0,10.0.1.103:5060,10.0.2.11:5060,600,0,$3"; }
+send --syncid 5 "$(sip_template NONE 172.16.0.50 sip:call-x)" \
+	"$(sip_template NONE 172.16.0.50 sip:call-y)" || fail "send"
+send --syncid 5 "$(sip_template NONE 172.16.0.51 nosuch:call-z)" \
+	"$(sip_template NONE 172.16.0.52 sip:call-w)" || fail "send"
+send --syncid 5 "$(sip_template ASSURED 172.16.0.50 sip:call-y)" \
+	tcp,ESTABLISHED,MASQ,172.16.0.53:1000,10.0.1.100:80,10.0.2.12:80,900 || fail "send"
+poll_until 10 sh -c "ip netns exec $TOPO_LB ipvsadm -Lnc | grep -q 172.16.0.53" || fail "the last message"
+assert_eq "UDP AC100032 0000 0A000167 13C4 0A00020B 13C4 ASSURED sip call-y
+UDP AC100032 0000 0A000167 13C4 0A00020B 13C4 NONE sip call-x
+UDP AC100034 0000 0A000167 13C4 0A00020B 13C4 NONE sip call-w" \
+	"$(in_lb awk 'NR > 1 && NF == 11 { print $1, $2, $3, $4, $5, $6, $7, $8, $10, $11 }' \
+		/proc/net/ip_vs_conn | sort)" \
+	"two calls of one client, two templates, the update assured call-y's; an unknown engine's skipped"
 
 # Stop: no daemon listed, and what is sent afterwards is not applied.
 adm --stop-daemon backup || fail "stop the backup daemon"

@@ -2,11 +2,12 @@
 # Master and backup sync daemons between two directors (ip_vs_sync.c): the director of the NAT
 # topology runs the master on a sync link, a second director the backup, with the same
 # services. Traffic through the master (HTTP connections, a persistent service's template,
-# UDP, a held connection) shows up in the backup's ipvsadm -Lnc with the master's states and
-# timeouts, paced as IPVS paces it (a connection goes out at its 3rd request, then on state
-# changes), or as another sync_threshold says; sync_version=0 messages too; a stopped master
-# sends nothing more; both roles run in one namespace at once; sync_sock_size, backup_only;
-# sync_ports 4: four sockets a role, messages on every port; the daemons' listing and errnos.
+# UDP, a held connection, a SIP call's template with its Call-ID) shows up in the backup's
+# ipvsadm -Lnc with the master's states and timeouts, paced as IPVS paces it (a connection goes
+# out at its 3rd request, then on state changes), or as another sync_threshold says;
+# sync_version=0 messages too; a stopped master sends nothing more; both roles run in one
+# namespace at once; sync_sock_size, backup_only; sync_ports 4: four sockets a role, messages on
+# every port; the daemons' listing and errnos.
 # With MODULE=ipvs both directors run ip_vs: what the test expects is what ip_vs does.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
@@ -14,7 +15,7 @@
 topo_nat 2
 rs_http_start 80
 rs_line_start 7000
-rs_udp_echo_start 53
+rs_udp_echo_start 53 5060
 BACKUP_NS=rvs-lb2
 netns_new "$BACKUP_NS"
 ip link add sync0 netns "$TOPO_LB" type veth peer name sync0 netns "$BACKUP_NS" || fail "sync link"
@@ -37,7 +38,9 @@ services() {
 		"$@" -A -t "$VIP:7000" -s rr -p 300 &&
 		"$@" -a -t "$VIP:7000" -r "$(rs_ip 1):7000" -m && "$@" -a -t "$VIP:7000" -r "$(rs_ip 2):7000" -m &&
 		"$@" -A -u "$VIP:53" -s rr &&
-		"$@" -a -u "$VIP:53" -r "$(rs_ip 1):53" -m && "$@" -a -u "$VIP:53" -r "$(rs_ip 2):53" -m
+		"$@" -a -u "$VIP:53" -r "$(rs_ip 1):53" -m && "$@" -a -u "$VIP:53" -r "$(rs_ip 2):53" -m &&
+		"$@" -A -u "$VIP:5060" -s rr -p 300 --pe sip &&
+		"$@" -a -u "$VIP:5060" -r "$(rs_ip 1):5060" -m && "$@" -a -u "$VIP:5060" -r "$(rs_ip 2):5060" -m
 }
 services adm || fail "master's services"
 services in_b ipvsadm || fail "backup's services"
@@ -90,6 +93,15 @@ assert_match '^bye 0 rs' "$(hold_cmd 'bye 0')" "the held connection closes"
 hold_cmd 'close 0' >/dev/null
 in_sync "closing states reach the backup"
 log "$(listing "$BACKUP_NS")"
+
+# A SIP call's template (--pe sip) goes with its Call-ID: the backup's is that call's.
+assert_eq "rs2 rs2 rs2 " \
+	"$(in_cl python3 "$RVS_ROOT/selftests/lib/sip.py" call "$VIP" 5060 sync-call --count 3 | tr '\n' ' ')" \
+	"three datagrams of a SIP call"
+in_sync "the call's connection and template reach the backup"
+assert_eq "UDP ASSURED sip sync-call" \
+	"$(in_b awk 'NR > 1 && NF == 11 { print $1, $8, $10, $11 }' /proc/net/ip_vs_conn)" \
+	"the backup's template is the call's (sip sync-call in /proc/net/ip_vs_conn)"
 
 # Version 0 messages: no timeouts on the wire, the backup uses its own.
 adm --stop-daemon master || fail "stop the master"

@@ -66,6 +66,9 @@ pub(crate) fn service(w: &mut AttrWriter<'_>, svc: &Service, hz: u32) -> Result 
         }
         let sched = svc.params.scheduler.map_or("none", |s| s.name());
         w.put_str(svc_attr::SCHED_NAME, sched.as_bytes())?;
+        if let Some(pe) = svc.params.pe {
+            w.put_str(svc_attr::PE_NAME, pe.name())?;
+        }
         // struct ip_vs_flags { flags, mask = ~0 }
         w.put_bytes(svc_attr::FLAGS, &abi::flags_bytes(svc.params.flags, !0))?;
         w.put_u32(svc_attr::TIMEOUT, svc.timeout_seconds(hz))?;

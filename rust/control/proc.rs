@@ -18,7 +18,7 @@ use crate::{
         rcu, timer,
     },
     netns::NetState,
-    packet,
+    packet, pe_sip,
     service::ServiceKey,
 };
 use core::fmt::{self, Write};
@@ -202,7 +202,7 @@ impl ProcFile for Conns {
                 packet::PROTO_TCP => "TCP",
                 _ => "IP",
             };
-            writeln!(
+            write!(
                 out,
                 "{:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X} {:<11} {:7}",
                 name,
@@ -214,7 +214,15 @@ impl ProcFile for Conns {
                 u16::from_be_bytes(dport),
                 c.state_name(),
                 c.expires_in_secs(now),
-            )
+            )?;
+            // A SIP call's template: the engine's name and the Call-ID, as the message had it.
+            if let Some(call_id) = c.call_id() {
+                out.write_str(" ")?;
+                out.write_bytes(pe_sip::NAME);
+                out.write_str(" ")?;
+                out.write_bytes(call_id.as_bytes());
+            }
+            out.write_str("\n")
         })
     }
 }

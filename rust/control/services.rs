@@ -21,7 +21,10 @@ use crate::{
     },
     netns::{self, NetState},
     sched,
-    service::{Dest, DestKey, DestParams, DestShared, Service, ServiceKey, ServiceParams},
+    service::{
+        Dest, DestKey, DestParams, DestShared, PersistenceEngine, Service, ServiceKey,
+        ServiceParams,
+    },
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
@@ -304,12 +307,14 @@ fn replace_dests(state: &NetState, svc: &Service, next: Service) -> Result {
 
 /// The parameters of a new or edited service (`ip_vs_add_service`, `ip_vs_edit_service`), whose
 /// current flags are `old_flags`: the scheduler (`-ENOENT` if unknown), then the persistence
-/// engine (`-ENOENT`: rvs has none), then the IPv6 prefix length (`-EINVAL`).
+/// engine (`-ENOENT` if unknown; none when the request names none, so that an edit without one
+/// removes it, as in IPVS), then the IPv6 prefix length (`-EINVAL`).
 fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<ServiceParams> {
     let scheduler = sched::lookup(full.sched_name).map_err(|()| ENOENT)?;
-    if full.pe_name.is_some_and(|name| !name.is_empty()) {
-        return Err(ENOENT);
-    }
+    let pe = match full.pe_name.filter(|name| !name.is_empty()) {
+        Some(name) => Some(PersistenceEngine::by_name(name).ok_or(ENOENT)?),
+        None => None,
+    };
     if !config_rules::netmask_valid(af, full.netmask) {
         return Err(EINVAL);
     }
@@ -318,6 +323,7 @@ fn service_params(af: u16, full: &FullService<'_>, old_flags: u32) -> Result<Ser
         scheduler,
         timeout_ticks: config_rules::timeout_ticks(full.timeout, timer::hz()),
         netmask: full.netmask,
+        pe,
     })
 }
 

@@ -27,12 +27,19 @@ pub(crate) struct SeqWriter<'a> {
     _seq: PhantomData<&'a mut sys::seq_file>,
 }
 
-impl fmt::Write for SeqWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // SAFETY: by the type invariant `seq` is valid; `s` is valid for `s.len()` bytes. When
+impl SeqWriter<'_> {
+    /// Writes `bytes` as they are, text or not (as `seq_write` of a packet's bytes).
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
+        // SAFETY: by the type invariant `seq` is valid; `bytes` is valid for its length. When
         // the buffer overflows, the seq_file core shows the record again later (with a larger
         // buffer if it was the only one), so the result needs no handling here.
-        unsafe { sys::seq_write(self.seq.as_ptr(), s.as_ptr().cast(), s.len()) };
+        unsafe { sys::seq_write(self.seq.as_ptr(), bytes.as_ptr().cast(), bytes.len()) };
+    }
+}
+
+impl fmt::Write for SeqWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.write_bytes(s.as_bytes());
         Ok(())
     }
 }

@@ -5,9 +5,10 @@
 
 #![deny(unsafe_code)]
 
-use super::count_out;
+use super::{count_out, request};
 use crate::{
-    conn::{Conn, Lookup},
+    abi::{conn_flag, svc_flag},
+    conn::{Conn, Lookup, Tuple},
     defense,
     ffi::{
         netfilter::HookNum,
@@ -17,11 +18,13 @@ use crate::{
     },
     headers::Transport,
     netns::NetState,
-    packet::{self, Ipv4},
+    packet::{self, Ipv4, Ports},
     proto,
+    service::ServiceKey,
     xmit::{self, Rewrite},
 };
 use core::sync::atomic::Ordering;
+use kernel::sync::Arc;
 
 /// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`), in the hook's
 /// read-side critical section `guard`.
@@ -44,9 +47,37 @@ pub(super) fn reply(
         cport: ports.dport,
     };
     // Borrowed for the packet path's read-side critical section (see `request`).
-    let Some(conn) = state.conns.find_in(&key, guard) else {
-        return without_conn(state, &pkt, ip, ports.sport, tcp_flags);
+    let found = state.conns.find_in(&key, guard);
+    let started;
+    let (conn, one_packet): (&Conn, bool) = match &found {
+        Some(c) => (c, false),
+        None => match conn_out(at, state, &mut pkt, ip, ports, guard) {
+            Some((c, one_packet)) => {
+                started = c;
+                (&started, one_packet)
+            }
+            None => return without_conn(state, &pkt, ip, ports.sport, tcp_flags),
+        },
     };
+    let verdict = translate(at, net, state, pkt, ip, tcp_flags, meta, conn);
+    if one_packet {
+        conn.release();
+    }
+    verdict
+}
+
+/// Translates a NAT reply of `conn` back to the virtual service and finishes it.
+#[allow(clippy::too_many_arguments)]
+fn translate(
+    at: HookNum,
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    ip: &Ipv4,
+    tcp_flags: u8,
+    meta: &Meta,
+    conn: &Conn,
+) -> Verdict {
     let l4 = ip.header_len;
     let (Some(l4_len), Some(sum)) = (
         packet::l4_rewrite_len(ip.protocol),
@@ -68,7 +99,113 @@ pub(super) fn reply(
     if rewritten.is_err() {
         return Verdict::Drop;
     }
-    finish_reply(at, net, state, pkt, meta, &conn, tcp_flags)
+    finish_reply(at, net, state, pkt, meta, conn, tcp_flags)
+}
+
+/// A datagram that a NAT real server of a `--pe sip` service sends without connection, such as
+/// a SIP request of its own to a client (`__ip_vs_rs_conn_out`, `ip_vs_sip_conn_out`,
+/// `ip_vs_new_conn_out`): a connection from that client to the service is made for it, and for
+/// a persistent service the template of its call is bound to that real server, so that the
+/// datagram leaves from the virtual address and the client's answers reach the same real
+/// server. The flag says the connection is for this datagram only (`-o`), and not in the table.
+fn conn_out(
+    at: HookNum,
+    state: &NetState,
+    pkt: &mut Packet<'_>,
+    ip: &Ipv4,
+    ports: Ports,
+    guard: &Guard,
+) -> Option<(Arc<Conn>, bool)> {
+    if at == HookNum::LocalIn || ip.protocol != packet::PROTO_UDP {
+        return None;
+    }
+    let (svc, dest) =
+        state
+            .services
+            .find_sip_real_server(ip.saddr, u16::from_be_bytes(ports.sport), guard)?;
+    let ServiceKey::Tuple { addr, port, .. } = svc.key else {
+        return None;
+    };
+    if port == 0 || ports.sport == [0, 0] {
+        return None;
+    }
+    let (vaddr, vport) = ([addr[0], addr[1], addr[2], addr[3]], port.to_be_bytes());
+    let fwd = dest.params.fwd & conn_flag::FWD_MASK;
+    let one_packet = svc.params.flags & svc_flag::ONEPACKET != 0;
+    let control = if svc.persistent() {
+        // The client's network, as for its requests; no call, no connection.
+        let mask = svc.params.netmask.to_ne_bytes();
+        let snet: [u8; 4] = core::array::from_fn(|i| ip.daddr[i] & mask[i]);
+        let call_id = request::sip_call_id(pkt, ip)?;
+        let key = Lookup::Template {
+            protocol: ip.protocol,
+            caddr: snet,
+            vaddr,
+            vport,
+            call_id: Some(&call_id),
+        };
+        let found = state
+            .conns
+            .find(&key)
+            .filter(|ct| request::check_template(state, ct, Some(&dest.shared)));
+        let template = match found {
+            Some(ct) => ct,
+            None => {
+                let template = Tuple {
+                    protocol: ip.protocol,
+                    caddr: snet,
+                    cport: [0, 0],
+                    vaddr,
+                    vport,
+                    daddr: ip.saddr,
+                    dport: ports.sport,
+                };
+                let ct = Conn::new_template(
+                    template,
+                    fwd,
+                    dest.shared.clone(),
+                    svc.stats.clone(),
+                    svc.params.timeout_ticks,
+                    one_packet,
+                    0,
+                    Some(&call_id),
+                )
+                .ok()?;
+                state.conns.insert(ct.clone());
+                ct
+            }
+        };
+        // Its time starts again, as when IPVS puts a template it found or made.
+        template.touch_template();
+        Some(template)
+    } else {
+        None
+    };
+    let tuple = Tuple {
+        protocol: ip.protocol,
+        caddr: ip.daddr,
+        cport: ports.dport,
+        vaddr,
+        vport,
+        daddr: ip.saddr,
+        dport: ports.sport,
+    };
+    let conn = Conn::new(
+        tuple,
+        fwd,
+        Some(dest.shared.clone()),
+        svc.stats.clone(),
+        control,
+        0,
+    )
+    .ok()?;
+    dest.shared.stats.count_conn();
+    conn.svc_stats.count_conn();
+    state.stats.count_conn();
+    if !one_packet {
+        state.conns.insert(conn.clone());
+    }
+    Some((conn, one_packet))
 }
 
 /// A packet without connection from a real server (`ip_vs_out_hook`'s end): with

@@ -18,9 +18,10 @@ use crate::{
     headers::Transport,
     netns::NetState,
     packet::{self, Ipv4, Ports},
+    pe_sip::{self, CallId},
     proto,
     sched::Flow,
-    service::{Dest, DestShared, Service, ServiceKey},
+    service::{Dest, DestShared, PersistenceEngine, Service, ServiceKey},
     xmit::{self, Payload},
 };
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,7 @@ use kernel::{prelude::*, sync::Arc};
 pub(super) fn request(
     net: &Net,
     state: &NetState,
-    pkt: Packet<'_>,
+    mut pkt: Packet<'_>,
     ip: &Ipv4,
     l4: &Transport,
     meta: &Meta,
@@ -69,7 +70,7 @@ pub(super) fn request(
     let scheduled;
     let (conn, one_packet): (&Conn, bool) = match &conn {
         Some(c) => (c, false),
-        None => match schedule(net, state, &pkt, ip, l4, meta.mark) {
+        None => match schedule(net, state, &mut pkt, ip, l4, meta.mark) {
             Ok(Some((c, one_packet))) => {
                 scheduled = c;
                 (&scheduled, one_packet)
@@ -100,7 +101,7 @@ pub(super) fn request(
 }
 
 /// The connection-table key of a request: client to virtual service.
-fn request_key(ip: &Ipv4, ports: Ports) -> Lookup {
+fn request_key(ip: &Ipv4, ports: Ports) -> Lookup<'static> {
     Lookup::Request {
         protocol: ip.protocol,
         caddr: ip.saddr,
@@ -164,7 +165,7 @@ pub(super) fn early_request(
 fn schedule(
     net: &Net,
     state: &NetState,
-    pkt: &Packet<'_>,
+    pkt: &mut Packet<'_>,
     ip: &Ipv4,
     &Transport { ports, tcp_flags }: &Transport,
     mark: u32,
@@ -198,7 +199,13 @@ fn schedule(
         clock: state.clock(),
     };
     let target = if svc.persistent() {
-        persist(state, &svc, ip, ports, mark, &mut flow)?
+        // With the SIP engine, a datagram without Call-ID (or not UDP) is dropped: IPVS's
+        // `ip_vs_sched_persist` drops what `fill_param` refuses.
+        let call_id = match svc.params.pe {
+            Some(PersistenceEngine::Sip) => Some(sip_call_id(pkt, ip).ok_or(Verdict::Drop)?),
+            None => None,
+        };
+        persist(state, &svc, ip, ports, mark, call_id.as_ref(), &mut flow)?
     } else {
         svc.schedule(&mut flow)
             .and_then(|dest| Target::of(dest, ports.dport, None))
@@ -304,19 +311,49 @@ impl Target {
 /// Whether the warning about IPv6 real servers of IPv4 services was printed.
 static IPV6_DEST_WARNED: AtomicBool = AtomicBool::new(false);
 
+/// The Call-ID of a UDP datagram (`ip_vs_sip_fill_param`), which is made linear for it as IPVS
+/// linearizes it.
+pub(super) fn sip_call_id(pkt: &mut Packet<'_>, ip: &Ipv4) -> Option<CallId> {
+    if ip.protocol != packet::PROTO_UDP {
+        return None;
+    }
+    let payload = ip.header_len + packet::UDP_HEADER_LEN;
+    let (call_id, _) = pkt.parse(|bytes, _| Ok(bytes.from(payload)?.and_then(pe_sip::call_id)))?;
+    call_id
+}
+
 /// IPVS's FTP control port, whose persistence templates ignore ports.
 const FTP_PORT: u16 = 21;
 
+/// Whether template `ct` still binds (`ip_vs_check_template`): not if its real server is gone
+/// (or quiesced, with `expire_quiescent_template`), or is not `for_dest` when one is given. One
+/// that no longer binds is invalidated; it stays until it expires.
+pub(super) fn check_template(state: &NetState, ct: &Conn, for_dest: Option<&DestShared>) -> bool {
+    let quiescent_expires = state
+        .sysctl
+        .expire_quiescent_template
+        .load(Ordering::Relaxed)
+        != 0;
+    let valid = ct.live_dest().is_some_and(|d| {
+        !(quiescent_expires && d.weight() == 0) && for_dest.map_or(true, |f| f.id == d.id)
+    });
+    if !valid {
+        ct.invalidate_template();
+    }
+    valid
+}
+
 /// Persistent scheduling (`ip_vs_sched_persist`): the client's network (its address under the
-/// service's netmask) keeps the real server its template names until the template expires.
-/// `Ok(None)`: no real server can take it; `Err`: no memory for the template, the packet is
-/// dropped (as IPVS does), not refused.
+/// service's netmask), and with the SIP engine the call `call_id` from it, keeps the real server
+/// its template names until the template expires. `Ok(None)`: no real server can take it;
+/// `Err`: no memory for the template, the packet is dropped (as IPVS does), not refused.
 fn persist(
     state: &NetState,
     svc: &Service,
     ip: &Ipv4,
     ports: packet::Ports,
     mark: u32,
+    call_id: Option<&CallId>,
     flow: &mut Flow<'_>,
 ) -> Result<Option<Target>, Verdict> {
     let mask = svc.params.netmask.to_ne_bytes();
@@ -338,23 +375,12 @@ fn persist(
         caddr: snet,
         vaddr,
         vport,
+        call_id,
     };
-    let quiescent_expires = state
-        .sysctl
-        .expire_quiescent_template
-        .load(Ordering::Relaxed)
-        != 0;
-    let found = state.conns.find(&key).filter(|ct| {
-        // `ip_vs_check_template`: a template whose real server is gone (or quiesced, with
-        // `expire_quiescent_template`) no longer binds; it stays until it expires.
-        let valid = ct
-            .live_dest()
-            .is_some_and(|d| !(quiescent_expires && d.weight() == 0));
-        if !valid {
-            ct.invalidate_template();
-        }
-        valid
-    });
+    let found = state
+        .conns
+        .find(&key)
+        .filter(|ct| check_template(state, ct, None));
     let template = match found {
         Some(ct) => ct,
         None => {
@@ -385,6 +411,7 @@ fn persist(
                 svc.params.timeout_ticks,
                 svc.params.flags & svc_flag::ONEPACKET != 0,
                 mark,
+                call_id,
             )
             .map_err(|_| Verdict::Drop)?;
             state.conns.insert(ct.clone());

@@ -4,9 +4,10 @@ the selftests of a backup: built byte for byte from the kernel's structures, or 
 
   sync.py send [--group G] [--port P] --ifaddr A [--syncid N] [--v0] CONN...
       one message with the entries CONN, each
-      PROTO,STATE,FLAGS,CADDR:CPORT,VADDR:VPORT,DADDR:DPORT,TIMEOUT[,FWMARK]
+      PROTO,STATE,FLAGS,CADDR:CPORT,VADDR:VPORT,DADDR:DPORT,TIMEOUT[,FWMARK[,PE:DATA]]
       PROTO tcp|udp; STATE a number or a name (ESTABLISHED, FIN_WAIT, NONE, ASSURED...);
-      FLAGS a number or names joined by '+' (INACTIVE, TEMPLATE, DROUTE, TUNNEL, NOOUTPUT)
+      FLAGS a number or names joined by '+' (INACTIVE, TEMPLATE, DROUTE, TUNNEL, NOOUTPUT);
+      PE:DATA a persistence engine's name and data (IPVS_OPT_PE_NAME, _PE_DATA), e.g. sip:CALLID
   sync.py raw --ifaddr A [--group G] [--port P] HEX...   each HEX as one datagram
   sync.py malformed --ifaddr A [--syncid N]   datagrams IPVS drops or whose entries it
       skips, about client 172.16.0.50: short headers, wrong sizes, entries of another version,
@@ -43,6 +44,7 @@ def parse_conn(spec):
     parts = spec.split(",")
     proto, state, flags, client, virtual, dest, timeout = parts[:7]
     fwmark = int(parts[7]) if len(parts) > 7 else 0
+    pe = parts[8].split(":", 1) if len(parts) > 8 else None
     if state.isdigit():
         state = int(state)
     elif state in TEMPLATE_STATES:
@@ -59,15 +61,22 @@ def parse_conn(spec):
     daddr, dport = addr_port(dest)
     return dict(proto=PROTOS[proto], state=state, flags=flag_bits, caddr=caddr, cport=cport,
                 vaddr=vaddr, vport=vport, daddr=daddr, dport=dport, timeout=int(timeout),
-                fwmark=fwmark)
+                fwmark=fwmark, pe=pe)
 
 
 def entry_v1(c):
-    """struct ip_vs_sync_v4: type 0, protocol, ver_size (version 0, size 36), flags, state,
-    cport, vport, dport, fwmark, timeout, caddr, vaddr, daddr."""
-    return struct.pack("!BBHIHHHHII4s4s4s", 0, c["proto"], 36, c["flags"], c["state"],
-                       c["cport"], c["vport"], c["dport"], c["fwmark"], c["timeout"],
-                       c["caddr"], c["vaddr"], c["daddr"])
+    """struct ip_vs_sync_v4: type 0, protocol, ver_size (version 0, size), flags, state,
+    cport, vport, dport, fwmark, timeout, caddr, vaddr, daddr; then the persistence engine's
+    data and name options (ip_vs_sync_conn's order), padded to 4 bytes."""
+    options = b""
+    if c.get("pe"):
+        name, data = (x.encode() for x in c["pe"])
+        options = bytes([2, len(data)]) + data + bytes([3, len(name)]) + name
+    size = 36 + len(options)
+    entry = struct.pack("!BBHIHHHHII4s4s4s", 0, c["proto"], size, c["flags"], c["state"],
+                        c["cport"], c["vport"], c["dport"], c["fwmark"], c["timeout"],
+                        c["caddr"], c["vaddr"], c["daddr"]) + options
+    return entry + bytes(-len(entry) % 4)
 
 
 def entry_v0(c):

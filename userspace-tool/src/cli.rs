@@ -970,16 +970,15 @@ impl Parser {
         Ok(())
     }
 
-    /// The checks of a listing (`-L`): what to list and how it is printed do not mix.
+    /// The checks of a listing (`-L`): what to list and how it is printed do not mix, but for
+    /// the connections with `--persistent-conn` (which adds the persistence engine's data).
     fn finish_list(&self) -> Result<()> {
-        let listing = self.options
-            & ((1 << Opt::Connection as u32)
-                | (1 << Opt::Timeout as u32)
-                | (1 << Opt::Daemon as u32))
-            != 0;
+        let has = |opt: Opt| self.options & (1 << opt as u32) != 0;
         let f = &self.format;
-        let formats = f.stats || f.persistent_conn || f.rate || f.thresholds;
-        if listing && formats {
+        let counters = f.stats || f.rate || f.thresholds;
+        let conflict = ((has(Opt::Timeout) || has(Opt::Daemon)) && (counters || f.persistent_conn))
+            || (has(Opt::Connection) && counters);
+        if conflict {
             return Err(UsageError::new("options conflicts in the list command"));
         }
         Ok(())
@@ -1279,6 +1278,16 @@ mod tests {
             err("-L -n -c --stats"),
             "options conflicts in the list command"
         );
+        // As ipvsadm 1.31 (seen against ip_vs): --persistent-conn goes with -c only.
+        assert_eq!(
+            err("-L --timeout --persistent-conn"),
+            "options conflicts in the list command"
+        );
+        assert_eq!(
+            err("-L --daemon --persistent-conn"),
+            "options conflicts in the list command"
+        );
+        assert!(parse(&args("-L -n -c --persistent-conn")).is_ok());
         assert_eq!(
             err("-A -t 10.0.0.1 -s rr"),
             "Zero port specified for non-persistent service"

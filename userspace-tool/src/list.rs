@@ -437,14 +437,21 @@ pub fn render_daemon(d: &Daemon) -> String {
     line + ")\n"
 }
 
-/// `-L -c`: `/proc/net/ip_vs_conn` reformatted (`list_conn`, `print_conn`).
-pub fn render_conns(proc_text: &str, numeric: bool) -> String {
+/// `-L -c`: `/proc/net/ip_vs_conn` reformatted (`list_conn`, `print_conn`); with
+/// `--persistent-conn`, the persistence engine and its data of the entries that have them (a SIP
+/// call's template: `sip CALL-ID`).
+pub fn render_conns(proc_text: &str, numeric: bool, persistent_conn: bool) -> String {
     let mut out = String::from("IPVS connection entries\n");
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "pro expire {:<11} {:<18} {:<18} destination",
+        "pro expire {:<11} {:<18} {:<18} ",
         "state", "source", "virtual"
     );
+    if persistent_conn {
+        let _ = writeln!(out, "{:<18} {:<16} pe_data", "destination", "pe name");
+    } else {
+        out.push_str("destination\n");
+    }
     for line in proc_text.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 9 {
@@ -467,16 +474,24 @@ pub fn render_conns(proc_text: &str, numeric: bool) -> String {
         let port = |text: &str| u16::from_str_radix(text, 16).unwrap_or(0);
         let name = |(af, a): (u16, [u8; 16]), p| addr_port(af, &a, p, proto, numeric);
         let expires: u32 = f[8].parse().unwrap_or(0);
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
+            "{:<3} {:<6} {:<11} {:<18} {:<18} ",
             f[0],
             format!("{:02}:{:02}", expires / 60, expires % 60),
             f[7],
             name(addr(f[1]), port(f[2])),
             name(addr(f[3]), port(f[4])),
-            name(addr(f[5]), port(f[6]))
         );
+        let dest = name(addr(f[5]), port(f[6]));
+        match (persistent_conn, f.get(9), f.get(10)) {
+            (true, Some(pe_name), Some(pe_data)) => {
+                let _ = writeln!(out, "{dest:<16} {pe_name:<18} {pe_data}");
+            }
+            _ => {
+                let _ = writeln!(out, "{dest}");
+            }
+        }
     }
     out
 }
@@ -829,9 +844,22 @@ FWM  5 rr
             "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n\
                     TCP 0A000002 D431 0A000001 0050 C0A80102 1F90 ESTABLISHED     899\n";
         assert_eq!(
-            render_conns(proc, true),
+            render_conns(proc, true, false),
             "IPVS connection entries\npro expire state       source             virtual            destination\n\
              TCP 14:59  ESTABLISHED 10.0.0.2:54321     10.0.0.1:80        192.168.1.2:8080\n"
+        );
+        // --persistent-conn: the engine and its data where an entry has them (ipvsadm 1.31's
+        // columns, from its output against ip_vs).
+        let proc = format!(
+            "{}UDP 0A000102 0000 0A000164 13C4 0A00020C 13C4 ASSURED          59 sip call-e\n",
+            proc
+        );
+        assert_eq!(
+            render_conns(&proc, true, true),
+            "IPVS connection entries\n\
+             pro expire state       source             virtual            destination        pe name          pe_data\n\
+             TCP 14:59  ESTABLISHED 10.0.0.2:54321     10.0.0.1:80        192.168.1.2:8080\n\
+             UDP 00:59  ASSURED     10.0.1.2:0         10.0.1.100:5060    10.0.2.12:5060   sip                call-e\n"
         );
     }
 

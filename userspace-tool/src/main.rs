@@ -102,11 +102,17 @@ fn run(inv: &Invocation, ipvs: &mut Ipvs, out: &mut String) -> Result<(), Failur
     let fail = |e| kernel_failure(inv.cmd, e);
     match inv.cmd {
         Cmd::List if inv.has(Opt::Connection) => {
-            let text = std::fs::read_to_string("/proc/net/ip_vs_conn").map_err(|_| Failure {
+            let bytes = std::fs::read("/proc/net/ip_vs_conn").map_err(|_| Failure {
                 message: "cannot open file /proc/net/ip_vs_conn".into(),
                 code: 1,
             })?;
-            out.push_str(&list::render_conns(&text, inv.format.numeric));
+            // A SIP Call-ID may hold bytes that are not UTF-8 (IPVS takes Latin-1 letters).
+            let text = String::from_utf8_lossy(&bytes);
+            out.push_str(&list::render_conns(
+                &text,
+                inv.format.numeric,
+                inv.format.persistent_conn,
+            ));
         }
         Cmd::List if inv.has(Opt::Service) => {
             let svc = ipvs.service(&inv.svc).map_err(fail)?;

@@ -22,6 +22,8 @@ pub mod headers;
 pub mod jhash;
 #[path = "../../packet.rs"]
 pub mod packet;
+#[path = "../../pe_sip.rs"]
+pub mod pe_sip;
 #[path = "../../proto/mod.rs"]
 pub mod proto;
 #[path = "../../sched/mod.rs"]
