@@ -28,6 +28,7 @@ mod dest_trash;
 mod estimator;
 #[allow(unsafe_code)]
 mod ffi;
+mod ftp;
 mod headers;
 mod hooks;
 mod jhash;

@@ -3,8 +3,8 @@
 //! IPVS's per-protocol connection state machines, mirroring
 //! `net/netfilter/ipvs/ip_vs_proto_tcp.c` (`tcp_states`, `tcp_states_dos`, `set_tcp_state`,
 //! `tcp_conn_schedule`, the timeout, name and activity tables), the TCP case of
-//! `is_new_conn` / `is_new_conn_expected` in `ip_vs_core.c`, `ip_vs_proto_udp.c`'s single state
-//! and the template state names of `ip_vs_proto.c`.
+//! `is_new_conn` / `is_new_conn_expected` in `ip_vs_core.c`, `ip_vs_proto_udp.c`'s single state,
+//! `ip_vs_proto_sctp.c`'s association states and the template state names of `ip_vs_proto.c`.
 //!
 //! IPVS does not track TCP as a real endpoint would: it looks at one flag per packet (RST, else
 //! SYN, else FIN, else ACK) and at which side sent it, and looks the next state up in a table.
@@ -12,7 +12,7 @@
 //! active/inactive counters that schedulers weigh, and every timeout follow IPVS exactly,
 //! including its oddities (see the tests).
 //!
-//! `tcp` and `udp` hold each protocol's machine; this file what they share: the direction of a
+//! `sctp`, `tcp` and `udp` hold each protocol's machine; this file what they share: the direction of a
 //! packet and the states of persistence templates. Pure logic, no kernel dependencies: tested on
 //! the host by `cargo test`.
 
@@ -20,10 +20,13 @@
 // Some tables serve only the host tests' checks of the C's (`TCP_STATE_COUNT`, the names).
 #![cfg_attr(not(test), allow(dead_code))]
 
+mod sctp;
 mod tcp;
 mod udp;
 
 // What the module uses of each protocol (the host tests build this without the module).
+#[allow(unused_imports)]
+pub(crate) use sctp::*;
 #[allow(unused_imports)]
 pub(crate) use tcp::*;
 #[allow(unused_imports)]

@@ -16,6 +16,8 @@ pub mod conn_tab_size;
 pub mod defense;
 #[path = "../../estimator.rs"]
 pub mod estimator;
+#[path = "../../ftp.rs"]
+pub mod ftp;
 #[path = "../../headers.rs"]
 pub mod headers;
 #[path = "../../jhash.rs"]
