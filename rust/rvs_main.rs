@@ -19,6 +19,7 @@
 use kernel::prelude::*;
 
 mod abi;
+mod app;
 mod config_rules;
 mod conn;
 mod conn_tab_size;

@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub use rvs_abi as abi;
+#[path = "../../app.rs"]
+pub mod app;
 #[path = "../../config_rules.rs"]
 pub mod config_rules;
 #[path = "../../conn_tab_size.rs"]
