@@ -61,7 +61,7 @@ impl<'a> Bytes<'a> {
 
     /// The bytes from `offset` to the end of the packet: `Ok(None)` if there are none, `Err` if
     /// they are not all linear.
-    pub(crate) fn from(&self, offset: usize) -> Result<Option<&'a [u8]>, Need> {
+    pub(crate) fn rest_from(&self, offset: usize) -> Result<Option<&'a [u8]>, Need> {
         if offset >= self.total {
             return Ok(None);
         }

@@ -30,9 +30,9 @@ pub(crate) struct SeqWriter<'a> {
 impl SeqWriter<'_> {
     /// Writes `bytes` as they are, text or not (as `seq_write` of a packet's bytes).
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
-        // SAFETY: by the type invariant `seq` is valid; `bytes` is valid for its length. When
-        // the buffer overflows, the seq_file core shows the record again later (with a larger
-        // buffer if it was the only one), so the result needs no handling here.
+        // When the buffer overflows, the seq_file core shows the record again later (with a
+        // larger buffer if it was the only one), so the result needs no handling here.
+        // SAFETY: by the type invariant `seq` is valid; `bytes` is valid for its length.
         unsafe { sys::seq_write(self.seq.as_ptr(), bytes.as_ptr().cast(), bytes.len()) };
     }
 }

@@ -318,7 +318,8 @@ pub(super) fn sip_call_id(pkt: &mut Packet<'_>, ip: &Ipv4) -> Option<CallId> {
         return None;
     }
     let payload = ip.header_len + packet::UDP_HEADER_LEN;
-    let (call_id, _) = pkt.parse(|bytes, _| Ok(bytes.from(payload)?.and_then(pe_sip::call_id)))?;
+    let (call_id, _) =
+        pkt.parse(|bytes, _| Ok(bytes.rest_from(payload)?.and_then(pe_sip::call_id)))?;
     call_id
 }
 
