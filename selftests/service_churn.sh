@@ -49,7 +49,18 @@ gen() {
 		            print("-d %s -r %s" % (svc, tun))
 	PY
 }
-n=500
+# The debug kernel (KASAN, lockdep, kmemleak, one vCPU) churns 100 services a round, not 500:
+# gen's services are independent of each other and the commands for 100 are exactly the first
+# ones of those for 500, so the debug lane checks the same commands' code under its checkers.
+# Both results are ip_vs's (the digests below; the one of 100 recorded with CHURN_SERVICES=100
+# MODULE=ipvs on the release kernel, ip_vs's lane running 500).
+n=${CHURN_SERVICES:-500}
+[ "${KERNEL:-}" = debug ] && n=${CHURN_SERVICES:-100}
+case $n in
+500) digest=970fed2f93d116eb639401628862c260e2ae5ee082668cc92da057533cbe3bb7 ;;
+100) digest=7138ef47120bba50faab3e5a4b647d944895d9045910f92fe9e5f42f86971148 ;;
+*) fail "no ip_vs digest of a churn of $n services" ;;
+esac
 for r in 1 2; do
 	for m in add edit del; do gen "$m" "$r" "$n" >"$work/$m.$r"; done
 done
@@ -137,15 +148,15 @@ adm -Sn | sort >"$work/final"
 adm -C || fail "ipvsadm -C"
 ipvs_empty_listing 4096 >"$work/empty"
 assert_eq "$(cat "$work/empty")" "$(adm -Ln)" "ipvsadm -C empties the table"
-assert_eq "500 500 250" \
+assert_eq "$n $n $((n / 2))" \
 	"$(awk '/^-A/ { s++ } /^-a/ && / -m / { m++ } /^-a/ && / -i / { t++ } END { print s, m, t }' "$work/final")" \
-	"500 services left, with 500 NAT and 250 tunnelling real servers"
-assert_eq "970fed2f93d116eb639401628862c260e2ae5ee082668cc92da057533cbe3bb7" \
+	"$n services left, with $n NAT and $((n / 2)) tunnelling real servers"
+assert_eq "$digest" \
 	"$(sha256sum <"$work/final" | cut -d' ' -f1)" "ipvsadm -Sn (sorted) is the same as ip_vs's"
 
 # An unload in the middle of churn, with traffic and both readers going.
 # Longer than the time it takes to get to the unload, whatever the machine.
-gen add 3 $((4 * n)) >"$work/add.3"
+gen add 3 2000 >"$work/add.3"
 phase unload
 rm -f "$work/stop"
 bg load2 "$TOPO_CL" nice -n 5 python3 "$TRAFFIC" load "$VIP" 80 --phase "$work/phase" --stop "$work/stop" \
