@@ -12,7 +12,7 @@
 
 #![deny(unsafe_code)]
 
-use crate::packet::{self, Bytes, Ipv4, Need, Ports};
+use crate::packet::{self, get_or_none, Bytes, Ipv4, Need, Ports};
 
 /// A packet's headers, as far as rvs uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,17 +85,6 @@ pub(crate) struct QuotedTunnel {
     pub(crate) inner: Quoted,
 }
 
-/// Reads `N` bytes at `offset`, or returns `Ok(None)` from the calling parser if the packet is
-/// shorter.
-macro_rules! get_or_none {
-    ($b:expr, $offset:expr, $n:expr) => {
-        match $b.get::<{ $n }>($offset)? {
-            Some(bytes) => bytes,
-            None => return Ok(None),
-        }
-    };
-}
-
 impl Headers {
     /// Parses the headers of `b`; `Ok(None)` if it does not start with a valid IPv4 header.
     pub(crate) fn parse(b: Bytes<'_>) -> Result<Option<Self>, Need> {
@@ -125,7 +114,11 @@ impl Headers {
 }
 
 /// The TCP or UDP header at `offset`.
-fn transport(b: Bytes<'_>, protocol: u8, offset: usize) -> Result<Option<Transport>, Need> {
+pub(crate) fn transport(
+    b: Bytes<'_>,
+    protocol: u8,
+    offset: usize,
+) -> Result<Option<Transport>, Need> {
     let p = get_or_none!(b, offset, 4);
     let tcp_flags = if protocol == packet::PROTO_TCP {
         get_or_none!(b, offset + packet::TCP_FLAGS, 1)[0]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Header layouts of the packets rvs reads and rewrites: IPv4, TCP, UDP and ICMP.
+//! Header layouts of the packets rvs reads and rewrites: IPv4, IPv6, TCP, UDP and ICMP.
 //!
 //! Pure logic without kernel dependencies, tested on the host by `cargo test`. Addresses and ports
 //! are kept as the bytes of the wire (network byte order), which is what is hashed, compared and
@@ -71,6 +71,11 @@ impl<'a> Bytes<'a> {
         }
     }
 
+    /// How many bytes the packet has in all (`skb->len`).
+    pub(crate) fn len(&self) -> usize {
+        self.total
+    }
+
     /// The `N` bytes at `offset`: `Ok(None)` if the packet ends before, `Err` if they exist but
     /// are not all linear.
     pub(crate) fn get<const N: usize>(&self, offset: usize) -> Result<Option<[u8; N]>, Need> {
@@ -83,6 +88,18 @@ impl<'a> Bytes<'a> {
         }
     }
 }
+
+/// Reads `N` bytes at `offset` of a [`Bytes`], or returns `Ok(None)` from the calling parser if
+/// the packet is shorter.
+macro_rules! get_or_none {
+    ($b:expr, $offset:expr, $n:expr) => {
+        match $b.get::<{ $n }>($offset)? {
+            Some(bytes) => bytes,
+            None => return Ok(None),
+        }
+    };
+}
+pub(crate) use get_or_none;
 
 /// The fields of an IPv4 header that rvs uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +144,46 @@ pub(crate) fn parse_ipv4(b: &[u8; IPV4_MIN_LEN]) -> Option<Ipv4> {
         dont_fragment: frag & 0x4000 != 0,
         fragment: offset != 0 || more,
         later_fragment: offset != 0,
+    })
+}
+
+/// Length of the IPv6 header (`struct ipv6hdr`); extension headers follow it.
+pub(crate) const IPV6_HEADER_LEN: usize = 40;
+/// Offsets within an IPv6 header.
+pub(crate) const IPV6_HOP_LIMIT: usize = 7;
+pub(crate) const IPV6_SADDR: usize = 8;
+pub(crate) const IPV6_DADDR: usize = 24;
+
+/// The fields of an IPv6 header (`struct ipv6hdr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ipv6 {
+    /// Traffic class (DSCP and ECN), the IPv6 counterpart of IPv4's TOS.
+    pub(crate) traffic_class: u8,
+    /// The 20-bit flow label.
+    pub(crate) flow_label: u32,
+    /// Length of what follows the header, extension headers included.
+    pub(crate) payload_len: u16,
+    /// The first extension header's or the upper-layer protocol's number.
+    pub(crate) next_header: u8,
+    pub(crate) hop_limit: u8,
+    pub(crate) saddr: [u8; 16],
+    pub(crate) daddr: [u8; 16],
+}
+
+/// Parses an IPv6 header; `None` if its version is not 6.
+pub(crate) fn parse_ipv6(b: &[u8; IPV6_HEADER_LEN]) -> Option<Ipv6> {
+    if b[0] >> 4 != 6 {
+        return None;
+    }
+    let word = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some(Ipv6 {
+        traffic_class: (word >> 20) as u8,
+        flow_label: word & 0x000f_ffff,
+        payload_len: u16::from_be_bytes([b[4], b[5]]),
+        next_header: b[6],
+        hop_limit: b[IPV6_HOP_LIMIT],
+        saddr: read(b, IPV6_SADDR)?,
+        daddr: read(b, IPV6_DADDR)?,
     })
 }
 
@@ -509,6 +566,29 @@ mod tests {
         assert_eq!(ip.saddr, [10, 0, 1, 2]);
         assert_eq!(ip.daddr, [10, 0, 1, 100]);
         assert!(ip.dont_fragment && !ip.fragment && !ip.later_fragment);
+    }
+
+    #[test]
+    fn parses_ipv6() {
+        let mut b = [0u8; IPV6_HEADER_LEN];
+        // version 6, traffic class 0xb8 (DSCP EF), flow label 0x12345
+        b[..4].copy_from_slice(&[0x6b, 0x81, 0x23, 0x45]);
+        b[4..6].copy_from_slice(&20u16.to_be_bytes());
+        b[6] = PROTO_TCP;
+        b[7] = 64;
+        b[8] = 0x20;
+        b[23] = 2;
+        b[24] = 0x20;
+        b[39] = 0x64;
+        let ip = parse_ipv6(&b).unwrap();
+        assert_eq!(
+            (ip.traffic_class, ip.flow_label, ip.payload_len),
+            (0xb8, 0x12345, 20)
+        );
+        assert_eq!((ip.next_header, ip.hop_limit), (PROTO_TCP, 64));
+        assert_eq!((ip.saddr[0], ip.saddr[15], ip.daddr[15]), (0x20, 2, 0x64));
+        b[0] = 0x45;
+        assert_eq!(parse_ipv6(&b), None, "not version 6");
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod estimator;
 mod ffi;
 mod ftp;
 mod headers;
+mod headers6;
 mod hooks;
 mod jhash;
 mod netns;

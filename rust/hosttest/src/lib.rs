@@ -22,6 +22,8 @@ pub mod estimator;
 pub mod ftp;
 #[path = "../../headers.rs"]
 pub mod headers;
+#[path = "../../headers6.rs"]
+pub mod headers6;
 #[path = "../../jhash.rs"]
 pub mod jhash;
 #[path = "../../packet.rs"]
