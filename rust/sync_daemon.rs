@@ -315,6 +315,12 @@ impl SyncDaemons {
         drop((master, backup));
     }
 
+    /// Whether a daemon runs, of either role (IPVS's `sync_state` not 0).
+    pub(crate) fn any_running(&self) -> bool {
+        let running = self.running.lock();
+        running.master.is_some() || running.backup.is_some()
+    }
+
     /// Whether a backup runs.
     pub(crate) fn backup_running(&self) -> bool {
         self.backup_on.load(Ordering::Relaxed)

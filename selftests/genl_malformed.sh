@@ -63,6 +63,22 @@ check EINVAL "NEW_DAEMON without a sync id" -- NEW_DAEMON --attr "3:nest:{1:u32:
 check ESRCH "DEL_DAEMON with no daemon running" -- DEL_DAEMON --attr "3:nest:{1:u32:1}"
 check 0 "GET_DAEMON dump, empty" -- GET_DAEMON --dump
 
+# The sync protocol cannot carry connections to a real server of another address family: no
+# daemon starts while one exists, none is added or changed while a daemon runs (EINVAL before
+# the missing dest's ENOENT).
+V6RS="11:u16:10;1:hex:20010db8000000000000000000000002;2:be16:80"
+MASTER="1:u32:1;2:str:rvs-d1;3:u32:1"
+check EINVAL "NEW_DAEMON with an IPv6 real server behind an IPv4 service" -- NEW_DAEMON --attr "3:nest:{$MASTER}"
+check 0 "DEL_DEST of that real server" -- DEL_DEST --attr "1:nest:{$SVC}" --attr "2:nest:{$V6RS}"
+check 0 "NEW_DAEMON without it" -- NEW_DAEMON --attr "3:nest:{$MASTER}"
+check EINVAL "an IPv6 real server behind an IPv4 service while a daemon runs" -- NEW_DEST \
+	--attr "1:nest:{$SVC}" --attr "2:nest:{$V6RS;3:u32:2;4:u32:1;5:u32:0;6:u32:0}"
+check EINVAL "SET_DEST of a missing IPv6 real server while a daemon runs" -- SET_DEST \
+	--attr "1:nest:{$SVC}" --attr "2:nest:{$V6RS;3:u32:2;4:u32:1;5:u32:0;6:u32:0}"
+check 0 "DEL_DAEMON" -- DEL_DAEMON --attr "3:nest:{1:u32:1}"
+check 0 "the IPv6 real server again, no daemon running" -- NEW_DEST \
+	--attr "1:nest:{$SVC}" --attr "2:nest:{$V6RS;3:u32:2;4:u32:1;5:u32:0;6:u32:0}"
+
 # The IPv4 address is the first 4 bytes of the 16: trailing garbage names the same dest.
 check EEXIST "dest address with garbage after the IPv4 bytes" -- NEW_DEST --attr "1:nest:{$SVC}" \
 	--attr "2:nest:{1:hex:c0a80202ffffffffffffffffffffffff;2:be16:80;3:u32:0;4:u32:1;5:u32:0;6:u32:0}"

@@ -139,6 +139,10 @@ fn set_daemon(request: &Request<'_>) -> Result {
     if let Some(ttl) = nest.get(daemon_attr::MCAST_TTL) {
         config.ttl = ttl.u8()?;
     }
+    // The sync protocol cannot carry connections to a real server of another address family.
+    if services::has_mixed_family_dests(net_state) {
+        return Err(EINVAL);
+    }
     daemons.start(request.net(), state, config, net_state.sync_sockets())
 }
 

@@ -214,8 +214,12 @@ pub(crate) fn set_cmd(request: &Request<'_>) -> Result {
             if !af_valid(d.af) {
                 return Err(errno::eafnosupport());
             }
-            // Only tunnelling can reach a real server of another address family.
-            if d.af != svc.key.af() && command != cmd::DEL_DEST && d.fwd != conn_flag::TUNNEL {
+            // Only tunnelling can reach a real server of another address family, and the sync
+            // protocol cannot carry its connections: none while a daemon runs.
+            if d.af != svc.key.af()
+                && command != cmd::DEL_DEST
+                && (d.fwd != conn_flag::TUNNEL || state.sync.any_running())
+            {
                 return Err(EINVAL);
             }
             Some(d)
@@ -461,6 +465,17 @@ fn del_dest(state: &NetState, svc: &Service, d: &DestRequest) -> Result {
     retire(state, &svc.key, old);
     expire_retired(state);
     Ok(())
+}
+
+/// Whether a service has a real server of another address family
+/// (`mixed_address_family_dests`), which the sync protocol cannot carry.
+pub(crate) fn has_mixed_family_dests(state: &NetState) -> bool {
+    let guard = rcu::Guard::new();
+    let mixed = state
+        .services
+        .iter(&guard)
+        .any(|svc| svc.dests.iter().any(|d| d.key.af != svc.key.af()));
+    mixed
 }
 
 /// `ZERO` without a service: every service, every destination and the namespace's totals.
