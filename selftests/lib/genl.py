@@ -3,6 +3,8 @@
 malformed messages that ipvsadm and rvsadm never send.
 
   genl.py request CMD [--dump] [--attr SPEC]...   send one request; print the outcome
+  genl.py batch    one request a line on stdin (its arguments as the shell quotes them, as
+                   `printf '%q '` writes them); prints each outcome's first line at once
   genl.py socket-survives-reload --unload SH --load SH
 
 SPEC is TYPE:KIND:VALUE with KIND u8|u16|be16|u32|str|hex, or TYPE:nest:{SPEC;SPEC...}.
@@ -11,6 +13,7 @@ message: `msg cmd=N ATTR=HEX ...`.
 """
 import errno
 import os
+import shlex
 import socket
 import struct
 import subprocess
@@ -126,7 +129,8 @@ def errname(err):
     return "0" if err == 0 else errno.errorcode.get(err, str(err))
 
 
-def cmd_request(args):
+def parse_request(args):
+    """CMD [--dump] [--attr SPEC]... as (command, attributes, flags)."""
     cmd = IPVS_CMDS[args[0]]
     flags, attrs, i = 0, b"", 1
     while i < len(args):
@@ -138,6 +142,11 @@ def cmd_request(args):
         else:
             sys.exit(f"genl.py: unknown argument {args[i]}")
         i += 1
+    return cmd, attrs, flags
+
+
+def cmd_request(args):
+    cmd, attrs, flags = parse_request(args)
     g = Genl()
     fam = g.family()
     if fam is None:
@@ -148,6 +157,23 @@ def cmd_request(args):
     for rcmd, rattrs in replies:
         fields = " ".join(f"{k}={v.hex()}" for k, v in parse_attrs(rattrs))
         print(f"msg cmd={rcmd} {fields}".rstrip())
+    return 0
+
+
+def cmd_batch():
+    """Many requests from one process (a process costs seconds on the debug kernel): each line
+    of stdin is one, answered by its `errno=` line as soon as it is done."""
+    g = Genl()
+    for line in sys.stdin:
+        args = shlex.split(line)
+        if not args:
+            continue
+        fam = g.family()
+        if fam is None:
+            print("errno=NOFAMILY", flush=True)
+            continue
+        err, _ = g.request(fam, *parse_request(args))
+        print(f"errno={errname(err)}", flush=True)
     return 0
 
 
@@ -185,6 +211,8 @@ def main():
         sys.exit(__doc__)
     if sys.argv[1] == "request":
         return cmd_request(sys.argv[2:])
+    if sys.argv[1] == "batch":
+        return cmd_batch()
     if sys.argv[1] == "socket-survives-reload":
         return cmd_socket_survives_reload(sys.argv[2:])
     sys.exit(__doc__)
