@@ -20,10 +20,14 @@ new_service() {
 	adm -A -t "$VIP:$port" -s "$1" ${2:+-b "$2"} || fail "add service -s $1"
 	for i in 1 2 3; do adm -a -t "$VIP:$port" -r "$(rs_ip "$i"):80" -m -w "$i" || fail "add rs$i"; done
 }
-# seq_of SCHED [FLAGS]: the real servers answering 12 requests, on one line.
+# seq_of SCHED [FLAGS]: the real servers answering 12 requests, on one line. The debug kernel
+# sends 6: wrr's cycle over the weights 1, 2 and 3 is 6 long, and every expected sequence is
+# checked up to there.
+requests=12
+[ "${KERNEL:-}" = debug ] && requests=6
 seq_of() {
 	new_service "$@"
-	client_http 12 "$port" | tr '\n' ' '
+	client_http "$requests" "$port" | tr '\n' ' '
 }
 # from_clients SCHED [FLAGS]: one request from each of 8 client addresses.
 from_clients() {
@@ -36,10 +40,14 @@ from_clients() {
 }
 
 check() {
-	local sched=$1 expected=$2 actual
+	local sched=$1 expected=$2 actual words
 	shift 2
 	actual=$("$@")
 	if [ "$expected" = record ]; then log "$sched: $actual"; return; fi
+	if [ "$1" = seq_of ]; then
+		read -ra words <<<"$expected"
+		expected="${words[*]:0:requests} "
+	fi
 	assert_eq "$expected" "$actual" "$sched: exact choices"
 }
 
@@ -56,4 +64,4 @@ check sh "rs1 rs2 rs1 rs3 rs1 rs3 rs3 rs3" from_clients sh
 check mh "rs2 rs3 rs3 rs3 rs1 rs2 rs3 rs1" from_clients mh
 # With sh-port the (random) client ports take part: only the support is checked.
 assert_match '^(rs[123] ){7}rs[123]$' "$(from_clients sh sh-port)" "sh-port: 8 answers from the real servers"
-assert_match '^(rs[123] ){12}$' "$(seq_of twos)" "twos: 12 answers from the real servers"
+assert_match "^(rs[123] ){$requests}\$" "$(seq_of twos)" "twos: $requests answers from the real servers"
