@@ -28,7 +28,8 @@ use crate::{
         rculist::{Entry, GrowingHashTable, RcuHashed, RcuLink},
         timer,
     },
-    jhash, packet,
+    jhash,
+    packet::{self, InetAddr},
     pe_sip::{self, CallId},
     proto::{self, TcpState},
     service::DestShared,
@@ -65,11 +66,13 @@ const OLD_STATE_MASK: u32 = 0xff << OLD_STATE_SHIFT;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tuple {
     pub(crate) protocol: u8,
-    pub(crate) caddr: [u8; 4],
+    /// The client's address, of the service's family (`cp->af`).
+    pub(crate) caddr: InetAddr,
     pub(crate) cport: [u8; 2],
-    pub(crate) vaddr: [u8; 4],
+    pub(crate) vaddr: InetAddr,
     pub(crate) vport: [u8; 2],
-    pub(crate) daddr: [u8; 4],
+    /// The real server's address, of another family only through a tunnel (`cp->daf`).
+    pub(crate) daddr: InetAddr,
     pub(crate) dport: [u8; 2],
 }
 
@@ -120,7 +123,7 @@ impl RcuHashed for Conn {
         }
         client_hash(
             self.tuple.protocol,
-            self.tuple.caddr,
+            &self.tuple.caddr,
             self.tuple.cport,
             seed,
         )
@@ -128,9 +131,13 @@ impl RcuHashed for Conn {
 }
 
 /// `ip_vs_conn_hashkey` without the table's mask: the hash of a client endpoint.
-fn client_hash(protocol: u8, addr: [u8; 4], port: [u8; 2], seed: u32) -> u32 {
+fn client_hash(protocol: u8, addr: &InetAddr, port: [u8; 2], seed: u32) -> u32 {
+    let addr_word = match addr {
+        InetAddr::V4(a) => u32::from_ne_bytes(*a),
+        InetAddr::V6(a) => jhash::jhash(a, seed),
+    };
     jhash::jhash_3words(
-        u32::from_ne_bytes(addr),
+        addr_word,
         u32::from(u16::from_ne_bytes(port)),
         u32::from(protocol),
         seed,
@@ -143,8 +150,8 @@ fn call_hash(call_id: &CallId, seed: u32) -> u32 {
     jhash::jhash(call_id.as_bytes(), seed)
 }
 
-// A connection and its `Arc` count fit the 128-byte slab (IPVS's take 320 bytes).
-const _: () = assert!(core::mem::size_of::<Conn>() <= 120);
+// A connection and its `Arc` count fit the 192-byte slab (IPVS's take 320 bytes).
+const _: () = assert!(core::mem::size_of::<Conn>() <= 184);
 
 /// The connection timeouts of a namespace, in seconds.
 #[derive(Clone, Copy)]
@@ -563,18 +570,33 @@ impl Conn {
     }
 
     /// The sync entry of the connection (`ip_vs_sync_conn`): its addresses, flags, state,
-    /// firewall mark, timeout in seconds, and a template's SIP call.
-    pub(crate) fn sync_entry(&self, timeouts: &TimeoutTable) -> sync_wire::SyncConn<'_> {
+    /// firewall mark, timeout in seconds, and a template's SIP call. None for a connection whose
+    /// real server is of another family, which the sync messages cannot carry (a sync daemon and
+    /// such real servers exclude each other, `ip_vs_start_sync_thread`).
+    pub(crate) fn sync_entry(&self, timeouts: &TimeoutTable) -> Option<sync_wire::SyncConn<'_>> {
         let t = &self.tuple;
+        let addrs = match (t.caddr, t.vaddr, t.daddr) {
+            (InetAddr::V4(caddr), InetAddr::V4(vaddr), InetAddr::V4(daddr)) => {
+                sync_wire::Addrs::V4 {
+                    caddr,
+                    vaddr,
+                    daddr,
+                }
+            }
+            (InetAddr::V6(caddr), InetAddr::V6(vaddr), InetAddr::V6(daddr)) => {
+                sync_wire::Addrs::V6 {
+                    caddr,
+                    vaddr,
+                    daddr,
+                }
+            }
+            _ => return None,
+        };
         let word = self.state.load(Ordering::Relaxed);
         let secs = self.timeout_ticks(timeouts) / u64::from(timer::hz().max(1));
-        sync_wire::SyncConn {
+        Some(sync_wire::SyncConn {
             protocol: t.protocol,
-            addrs: sync_wire::Addrs::V4 {
-                caddr: t.caddr,
-                vaddr: t.vaddr,
-                daddr: t.daddr,
-            },
+            addrs,
             cport: t.cport,
             vport: t.vport,
             dport: t.dport,
@@ -587,7 +609,7 @@ impl Conn {
                 data: id.as_bytes(),
                 name: pe_sip::NAME,
             }),
-        }
+        })
     }
 
     /// How long the connection lives after a packet in its current state, in jiffies.
@@ -673,9 +695,9 @@ pub(crate) enum Lookup<'a> {
     /// A request: source = client, destination = virtual service (`ip_vs_conn_in_get`).
     Request {
         protocol: u8,
-        caddr: [u8; 4],
+        caddr: InetAddr,
         cport: [u8; 2],
-        vaddr: [u8; 4],
+        vaddr: InetAddr,
         vport: [u8; 2],
     },
     /// A persistence template: client network (port 0), virtual address and port, and the SIP
@@ -683,17 +705,17 @@ pub(crate) enum Lookup<'a> {
     /// a call finds only templates without one.
     Template {
         protocol: u8,
-        caddr: [u8; 4],
-        vaddr: [u8; 4],
+        caddr: InetAddr,
+        vaddr: InetAddr,
         vport: [u8; 2],
         call_id: Option<&'a CallId>,
     },
     /// A NAT reply: source = real server, destination = client (`ip_vs_conn_out_get`).
     Reply {
         protocol: u8,
-        daddr: [u8; 4],
+        daddr: InetAddr,
         dport: [u8; 2],
-        caddr: [u8; 4],
+        caddr: InetAddr,
         cport: [u8; 2],
     },
 }
@@ -725,7 +747,7 @@ impl ConnTable {
     }
 
     /// The hash of a client endpoint in this table.
-    fn hash(&self, protocol: u8, addr: [u8; 4], port: [u8; 2]) -> u32 {
+    fn hash(&self, protocol: u8, addr: &InetAddr, port: [u8; 2]) -> u32 {
         client_hash(protocol, addr, port, self.chains.seed())
     }
 
@@ -776,7 +798,7 @@ impl ConnTable {
             Lookup::Template {
                 call_id: Some(id), ..
             } => call_hash(id, self.chains.seed()),
-            _ => self.hash(protocol, caddr, cport),
+            _ => self.hash(protocol, &caddr, cport),
         };
         self.chains.iter(hash, guard).find(|c| {
             let t = &c.tuple;
@@ -833,7 +855,7 @@ impl ConnTable {
     /// Unlinks `conn` now (`ip_vs_conn_expire_now`); false if it was gone already.
     pub(crate) fn expire_now(&self, conn: &Conn) -> bool {
         let t = conn.tuple;
-        let hash = self.hash(t.protocol, t.caddr, t.cport);
+        let hash = self.hash(t.protocol, &t.caddr, t.cport);
         let removed =
             self.chains
                 .remove_hashed(hash, &Guard::new(), releasing(|c| core::ptr::eq(c, conn)));

@@ -8,7 +8,7 @@
 
 #![deny(unsafe_code)]
 
-use crate::abi::{tunnel_flag, tunnel_type, IPPROTO_TCP, IPPROTO_UDP};
+use crate::abi::{tunnel_flag, tunnel_type, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
 
 /// IP protocol numbers (TCP and UDP as the IPVS ABI's `IPPROTO_*`).
 pub(crate) const PROTO_ICMP: u8 = 1;
@@ -491,6 +491,62 @@ pub(crate) fn ipv4_in_16(a: [u8; 4]) -> [u8; 16] {
     full
 }
 
+/// An address with its family, as a connection keeps its client's, virtual and real server's
+/// (IPVS's `union nf_inet_addr` and the connection's `af` or `daf`). Addresses of different
+/// families are never equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InetAddr {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl InetAddr {
+    /// The address of family `af` in the 16 bytes of `union nf_inet_addr`; `None` for another
+    /// family.
+    pub(crate) fn from_af(af: u16, addr: &[u8; 16]) -> Option<Self> {
+        match af {
+            AF_INET => Some(Self::V4([addr[0], addr[1], addr[2], addr[3]])),
+            AF_INET6 => Some(Self::V6(*addr)),
+            _ => None,
+        }
+    }
+
+    /// The address family (`AF_INET`, `AF_INET6`).
+    pub(crate) fn af(&self) -> u16 {
+        match self {
+            Self::V4(_) => AF_INET,
+            Self::V6(_) => AF_INET6,
+        }
+    }
+
+    /// The 16 bytes of `union nf_inet_addr` (an IPv4 address first, the rest zero).
+    pub(crate) fn to_16(self) -> [u8; 16] {
+        match self {
+            Self::V4(a) => ipv4_in_16(a),
+            Self::V6(a) => a,
+        }
+    }
+
+    /// The address under a persistence netmask (`ip_vs_addr_set` of `svc->netmask`, the IPv4
+    /// mask in network order, or `ipv6_addr_prefix`'s prefix length for IPv6).
+    pub(crate) fn masked(self, netmask: u32) -> Self {
+        match self {
+            Self::V4(a) => {
+                let mask = netmask.to_ne_bytes();
+                Self::V4(core::array::from_fn(|i| a[i] & mask[i]))
+            }
+            Self::V6(a) => {
+                let prefix = netmask.min(128) as usize;
+                Self::V6(core::array::from_fn(|i| {
+                    let bits = prefix.saturating_sub(i * 8).min(8);
+                    // `bits` is at most 8: the shift keeps the high `bits` of the byte.
+                    a[i] & (0xffu16 << (8 - bits)) as u8
+                }))
+            }
+        }
+    }
+}
+
 /// The `N` bytes of `b` at `offset`, if it has them. (Fixed-size reads and writes compile to
 /// moves; `copy_from_slice` is a call into the kernel's `core` per field.)
 pub(crate) fn read<const N: usize>(b: &[u8], offset: usize) -> Option<[u8; N]> {
@@ -514,6 +570,34 @@ pub(crate) fn csum_fold(sum: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_of_both_families_mask_and_convert() {
+        let v4 = InetAddr::V4([192, 168, 7, 9]);
+        // An IPv4 netmask is kept in network byte order (255.255.255.0).
+        let mask = u32::from_ne_bytes([255, 255, 255, 0]);
+        assert_eq!(v4.masked(mask), InetAddr::V4([192, 168, 7, 0]));
+        assert_eq!(v4.to_16(), ipv4_in_16([192, 168, 7, 9]));
+        assert_eq!(InetAddr::from_af(AF_INET, &v4.to_16()), Some(v4));
+        let mut a = [0xffu8; 16];
+        a[0] = 0x20;
+        let v6 = InetAddr::V6(a);
+        let InetAddr::V6(m) = v6.masked(64) else {
+            panic!("family changed");
+        };
+        assert_eq!(&m[..8], &a[..8]);
+        assert_eq!(&m[8..], &[0; 8]);
+        let InetAddr::V6(m) = v6.masked(60) else {
+            panic!("family changed");
+        };
+        assert_eq!((m[6], m[7]), (0xff, 0xf0));
+        assert_eq!(v6.masked(128), v6);
+        assert_eq!(v6.masked(200), v6);
+        assert_eq!(InetAddr::from_af(AF_INET6, &a), Some(v6));
+        assert_eq!(InetAddr::from_af(0, &a), None);
+        // The same bytes in the two families are different addresses.
+        assert_ne!(InetAddr::V6(ipv4_in_16([192, 168, 7, 9])), v4);
+    }
 
     #[test]
     fn fixed_size_fields_read_and_swap_in_bounds_only() {

@@ -19,7 +19,7 @@ use crate::{
         sync::BhSpinLock,
     },
     jhash,
-    packet::{self, Encap},
+    packet::{self, Encap, InetAddr},
     pe_sip,
     sched::{Candidate, Flow, SchedState, Scheduler},
     stats::Stats,
@@ -495,19 +495,19 @@ impl ServiceTable {
         self.find(key, &guard).map(|s| s.to_arc())
     }
 
-    /// The service an IPv4 packet for `daddr:dport` (wire bytes) with firewall mark `mark` is
-    /// for (`ip_vs_service_find`): a fwmark service first, then the exact address and port, then
-    /// a persistent port-0 service of the address.
-    pub(crate) fn find_ipv4<'g>(
+    /// The service a packet for `daddr:dport` (wire bytes) with firewall mark `mark` is for
+    /// (`ip_vs_service_find`): a fwmark service of the address's family first, then the exact
+    /// address and port, then a persistent port-0 service of the address.
+    pub(crate) fn find_for_packet<'g>(
         &'g self,
         protocol: u8,
-        daddr: [u8; 4],
+        daddr: &InetAddr,
         dport: [u8; 2],
         mark: u32,
         guard: &'g Guard,
     ) -> Option<Entry<'g, Service>> {
-        let addr = packet::ipv4_in_16(daddr);
-        let af = AF_INET;
+        let addr = daddr.to_16();
+        let af = daddr.af();
         let tuple = |port| ServiceKey::Tuple {
             af,
             protocol: u16::from(protocol),

@@ -26,7 +26,7 @@
 //! connections idle meanwhile; with the pass it has, whether the other director runs rvs or
 //! ip_vs.
 //!
-//! Not yet: IPv6 entries and groups.
+//! Not yet: IPv6 multicast groups (entries of IPv6 connections are sent and applied).
 
 #![deny(unsafe_code)]
 
@@ -43,7 +43,7 @@ use crate::{
         work::Work,
     },
     netns::{self, NetState},
-    packet,
+    packet::{self, InetAddr},
     pe_sip::CallId,
     service::{DestKey, PersistenceEngine},
     sync_apply::{self, Held, Plan},
@@ -365,8 +365,9 @@ impl SyncDaemons {
                     sync_pace::decide(&pacing, &view, pkts, now)
                 {
                     if cp.mark_synced(view.sync_endtime, endtime, force) {
-                        let entry = cp.sync_entry(&timeouts);
-                        queued |= self.queue(&entry, port_hash(cp), version, qlen_max, now);
+                        if let Some(entry) = cp.sync_entry(&timeouts) {
+                            queued |= self.queue(&entry, port_hash(cp), version, qlen_max, now);
+                        }
                     }
                 }
             }
@@ -535,9 +536,10 @@ impl SyncDaemons {
                     && !sync_pace::tcp_state_synced(c.state());
                 let controlled = persist_mode && c.control().is_some();
                 if c.is_template() || !(unsynced_tcp || controlled) {
-                    let entry = c.sync_entry(&timeouts);
-                    self.queue(&entry, port_hash(c), version, qlen_max, now);
-                    budget = budget.saturating_sub(1);
+                    if let Some(entry) = c.sync_entry(&timeouts) {
+                        self.queue(&entry, port_hash(c), version, qlen_max, now);
+                        budget = budget.saturating_sub(1);
+                    }
                 }
                 Ok(())
             });
@@ -648,9 +650,8 @@ impl DatagramHandler for BackupReceiver {
     }
 }
 
-/// Applies one entry to the namespace's connection table (`ip_vs_proc_conn`). Entries the
-/// data plane cannot carry (IPv6) are skipped, and so are those without a real server of a
-/// service here: IPVS keeps them unbound until one appears. As in IPVS, an entry of a
+/// Applies one entry to the namespace's connection table (`ip_vs_proc_conn`). Entries without a
+/// real server of a service here are skipped: IPVS keeps them unbound until one appears. As in IPVS, an entry of a
 /// persistence engine the director lacks is dropped alone (`ip_vs_conn_fill_param_sync`).
 fn apply(state: &NetState, entry: &SyncConn<'_>) {
     // The engine's name is a C string on the backup; its data is not empty (the decoder's).
@@ -669,13 +670,25 @@ fn apply(state: &NetState, entry: &SyncConn<'_>) {
 /// [`apply`] for an entry whose template is for SIP call `call_id`, if any (a connection's
 /// call is not kept).
 fn apply_entry(state: &NetState, entry: &SyncConn<'_>, call_id: Option<&CallId>) {
-    let Addrs::V4 {
-        caddr,
-        vaddr,
-        daddr,
-    } = entry.addrs
-    else {
-        return;
+    let (caddr, vaddr, daddr) = match entry.addrs {
+        Addrs::V4 {
+            caddr,
+            vaddr,
+            daddr,
+        } => (
+            InetAddr::V4(caddr),
+            InetAddr::V4(vaddr),
+            InetAddr::V4(daddr),
+        ),
+        Addrs::V6 {
+            caddr,
+            vaddr,
+            daddr,
+        } => (
+            InetAddr::V6(caddr),
+            InetAddr::V6(vaddr),
+            InetAddr::V6(daddr),
+        ),
     };
     let protocol = entry.protocol;
     let template = entry.flags & CONN_F_TEMPLATE != 0;
@@ -702,12 +715,12 @@ fn apply_entry(state: &NetState, entry: &SyncConn<'_>, call_id: Option<&CallId>)
     };
     let held = state.conns.find(&key);
     let held_view = held.as_ref().map(|c| Held {
-        daddr: packet::ipv4_in_16(c.tuple.daddr),
+        daddr: c.tuple.daddr.to_16(),
         dport: c.tuple.dport,
         flags: c.uapi_flags(),
         bound: c.dest.is_some(),
     });
-    let daddr16 = packet::ipv4_in_16(daddr);
+    let daddr16 = daddr.to_16();
     let state_number = u8::try_from(entry.state).unwrap_or(u8::MAX);
     let state_timeout = (!template).then(|| state.timeout_table().ticks(protocol, state_number));
     let ticks = sync_apply::timeout_ticks(entry.timeout, template, state_timeout, timer::hz());
@@ -756,9 +769,9 @@ fn apply_entry(state: &NetState, entry: &SyncConn<'_>, call_id: Option<&CallId>)
 fn create(
     state: &NetState,
     entry: &SyncConn<'_>,
-    caddr: [u8; 4],
-    vaddr: [u8; 4],
-    daddr: [u8; 4],
+    caddr: InetAddr,
+    vaddr: InetAddr,
+    daddr: InetAddr,
     flags: u32,
     state_number: u8,
     ticks: u64,
@@ -768,7 +781,7 @@ fn create(
     let Some(svc) =
         state
             .services
-            .find_ipv4(entry.protocol, vaddr, entry.vport, entry.fwmark, &guard)
+            .find_for_packet(entry.protocol, &vaddr, entry.vport, entry.fwmark, &guard)
     else {
         return;
     };
@@ -780,8 +793,8 @@ fn create(
         dport
     };
     let dest_key = |port| DestKey {
-        af: crate::abi::AF_INET,
-        addr: packet::ipv4_in_16(daddr),
+        af: daddr.af(),
+        addr: daddr.to_16(),
         port,
     };
     let Some((_, dest)) = svc

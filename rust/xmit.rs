@@ -18,7 +18,7 @@ use crate::{
         skb::{gso, Meta, Packet, Route, Verdict, Writable},
     },
     netns::NetState,
-    packet::{self, Encap, Ipv4},
+    packet::{self, Encap, InetAddr, Ipv4},
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -48,7 +48,9 @@ pub(crate) fn transmit(
         // address (`ip_vs_dr_xmit`), and its replies go straight to the client. One that is this
         // host gets the packet locally (`ip_vs_send_or_cont`).
         conn_flag::DROUTE => {
-            let rs = conn.tuple.daddr;
+            let InetAddr::V4(rs) = conn.tuple.daddr else {
+                return Verdict::Drop;
+            };
             send_unchanged(net, pkt, seen, conn, (rs, true), Verdict::Accept, payload)
         }
         // `cache_bypass`: the packet goes unchanged to its own destination, which must not be
@@ -245,7 +247,10 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
         return Verdict::Drop;
     };
     let t = &conn.tuple;
-    let Ok(route) = route(net, &pkt, seen, conn, t.daddr, false) else {
+    let InetAddr::V4(daddr) = t.daddr else {
+        return Verdict::Drop;
+    };
+    let Ok(route) = route(net, &pkt, seen, conn, daddr, false) else {
         return Verdict::Drop;
     };
     let local = route.is_local();
@@ -270,7 +275,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
     let r = Rewrite {
         protocol: ip.protocol,
         addr_offset: packet::IPV4_DADDR,
-        new_addr: t.daddr,
+        new_addr: daddr,
         port_offset: l4 + 2,
         new_port: t.dport,
         sum_offset: l4 + sum,
@@ -326,7 +331,9 @@ fn tunnel(
 ) -> Verdict {
     let ip = seen.ip;
     let encap = conn.dest.as_ref().map_or(Encap::Ipip, |d| d.encap());
-    let daddr = conn.tuple.daddr;
+    let InetAddr::V4(daddr) = conn.tuple.daddr else {
+        return Verdict::Drop;
+    };
     let Ok(route) = route(net, &pkt, seen, conn, daddr, false) else {
         return Verdict::Drop;
     };

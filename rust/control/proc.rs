@@ -18,7 +18,8 @@ use crate::{
         rcu, timer,
     },
     netns::NetState,
-    packet, pe_sip,
+    packet::{self, InetAddr},
+    pe_sip,
     service::ServiceKey,
 };
 use core::fmt::{self, Write};
@@ -204,13 +205,13 @@ impl ProcFile for Conns {
             };
             write!(
                 out,
-                "{:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X} {:<11} {:7}",
+                "{:<3} {} {:04X} {} {:04X} {} {:04X} {:<11} {:7}",
                 name,
-                u32::from_be_bytes(t.caddr),
+                ConnAddr(&t.caddr),
                 u16::from_be_bytes(t.cport),
-                u32::from_be_bytes(t.vaddr),
+                ConnAddr(&t.vaddr),
                 u16::from_be_bytes(vport),
-                u32::from_be_bytes(t.daddr),
+                ConnAddr(&t.daddr),
                 u16::from_be_bytes(dport),
                 c.state_name(),
                 c.expires_in_secs(now),
@@ -224,5 +225,18 @@ impl ProcFile for Conns {
             }
             out.write_str("\n")
         })
+    }
+}
+
+/// An address as `/proc/net/ip_vs_conn` shows it: IPv4 as 8 hexadecimal digits, IPv6 in full
+/// (`%pI6`).
+struct ConnAddr<'a>(&'a InetAddr);
+
+impl fmt::Display for ConnAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            InetAddr::V4(a) => write!(f, "{:08X}", u32::from_be_bytes(*a)),
+            InetAddr::V6(a) => write!(f, "{}", Ipv6Full(a)),
+        }
     }
 }

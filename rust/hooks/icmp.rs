@@ -17,7 +17,7 @@ use crate::{
     },
     headers::{IcmpError, Quoted, QuotedEncap, QuotedTunnel},
     netns::NetState,
-    packet::{self, Encap, Ipv4},
+    packet::{self, Encap, InetAddr, Ipv4},
     xmit::{self, Payload},
 };
 use kernel::prelude::*;
@@ -63,21 +63,24 @@ pub(super) fn reply_icmp(
     // The quoted packet is a request as the real server got it: client to real server.
     let key = Lookup::Reply {
         protocol: q.ip.protocol,
-        daddr: q.ip.daddr,
+        daddr: InetAddr::V4(q.ip.daddr),
         dport: q.ports.dport,
-        caddr: q.ip.saddr,
+        caddr: InetAddr::V4(q.ip.saddr),
         cport: q.ports.sport,
     };
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
     let t = conn.tuple;
+    let InetAddr::V4(vaddr) = t.vaddr else {
+        return Verdict::Drop;
+    };
     let inner_l4 = q.offset + q.ip.header_len;
     let r = IcmpRewrite {
         outer_offset: packet::IPV4_SADDR,
         inner_addr_offset: q.offset + packet::IPV4_DADDR,
         inner_port_offset: inner_l4 + 2,
-        addr: t.vaddr,
+        addr: vaddr,
         port: t.vport,
     };
     if rewrite_icmp(&mut pkt, ip, &q, &r).is_err() {
@@ -106,9 +109,9 @@ pub(super) fn request_icmp(
     // The quoted packet is a reply as the client got it: virtual service to client.
     let key = Lookup::Request {
         protocol: q.ip.protocol,
-        caddr: q.ip.daddr,
+        caddr: InetAddr::V4(q.ip.daddr),
         cport: q.ports.dport,
-        vaddr: q.ip.saddr,
+        vaddr: InetAddr::V4(q.ip.saddr),
         vport: q.ports.sport,
     };
     let Some(conn) = state.conns.find(&key) else {
@@ -135,12 +138,15 @@ pub(super) fn request_icmp(
         return Verdict::Drop;
     }
     let t = conn.tuple;
+    let InetAddr::V4(daddr) = t.daddr else {
+        return Verdict::Drop;
+    };
     let inner_l4 = q.offset + q.ip.header_len;
     let r = IcmpRewrite {
         outer_offset: packet::IPV4_DADDR,
         inner_addr_offset: q.offset + packet::IPV4_SADDR,
         inner_port_offset: inner_l4,
-        addr: t.daddr,
+        addr: daddr,
         port: t.dport,
     };
     if rewrite_icmp(&mut pkt, ip, &q, &r).is_err() {
@@ -187,9 +193,9 @@ fn tunnel_icmp(
     let inner = &t.inner;
     let key = Lookup::Request {
         protocol: inner.ip.protocol,
-        caddr: inner.ip.saddr,
+        caddr: InetAddr::V4(inner.ip.saddr),
         cport: inner.ports.sport,
-        vaddr: inner.ip.daddr,
+        vaddr: InetAddr::V4(inner.ip.daddr),
         vport: inner.ports.dport,
     };
     let Some(conn) = state.conns.find(&key) else {

@@ -7,7 +7,7 @@
 
 use super::{count_out, request};
 use crate::{
-    abi::{conn_flag, svc_flag},
+    abi::{conn_flag, svc_flag, AF_INET},
     conn::{Conn, Lookup, Tuple},
     defense,
     ffi::{
@@ -18,7 +18,7 @@ use crate::{
     },
     headers::Transport,
     netns::NetState,
-    packet::{self, Ipv4, Ports},
+    packet::{self, InetAddr, Ipv4, Ports},
     proto,
     service::ServiceKey,
     xmit::{self, Rewrite},
@@ -41,9 +41,9 @@ pub(super) fn reply(
 ) -> Verdict {
     let key = Lookup::Reply {
         protocol: ip.protocol,
-        daddr: ip.saddr,
+        daddr: InetAddr::V4(ip.saddr),
         dport: ports.sport,
-        caddr: ip.daddr,
+        caddr: InetAddr::V4(ip.daddr),
         cport: ports.dport,
     };
     // Borrowed for the packet path's read-side critical section (see `request`).
@@ -85,10 +85,13 @@ fn translate(
     ) else {
         return Verdict::Accept;
     };
+    let InetAddr::V4(vaddr) = conn.tuple.vaddr else {
+        return Verdict::Drop;
+    };
     let r = Rewrite {
         protocol: ip.protocol,
         addr_offset: packet::IPV4_SADDR,
-        new_addr: conn.tuple.vaddr,
+        new_addr: vaddr,
         port_offset: l4,
         new_port: conn.tuple.vport,
         sum_offset: l4 + sum,
@@ -129,13 +132,12 @@ fn conn_out(
     if port == 0 || ports.sport == [0, 0] {
         return None;
     }
-    let (vaddr, vport) = ([addr[0], addr[1], addr[2], addr[3]], port.to_be_bytes());
+    let (vaddr, vport) = (InetAddr::from_af(AF_INET, &addr)?, port.to_be_bytes());
     let fwd = dest.params.fwd & conn_flag::FWD_MASK;
     let one_packet = svc.params.flags & svc_flag::ONEPACKET != 0;
     let control = if svc.persistent() {
         // The client's network, as for its requests; no call, no connection.
-        let mask = svc.params.netmask.to_ne_bytes();
-        let snet: [u8; 4] = core::array::from_fn(|i| ip.daddr[i] & mask[i]);
+        let snet = InetAddr::V4(ip.daddr).masked(svc.params.netmask);
         let call_id = request::sip_call_id(pkt, ip)?;
         let key = Lookup::Template {
             protocol: ip.protocol,
@@ -157,7 +159,7 @@ fn conn_out(
                     cport: [0, 0],
                     vaddr,
                     vport,
-                    daddr: ip.saddr,
+                    daddr: InetAddr::V4(ip.saddr),
                     dport: ports.sport,
                 };
                 let ct = Conn::new_template(
@@ -183,11 +185,11 @@ fn conn_out(
     };
     let tuple = Tuple {
         protocol: ip.protocol,
-        caddr: ip.daddr,
+        caddr: InetAddr::V4(ip.daddr),
         cport: ports.dport,
         vaddr,
         vport,
-        daddr: ip.saddr,
+        daddr: InetAddr::V4(ip.saddr),
         dport: ports.sport,
     };
     let conn = Conn::new(

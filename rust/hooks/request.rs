@@ -17,7 +17,7 @@ use crate::{
     },
     headers::Transport,
     netns::NetState,
-    packet::{self, Ipv4, Ports},
+    packet::{self, InetAddr, Ipv4, Ports},
     pe_sip::{self, CallId},
     proto,
     sched::Flow,
@@ -104,9 +104,9 @@ pub(super) fn request(
 fn request_key(ip: &Ipv4, ports: Ports) -> Lookup<'static> {
     Lookup::Request {
         protocol: ip.protocol,
-        caddr: ip.saddr,
+        caddr: InetAddr::V4(ip.saddr),
         cport: ports.sport,
-        vaddr: ip.daddr,
+        vaddr: InetAddr::V4(ip.daddr),
         vport: ports.dport,
     }
 }
@@ -177,9 +177,10 @@ fn schedule(
         }
     }
     let guard = Guard::new();
+    let daddr = InetAddr::V4(ip.daddr);
     let Some(svc) = state
         .services
-        .find_ipv4(ip.protocol, ip.daddr, ports.dport, mark, &guard)
+        .find_for_packet(ip.protocol, &daddr, ports.dport, mark, &guard)
     else {
         return Ok(None);
     };
@@ -215,9 +216,9 @@ fn schedule(
     // The new connection's addresses, to the real server's `daddr:dport`.
     let tuple_to = |daddr, dport| Tuple {
         protocol: ip.protocol,
-        caddr: ip.saddr,
+        caddr: InetAddr::V4(ip.saddr),
         cport: ports.sport,
-        vaddr: ip.daddr,
+        vaddr: InetAddr::V4(ip.daddr),
         vport: ports.dport,
         daddr,
         dport,
@@ -233,7 +234,7 @@ fn schedule(
             pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
             return Err(Verdict::Drop);
         }
-        let no_dest = tuple_to([0; 4], [0; 2]);
+        let no_dest = tuple_to(InetAddr::V4([0; 4]), [0; 2]);
         let conn = Conn::new(
             no_dest,
             conn_flag::BYPASS,
@@ -274,7 +275,7 @@ fn schedule(
 /// Where a new connection goes.
 struct Target {
     dest: Arc<DestShared>,
-    daddr: [u8; 4],
+    daddr: InetAddr,
     dport: [u8; 2],
     fwd: u32,
     /// The persistence template that chose the real server.
@@ -292,11 +293,9 @@ impl Target {
             }
             return None;
         }
-        let a = &dest.key.addr;
-        let daddr = [a[0], a[1], a[2], a[3]];
         Some(Self {
             dest: dest.shared.clone(),
-            daddr,
+            daddr: InetAddr::from_af(dest.key.af, &dest.key.addr)?,
             dport: if dest.key.port == 0 {
                 vport
             } else {
@@ -321,6 +320,16 @@ pub(super) fn sip_call_id(pkt: &mut Packet<'_>, ip: &Ipv4) -> Option<CallId> {
     let (call_id, _) =
         pkt.parse(|bytes, _| Ok(bytes.rest_from(payload)?.and_then(pe_sip::call_id)))?;
     call_id
+}
+
+/// The "virtual address" of a firewall-mark service's template, in the family of `vaddr`: the
+/// mark in the first word (`union nf_inet_addr fwmark = { .ip = htonl(svc->fwmark) }`).
+pub(super) fn fwmark_vaddr(vaddr: &InetAddr, mark: u32) -> InetAddr {
+    let word = mark.to_be_bytes();
+    match vaddr {
+        InetAddr::V4(_) => InetAddr::V4(word),
+        InetAddr::V6(_) => InetAddr::V6(packet::ipv4_in_16(word)),
+    }
 }
 
 /// IPVS's FTP control port, whose persistence templates ignore ports.
@@ -357,8 +366,7 @@ fn persist(
     call_id: Option<&CallId>,
     flow: &mut Flow<'_>,
 ) -> Result<Option<Target>, Verdict> {
-    let mask = svc.params.netmask.to_ne_bytes();
-    let snet: [u8; 4] = core::array::from_fn(|i| ip.saddr[i] & mask[i]);
+    let snet = InetAddr::V4(ip.saddr).masked(svc.params.netmask);
     let (svc_port, fwmark) = match svc.key {
         ServiceKey::Tuple { port, .. } => (port, None),
         ServiceKey::Fwmark { mark, .. } => (0, Some(mark)),
@@ -366,10 +374,11 @@ fn persist(
     let to_svc_port = u16::from_be_bytes(ports.dport) == svc_port;
     // Template keys (comment of `ip_vs_sched_persist`): <proto, caddr, 0, vaddr, vport> for a
     // port service, port 0 for FTP, and <IPPROTO_IP, caddr, 0, fwmark, 0> for a fwmark service.
+    let daddr = InetAddr::V4(ip.daddr);
     let (protocol, vaddr, vport) = match fwmark {
-        Some(mark) if !to_svc_port => (0, mark.to_be_bytes(), [0, 0]),
-        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol, ip.daddr, ports.dport),
-        _ => (ip.protocol, ip.daddr, [0, 0]),
+        Some(mark) if !to_svc_port => (0, fwmark_vaddr(&daddr, mark), [0, 0]),
+        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol, daddr, ports.dport),
+        _ => (ip.protocol, daddr, [0, 0]),
     };
     let key = Lookup::Template {
         protocol,
