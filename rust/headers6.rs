@@ -6,7 +6,7 @@
 //! apart, what an ICMPv6 error quotes (`ip_vs_in_icmp_v6`, `ip_vs_out_icmp_v6`). The IPv6
 //! counterpart of [`crate::headers`], with the same [`Need`] protocol for bytes not yet linear.
 //!
-//! Groundwork of #14: kernel-independent and host-tested; the data plane does not use it yet.
+//! Kernel-independent and host-tested.
 
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), allow(dead_code))]
@@ -27,6 +27,12 @@ pub(crate) const NEXTHDR_NONE: u8 = 59;
 pub(crate) const PROTO_ICMPV6: u8 = 58;
 /// Length of an ICMPv6 header (`struct icmp6hdr`); the quoted packet follows.
 pub(crate) const ICMPV6_HEADER_LEN: usize = 8;
+/// ICMPv6 error types and codes rvs sends (`uapi/linux/icmpv6.h`).
+pub(crate) const ICMPV6_DEST_UNREACH: u8 = 1;
+pub(crate) const ICMPV6_PORT_UNREACH: u8 = 4;
+pub(crate) const ICMPV6_PKT_TOOBIG: u8 = 2;
+pub(crate) const ICMPV6_TIME_EXCEED: u8 = 3;
+pub(crate) const ICMPV6_EXC_HOPLIMIT: u8 = 0;
 /// Types with this bit are informational, the others errors (`ICMPV6_INFOMSG_MASK`).
 const ICMPV6_INFOMSG_MASK: u8 = 0x80;
 /// The fragment offset bits of a Fragment header's second word, in bytes (`~0x7`).
@@ -235,7 +241,6 @@ mod tests {
         0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11,
     ];
     const ESP: u8 = 50;
-    const ICMPV6_PKT_TOOBIG: u8 = 2;
     const ICMPV6_ECHO_REQUEST: u8 = 128;
 
     /// An IPv6 header from `saddr` to `daddr` whose next header is `next`, then `rest`.

@@ -50,6 +50,7 @@ mod sync_pace;
 mod sync_wire;
 mod timeouts;
 mod xmit;
+mod xmit6;
 
 module! {
     type: RvsModule,

@@ -11,7 +11,7 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    abi::{conn_flag, svc_flag, AF_INET},
+    abi::{conn_flag, svc_flag, AF_INET, AF_INET6},
     ffi::{
         rcu::Guard,
         rculist::{Entry, Iter, RcuHashTable, RcuLink},
@@ -351,6 +351,8 @@ pub(crate) struct ServiceTable {
     seed: u32,
     /// Services in the table.
     count: AtomicUsize,
+    /// IPv6 services among them (`num_services6`), which IPv6's hooks are registered for.
+    count6: AtomicUsize,
     /// Services with a persistence engine (IPVS's `conn_out_counter`): only then can a real
     /// server's datagram without connection start one (`ip_vs_sip_conn_out`).
     with_pe: AtomicUsize,
@@ -434,6 +436,7 @@ impl ServiceTable {
             )?,
             seed,
             count: AtomicUsize::new(0),
+            count6: AtomicUsize::new(0),
             with_pe: AtomicUsize::new(0),
         })
     }
@@ -476,6 +479,16 @@ impl ServiceTable {
     /// Number of services.
     pub(crate) fn count(&self) -> usize {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Number of services of family `af`.
+    pub(crate) fn count_of(&self, af: u16) -> usize {
+        let count6 = self.count6.load(Ordering::Relaxed);
+        if af == AF_INET6 {
+            count6
+        } else {
+            self.count().saturating_sub(count6)
+        }
     }
 
     /// Finds a service by key.
@@ -541,30 +554,30 @@ impl ServiceTable {
             })
     }
 
-    /// Whether IPv4 `addr:port` (host order) is a NAT real server of a service of `protocol`, or
-    /// of a firewall-mark service (`ip_vs_has_real_service`).
-    pub(crate) fn has_real_service(&self, protocol: u8, addr: [u8; 4], port: u16) -> bool {
-        let full = packet::ipv4_in_16(addr);
+    /// Whether `addr:port` (port in host order) is a NAT real server of a service of
+    /// `protocol`, or of a firewall-mark service (`ip_vs_has_real_service`).
+    pub(crate) fn has_real_service(&self, protocol: u8, addr: &InetAddr, port: u16) -> bool {
+        let (af, full) = (addr.af(), addr.to_16());
         let guard = Guard::new();
-        let bucket = self.real_server_bucket(AF_INET, &full, port);
+        let bucket = self.real_server_bucket(af, &full, port);
         let protocol = u16::from(protocol);
         self.real_servers.iter(bucket, &guard).any(|r| {
-            r.af == AF_INET
+            r.af == af
                 && r.addr == full
                 && r.port == port
                 && matches!(r.reached, Reached::Masq { protocol: p } if p == protocol || p == 0)
         })
     }
 
-    /// The IPv4 UDP service with the SIP persistence engine that has NAT real server
-    /// `addr:port` (host order), and that real server: a datagram it sends without connection
-    /// starts one (`__ip_vs_rs_conn_out`, `ip_vs_sip_conn_out`). Walks the services only when
-    /// some have an engine and the address is a NAT real server's; IPVS takes the first real
-    /// server its index has at that address, of any service, where this takes one of a service
-    /// with the engine.
+    /// The UDP service with the SIP persistence engine that has NAT real server `addr:port`
+    /// (port in host order) and is of its family, and that real server: a datagram it sends
+    /// without connection starts one (`__ip_vs_rs_conn_out`, `ip_vs_sip_conn_out`). Walks the
+    /// services only when some have an engine and the address is a NAT real server's; IPVS
+    /// takes the first real server its index has at that address, of any service, where this
+    /// takes one of a service with the engine.
     pub(crate) fn find_sip_real_server<'g>(
         &'g self,
-        addr: [u8; 4],
+        addr: &InetAddr,
         port: u16,
         guard: &'g Guard,
     ) -> Option<(Entry<'g, Service>, Arc<Dest>)> {
@@ -573,17 +586,18 @@ impl ServiceTable {
         {
             return None;
         }
+        let af = addr.af();
         let dest_key = DestKey {
-            af: AF_INET,
-            addr: packet::ipv4_in_16(addr),
+            af,
+            addr: addr.to_16(),
             port,
         };
         (0..TUPLE_BUCKETS)
             .flat_map(|b| self.by_tuple.iter(b, guard))
             .find_map(|svc| {
-                let udp_v4 = matches!(svc.key, ServiceKey::Tuple { af: AF_INET, protocol, .. }
-                    if protocol == u16::from(packet::PROTO_UDP));
-                if !udp_v4 || svc.params.pe != Some(PersistenceEngine::Sip) {
+                let udp = matches!(svc.key, ServiceKey::Tuple { af: a, protocol, .. }
+                    if a == af && protocol == u16::from(packet::PROTO_UDP));
+                if !udp || svc.params.pe != Some(PersistenceEngine::Sip) {
                     return None;
                 }
                 let (_, dest) = svc.find_dest(&dest_key)?;
@@ -616,8 +630,12 @@ impl ServiceTable {
         let service = Arc::new(service, GFP_KERNEL)?;
         let (table, bucket) = self.chain(&service.key);
         let with_pe = service.params.pe.is_some();
+        let ipv6 = service.key.af() == AF_INET6;
         table.insert(bucket, service).map_err(|_| EINVAL)?;
         self.count.fetch_add(1, Ordering::Relaxed);
+        if ipv6 {
+            self.count6.fetch_add(1, Ordering::Relaxed);
+        }
         if with_pe {
             self.with_pe.fetch_add(1, Ordering::Relaxed);
         }
@@ -646,6 +664,9 @@ impl ServiceTable {
         let removed = table.remove_if(bucket, |s| core::ptr::eq(s, old)) != 0;
         if removed {
             self.count.fetch_sub(1, Ordering::Relaxed);
+            if old.key.af() == AF_INET6 {
+                self.count6.fetch_sub(1, Ordering::Relaxed);
+            }
             if old.params.pe.is_some() {
                 self.with_pe.fetch_sub(1, Ordering::Relaxed);
             }
@@ -668,6 +689,7 @@ impl ServiceTable {
             });
         }
         self.count.store(0, Ordering::Relaxed);
+        self.count6.store(0, Ordering::Relaxed);
         self.with_pe.store(0, Ordering::Relaxed);
     }
 

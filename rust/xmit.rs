@@ -33,12 +33,83 @@ pub(crate) enum Payload {
     IcmpError,
 }
 
-/// Sends a packet on to the connection's real server (`cp->packet_xmit`).
-pub(crate) fn transmit(
+/// A packet's network header as the packet path parsed it, IPv4 ([`Ipv4`]) or IPv6
+/// ([`Headers6`]): what the connection logic reads of it, and what each family does its own way.
+pub(crate) trait NetHeader: Sized {
+    /// Where the source address is in the header.
+    const SADDR_OFFSET: usize;
+
+    /// The upper-layer protocol (TCP, UDP).
+    fn protocol(&self) -> u8;
+    fn saddr(&self) -> InetAddr;
+    fn daddr(&self) -> InetAddr;
+    /// Where the upper-layer header starts, past options or extension headers.
+    fn l4_offset(&self) -> usize;
+
+    /// Sends a packet on to the connection's real server (`cp->packet_xmit`).
+    fn transmit(
+        net: &Net,
+        state: &NetState,
+        pkt: Packet<'_>,
+        seen: &Seen<'_, Self>,
+        conn: &Conn,
+        payload: Payload,
+    ) -> Verdict;
+
+    /// Tells the packet's sender that nobody listens at its destination port (`icmp_send` or
+    /// `icmpv6_send` of "port unreachable").
+    fn port_unreachable(pkt: &mut Packet<'_>, net: &Net);
+
+    /// Routes a reply again after its source became the virtual address, as if this host sent
+    /// it (`ip_vs_route_me_harder`).
+    fn reroute_reply(pkt: &mut Packet<'_>, net: &Net) -> Result;
+}
+
+impl NetHeader for Ipv4 {
+    const SADDR_OFFSET: usize = packet::IPV4_SADDR;
+
+    fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    fn saddr(&self) -> InetAddr {
+        InetAddr::V4(self.saddr)
+    }
+
+    fn daddr(&self) -> InetAddr {
+        InetAddr::V4(self.daddr)
+    }
+
+    fn l4_offset(&self) -> usize {
+        self.header_len
+    }
+
+    fn transmit(
+        net: &Net,
+        state: &NetState,
+        pkt: Packet<'_>,
+        seen: &Seen<'_, Self>,
+        conn: &Conn,
+        payload: Payload,
+    ) -> Verdict {
+        transmit(net, state, pkt, seen, conn, payload)
+    }
+
+    fn port_unreachable(pkt: &mut Packet<'_>, _net: &Net) {
+        pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+    }
+
+    fn reroute_reply(pkt: &mut Packet<'_>, net: &Net) -> Result {
+        pkt.reroute(net, true)
+    }
+}
+
+/// Sends an IPv4 packet on to the connection's real server (`cp->packet_xmit`).
+fn transmit(
     net: &Net,
     state: &NetState,
     pkt: Packet<'_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     conn: &Conn,
     payload: Payload,
 ) -> Verdict {
@@ -68,8 +139,8 @@ pub(crate) fn transmit(
 
 /// The packet being sent: its headers as the hook parsed them, and the hook's read-side critical
 /// section, for which the route cached with a real server is borrowed.
-pub(crate) struct Seen<'h> {
-    pub(crate) ip: &'h Ipv4,
+pub(crate) struct Seen<'h, H> {
+    pub(crate) ip: &'h H,
     pub(crate) meta: &'h Meta,
     pub(crate) guard: &'h Guard,
     /// The packet is met before routing (the fast path), without the input route that an ICMP
@@ -85,7 +156,7 @@ pub(crate) struct Seen<'h> {
 fn route<'g>(
     net: &Net,
     pkt: &Packet<'_>,
-    seen: &Seen<'g>,
+    seen: &Seen<'g, Ipv4>,
     conn: &Conn,
     daddr: [u8; 4],
     known_nh: bool,
@@ -102,7 +173,7 @@ fn route<'g>(
 /// [`ensure_mtu`]), before its TTL is taken.
 fn may_leave(
     pkt: &Packet<'_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     mtu: impl Fn() -> Option<u32>,
     payload: Payload,
 ) -> Result<(), Verdict> {
@@ -123,7 +194,7 @@ fn may_leave(
 /// checks its size against `mtu`, in IPVS's order (`decrement_ttl`, `ensure_mtu_is_adequate`).
 fn leave(
     w: &mut Writable<'_, '_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     mtu: impl Fn() -> Option<u32>,
     payload: Payload,
 ) -> Result<(), Verdict> {
@@ -136,7 +207,7 @@ fn leave(
 /// for a request with Don't Fragment; `None` sets no limit.
 fn ensure_mtu(
     pkt: &Packet<'_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     mtu: impl Fn() -> Option<u32>,
     payload: Payload,
 ) -> Result<(), Verdict> {
@@ -165,7 +236,7 @@ fn ensure_mtu(
 fn send_unchanged(
     net: &Net,
     mut pkt: Packet<'_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     conn: &Conn,
     (next_hop, known_nh): ([u8; 4], bool),
     if_local: Verdict,
@@ -202,27 +273,46 @@ fn send_unchanged(
 /// the transport checksum at `sum_offset`; UDP packets without a checksum keep none.
 pub(crate) struct Rewrite {
     pub(crate) protocol: u8,
-    /// The source or destination address of the IPv4 header (`IPV4_SADDR`, `IPV4_DADDR`).
+    /// The source or destination address of the IPv4 or IPv6 header.
     pub(crate) addr_offset: usize,
-    pub(crate) new_addr: [u8; 4],
+    /// The new address, of the header's family.
+    pub(crate) new_addr: InetAddr,
     pub(crate) port_offset: usize,
     pub(crate) new_port: [u8; 2],
     pub(crate) sum_offset: usize,
 }
 
 /// Applies `r` to the writable bytes `w` of a packet (whose checksum state `meta` gives) and
-/// updates the checksums (`dnat_handler`, `snat_handler`; the IPv4 header's incrementally,
-/// `csum_replace4`, where IPVS recomputes it).
+/// updates the checksums (`dnat_handler`, `snat_handler`; an IPv4 header's incrementally,
+/// `csum_replace4`, where IPVS recomputes it; IPv6 headers have none).
 pub(crate) fn rewrite(w: &mut Writable<'_, '_>, meta: &Meta, r: &Rewrite) -> Result {
     let partial = meta.checksum_partial;
     let bytes = w.bytes();
-    let old_addr = packet::swap(bytes, r.addr_offset, r.new_addr).ok_or(EINVAL)?;
     let old_port = packet::swap(bytes, r.port_offset, r.new_port).ok_or(EINVAL)?;
     let old_sum = packet::read::<2>(bytes, r.sum_offset).ok_or(EINVAL)?;
     let udp = r.protocol == packet::PROTO_UDP;
-    if !(udp && !partial && packet::udp_sum_absent(old_sum)) {
-        // The address is part of the transport checksum's pseudo-header.
-        w.replace_sum4(r.sum_offset, old_addr, r.new_addr, true)?;
+    let summed = !(udp && !partial && packet::udp_sum_absent(old_sum));
+    // The address is part of the transport checksum's pseudo-header.
+    match r.new_addr {
+        InetAddr::V4(new) => {
+            let old = packet::swap(w.bytes(), r.addr_offset, new).ok_or(EINVAL)?;
+            if summed {
+                w.replace_sum4(r.sum_offset, old, new, true)?;
+            }
+            packet::ipv4_sum_replace4(w.bytes(), old, new);
+        }
+        InetAddr::V6(new) => {
+            let old = packet::swap(w.bytes(), r.addr_offset, new).ok_or(EINVAL)?;
+            if summed {
+                // `inet_proto_csum_replace16`, a word at a time.
+                let word = |a: &[u8; 16], i: usize| [a[i], a[i + 1], a[i + 2], a[i + 3]];
+                for i in [0, 4, 8, 12] {
+                    w.replace_sum4(r.sum_offset, word(&old, i), word(&new, i), true)?;
+                }
+            }
+        }
+    }
+    if summed {
         w.replace_sum2(r.sum_offset, old_port, r.new_port)?;
         if udp && !partial {
             let bytes = w.bytes();
@@ -232,12 +322,11 @@ pub(crate) fn rewrite(w: &mut Writable<'_, '_>, meta: &Meta, r: &Rewrite) -> Res
             }
         }
     }
-    packet::ipv4_sum_replace4(w.bytes(), old_addr, r.new_addr);
     Ok(())
 }
 
 /// NAT: the request goes to the real server's address and port (`ip_vs_nat_xmit`).
-fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict {
+fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_, Ipv4>, conn: &Conn) -> Verdict {
     let ip = seen.ip;
     let l4 = ip.header_len;
     let (Some(l4_len), Some(sum)) = (
@@ -275,7 +364,7 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_>, conn: &Conn) -> Verdict 
     let r = Rewrite {
         protocol: ip.protocol,
         addr_offset: packet::IPV4_DADDR,
-        new_addr: daddr,
+        new_addr: InetAddr::V4(daddr),
         port_offset: l4 + 2,
         new_port: t.dport,
         sum_offset: l4 + sum,
@@ -325,7 +414,7 @@ fn tunnel(
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
-    seen: &Seen<'_>,
+    seen: &Seen<'_, Ipv4>,
     conn: &Conn,
     payload: Payload,
 ) -> Verdict {

@@ -15,6 +15,7 @@ use crate::{
     ffi::{
         errno,
         genl::{Attr, Dump, Request},
+        netfilter::Family,
         params,
         pernet::{self, AddrType, Net},
         rcu, timer,
@@ -263,13 +264,24 @@ fn expire_retired(state: &NetState) {
     }
 }
 
-/// Unhooks netfilter once the last service is gone (`ip_vs_unregister_hooks`): a namespace
-/// without services pays nothing per packet.
+/// Unhooks netfilter for a family once its last service is gone (`ip_vs_unregister_hooks`): a
+/// namespace without services of a family pays nothing per packet of it.
 fn unhook_if_idle(net: &Net, state: &NetState) -> Result {
-    if state.services.count() == 0 {
-        net.set_hooks::<NetState>(false)?;
+    for af in [AF_INET, AF_INET6] {
+        if state.services.count_of(af) == 0 {
+            net.set_hooks::<NetState>(hook_family(af), false)?;
+        }
     }
     Ok(())
+}
+
+/// The hooks that see the packets of a service of family `af`.
+fn hook_family(af: u16) -> Family {
+    if af == AF_INET6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    }
 }
 
 /// `FLUSH` (`ip_vs_flush`): every service goes, with its destinations.
@@ -336,7 +348,7 @@ fn add_service(net: &Net, state: &NetState, req: ServiceRequest<'_>) -> Result {
     let full = req.full.ok_or(EINVAL)?;
     let service = Service::new(req.key, service_params(req.key.af(), &full, 0)?)?;
     // Before the service exists, so that its first packets are seen.
-    net.set_hooks::<NetState>(true)?;
+    net.set_hooks::<NetState>(hook_family(req.key.af()), true)?;
     let result = state.services.insert(service);
     if result.is_err() {
         unhook_if_idle(net, state)?;

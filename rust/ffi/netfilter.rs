@@ -18,7 +18,30 @@ use kernel::{
     sync::Mutex,
 };
 
-/// A netfilter hook point of IPv4 (`enum nf_inet_hooks`).
+/// The protocol family of a hook (`NFPROTO_IPV4`, `NFPROTO_IPV6`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    fn to_raw(self) -> u8 {
+        match self {
+            Family::Ipv4 => sys::NFPROTO_IPV4 as u8,
+            Family::Ipv6 => sys::NFPROTO_IPV6 as u8,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Family::Ipv4 => 0,
+            Family::Ipv6 => 1,
+        }
+    }
+}
+
+/// A netfilter hook point of IPv4 or IPv6 (`enum nf_inet_hooks`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HookNum {
     /// `NF_INET_PRE_ROUTING`.
@@ -56,7 +79,8 @@ impl HookNum {
     }
 }
 
-/// IPv4 hook priorities (`enum nf_ip_hook_priorities`).
+/// Hook priorities (`enum nf_ip_hook_priorities`, which `enum nf_ip6_hook_priorities` equals for
+/// these).
 pub(crate) mod priority {
     use super::sys;
 
@@ -68,6 +92,8 @@ pub(crate) mod priority {
 
 /// One hook of a [`HookSet`]: where, at which priority, and the set's name for it.
 pub(crate) struct HookSpec<P> {
+    /// The protocol family whose packets it sees.
+    pub(crate) family: Family,
     /// The hook point.
     pub(crate) hooknum: HookNum,
     /// The priority (lower runs first).
@@ -79,7 +105,8 @@ pub(crate) struct HookSpec<P> {
     pub(crate) optional: bool,
 }
 
-/// A set of IPv4 netfilter hooks whose packets a per-namespace object handles.
+/// A set of netfilter hooks whose packets a per-namespace object handles; a family's hooks are
+/// registered and unregistered together.
 pub(crate) trait HookSet: Sync + Sized + 'static {
     /// The set's name for each of its hooks.
     type Point: Copy + 'static;
@@ -87,10 +114,11 @@ pub(crate) trait HookSet: Sync + Sized + 'static {
     /// The hooks, at most [`MAX_HOOKS`].
     const HOOKS: &'static [HookSpec<Self::Point>];
 
-    /// Handles `packet` at hook `point`, reached at `hooknum` in `net`, in the read-side
-    /// critical section `guard` that netfilter runs its hooks in.
+    /// Handles `packet` of `family` at hook `point`, reached at `hooknum` in `net`, in the
+    /// read-side critical section `guard` that netfilter runs its hooks in.
     fn hook(
         &self,
+        family: Family,
         point: Self::Point,
         hooknum: HookNum,
         net: &Net,
@@ -106,7 +134,7 @@ pub(crate) trait HookSet: Sync + Sized + 'static {
 }
 
 /// The most hooks a [`HookSet`] may have.
-pub(crate) const MAX_HOOKS: usize = 8;
+pub(crate) const MAX_HOOKS: usize = 16;
 
 /// The C callback of hook `I` of `T`.
 ///
@@ -134,11 +162,12 @@ unsafe extern "C" fn hook_fn<T: HookSet, const I: usize>(
     let Some(packet) = (unsafe { Packet::from_raw(skb) }) else {
         return Verdict::Accept.to_nf();
     };
-    let point = T::HOOKS[I].point;
+    let spec = &T::HOOKS[I];
     // SAFETY: netfilter holds the RCU read lock while it runs hooks (`nf_hook`, `nf_reinject`),
     // and the guard does not outlive this call.
     let guard = unsafe { Guard::held() };
-    this.hook(point, hooknum, net, packet, &guard).to_nf()
+    this.hook(spec.family, spec.point, hooknum, net, packet, &guard)
+        .to_nf()
 }
 
 /// The callbacks of hooks `0..MAX_HOOKS` of `T`.
@@ -152,6 +181,14 @@ const fn hook_fns<T: HookSet>() -> [sys::nf_hookfn; MAX_HOOKS] {
         Some(hook_fn::<T, 5>),
         Some(hook_fn::<T, 6>),
         Some(hook_fn::<T, 7>),
+        Some(hook_fn::<T, 8>),
+        Some(hook_fn::<T, 9>),
+        Some(hook_fn::<T, 10>),
+        Some(hook_fn::<T, 11>),
+        Some(hook_fn::<T, 12>),
+        Some(hook_fn::<T, 13>),
+        Some(hook_fn::<T, 14>),
+        Some(hook_fn::<T, 15>),
     ]
 }
 
@@ -177,13 +214,13 @@ impl Drop for HookRegistration {
     }
 }
 
-/// Whether a namespace's hooks are registered, switched by its pernet data: the hooks that are
-/// always registered, and the optional ones with them while the set wants them.
+/// Whether a namespace's hooks of each family are registered, switched by its pernet data: the
+/// hooks that are always registered, and the optional ones with them while the set wants them.
 pub(crate) struct HookSwitch {
-    registration: Option<Pin<KBox<Mutex<Registered>>>>,
+    registration: Option<Pin<KBox<Mutex<[Registered; 2]>>>>,
 }
 
-/// The registrations of a [`HookSwitch`]: the optional hooks only with the others.
+/// The registrations of a family in a [`HookSwitch`]: the optional hooks only with the others.
 #[derive(Default)]
 struct Registered {
     always: Option<HookRegistration>,
@@ -195,18 +232,25 @@ impl HookSwitch {
     /// its lock.
     pub(crate) fn new() -> Self {
         Self {
-            registration: KBox::pin_init(new_mutex!(Registered::default()), GFP_KERNEL).ok(),
+            registration: KBox::pin_init(new_mutex!(Default::default()), GFP_KERNEL).ok(),
         }
     }
 
-    /// Registers (`on`) or unregisters the hooks of `owner` in `net`. Sleeps.
+    /// Registers (`on`) or unregisters the hooks of `family` of `owner` in `net`. Sleeps.
     ///
     /// # Safety
     ///
     /// `owner` must stay alive and in place, and `net` alive, until this switch is turned off or
     /// dropped, and a switch must always be set for the same `net` and `owner`.
-    pub(super) unsafe fn set<T: HookSet>(&self, net: &Net, owner: &T, on: bool) -> Result {
-        let mut registered = self.registration.as_ref().ok_or(ENOMEM)?.lock();
+    pub(super) unsafe fn set<T: HookSet>(
+        &self,
+        net: &Net,
+        owner: &T,
+        family: Family,
+        on: bool,
+    ) -> Result {
+        let mut families = self.registration.as_ref().ok_or(ENOMEM)?.lock();
+        let registered = &mut families[family.index()];
         if !on {
             registered.optional = None;
             registered.always = None;
@@ -214,12 +258,12 @@ impl HookSwitch {
         }
         if registered.always.is_none() {
             // SAFETY: the caller's guarantees.
-            registered.always = Some(unsafe { register(net, owner, false)? });
+            registered.always = Some(unsafe { register(net, owner, family, false)? });
         }
         // The optional hooks only spare work: without them (no memory), packets take the
         // others, and the next refresh tries again.
         // SAFETY: the caller's guarantees.
-        let _ = unsafe { sync_optional(&mut registered, net, owner) };
+        let _ = unsafe { sync_optional(registered, net, owner, family) };
         Ok(())
     }
 
@@ -230,49 +274,65 @@ impl HookSwitch {
     ///
     /// As for [`HookSwitch::set`].
     pub(super) unsafe fn refresh<T: HookSet>(&self, net: &Net, owner: &T) -> Result {
-        let mut registered = self.registration.as_ref().ok_or(ENOMEM)?.lock();
-        if registered.always.is_none() {
-            return Ok(());
+        let mut families = self.registration.as_ref().ok_or(ENOMEM)?.lock();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let registered = &mut families[family.index()];
+            if registered.always.is_some() {
+                // SAFETY: the caller's guarantees.
+                unsafe { sync_optional(registered, net, owner, family)? };
+            }
         }
-        // SAFETY: the caller's guarantees.
-        unsafe { sync_optional(&mut registered, net, owner) }
+        Ok(())
     }
 
     /// Unregisters the hooks, if they are registered. Sleeps.
     pub(super) fn turn_off(&mut self) {
         if let Some(registration) = &self.registration {
-            let mut registered = registration.lock();
-            registered.optional = None;
-            registered.always = None;
+            for registered in registration.lock().iter_mut() {
+                registered.optional = None;
+                registered.always = None;
+            }
         }
     }
 }
 
-/// Registers or unregisters the optional hooks of `owner` to match [`HookSet::optional_hooks`].
+/// Registers or unregisters the optional hooks of `family` of `owner` to match
+/// [`HookSet::optional_hooks`].
 ///
 /// # Safety
 ///
 /// As for [`HookSwitch::set`].
-unsafe fn sync_optional<T: HookSet>(registered: &mut Registered, net: &Net, owner: &T) -> Result {
-    let wanted = owner.optional_hooks() && T::HOOKS.iter().any(|h| h.optional);
+unsafe fn sync_optional<T: HookSet>(
+    registered: &mut Registered,
+    net: &Net,
+    owner: &T,
+    family: Family,
+) -> Result {
+    let wanted =
+        owner.optional_hooks() && T::HOOKS.iter().any(|h| h.optional && h.family == family);
     if wanted == registered.optional.is_some() {
         return Ok(());
     }
     registered.optional = if wanted {
         // SAFETY: the caller's guarantees.
-        Some(unsafe { register(net, owner, true)? })
+        Some(unsafe { register(net, owner, family, true)? })
     } else {
         None
     };
     Ok(())
 }
 
-/// Registers the hooks of `owner` in `net` whose `optional` is `optional`. Sleeps.
+/// Registers the hooks of `family` of `owner` in `net` whose `optional` is `optional`. Sleeps.
 ///
 /// # Safety
 ///
 /// `owner` must stay alive and in place, and `net` alive, while the registration exists.
-unsafe fn register<T: HookSet>(net: &Net, owner: &T, optional: bool) -> Result<HookRegistration> {
+unsafe fn register<T: HookSet>(
+    net: &Net,
+    owner: &T,
+    family: Family,
+    optional: bool,
+) -> Result<HookRegistration> {
     if T::HOOKS.len() > MAX_HOOKS {
         return Err(EINVAL);
     }
@@ -280,14 +340,14 @@ unsafe fn register<T: HookSet>(net: &Net, owner: &T, optional: bool) -> Result<H
     let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
     // Each hook keeps its callback, which knows it by its index in `T::HOOKS`.
     for (spec, hook) in T::HOOKS.iter().zip(fns.iter()) {
-        if spec.optional != optional {
+        if spec.optional != optional || spec.family != family {
             continue;
         }
         ops.push(
             sys::nf_hook_ops {
                 hook: *hook,
                 priv_: core::ptr::from_ref(owner).cast_mut().cast(),
-                pf: sys::NFPROTO_IPV4 as u8,
+                pf: family.to_raw(),
                 hooknum: spec.hooknum.to_raw(),
                 priority: spec.priority,
                 // SAFETY: all-zero is a valid rest of `nf_hook_ops` (no device, normal type).

@@ -10,7 +10,7 @@
 //! [`pernet_subsystem!`](crate::pernet_subsystem) and register it with [`Subsystem::register`].
 
 use super::{
-    netfilter::{HookSet, HookSwitch},
+    netfilter::{Family, HookSet, HookSwitch},
     procfs::{ProcEntry, ProcFile},
     sys,
     sysctl::{IntSysctl, SysctlTable},
@@ -74,15 +74,15 @@ impl Net {
         self.per_net::<T>().map(|p| &p.data)
     }
 
-    /// Registers (`on`) or unregisters `T`'s netfilter hooks in this namespace. Sleeps. Like IPVS
-    /// (`ip_vs_register_hooks`), a namespace is hooked only while it needs it, so that a host
-    /// without virtual services pays nothing per packet.
-    pub(crate) fn set_hooks<T: NetData + HookSet>(&self, on: bool) -> Result {
+    /// Registers (`on`) or unregisters `T`'s netfilter hooks of `family` in this namespace.
+    /// Sleeps. Like IPVS (`ip_vs_register_hooks`), a namespace is hooked only while it needs it,
+    /// so that a host without virtual services pays nothing per packet.
+    pub(crate) fn set_hooks<T: NetData + HookSet>(&self, family: Family, on: bool) -> Result {
         let per_net = self.per_net::<T>().ok_or(ENODEV)?;
         // SAFETY: the switch and the data live in the same `PerNet`, whose attachments (the
         // switch among them) are dropped or turned off before the data, in this namespace's
         // `exit`, while it is alive.
-        unsafe { per_net.attached.hooks.set(self, &per_net.data, on) }
+        unsafe { per_net.attached.hooks.set(self, &per_net.data, family, on) }
     }
 
     /// Registers or unregisters `T`'s optional hooks in this namespace as `T` now wants them
@@ -121,13 +121,23 @@ pub(crate) enum AddrType {
     Other,
 }
 
-/// Whether an IPv6 address is unicast and not link-local (`ipv6_addr_type`).
-pub(crate) fn ipv6_unicast_not_link_local(addr: &[u8; 16]) -> bool {
+/// The `IPV6_ADDR_*` bits of an IPv6 address (`ipv6_addr_type`).
+fn ipv6_addr_type(addr: &[u8; 16]) -> u32 {
     let in6 = addr.as_ptr().cast::<sys::in6_addr>();
     // SAFETY: `in6_addr` is 16 bytes of plain data with byte alignment in its `u6_addr8` view;
     // `ipv6_addr_type` only reads it.
-    let kind = unsafe { sys::rvs_ipv6_addr_type(in6) } as u32;
+    unsafe { sys::rvs_ipv6_addr_type(in6) as u32 }
+}
+
+/// Whether an IPv6 address is unicast and not link-local (`ipv6_addr_type`).
+pub(crate) fn ipv6_unicast_not_link_local(addr: &[u8; 16]) -> bool {
+    let kind = ipv6_addr_type(addr);
     kind & sys::IPV6_ADDR_UNICAST != 0 && kind & sys::IPV6_ADDR_LINKLOCAL == 0
+}
+
+/// Whether an IPv6 address is unicast (`ipv6_addr_type(addr) & IPV6_ADDR_UNICAST`).
+pub(crate) fn ipv6_is_unicast(addr: &[u8; 16]) -> bool {
+    ipv6_addr_type(addr) & sys::IPV6_ADDR_UNICAST != 0
 }
 
 /// The data a pernet subsystem keeps in every namespace (IPVS's `struct netns_ipvs`).

@@ -110,6 +110,40 @@ impl Drop for Route<'_> {
     }
 }
 
+/// An IPv6 output route (the `dst_entry` of a `struct rt6_info`) with a reference of its own.
+///
+/// # Invariants
+///
+/// `dst` is a valid route whose reference this object owns.
+pub(crate) struct Route6 {
+    dst: NonNull<sys::dst_entry>,
+}
+
+// SAFETY: a route reference may be dropped on any CPU.
+unsafe impl Send for Route6 {}
+
+impl Route6 {
+    /// Whether the route leads to this host: its device is a loopback device
+    /// (`__ip_vs_is_local_route6`).
+    pub(crate) fn is_local(&self) -> bool {
+        // SAFETY: `dst` is valid (type invariant).
+        unsafe { sys::rvs_dst_dev_is_loopback(self.dst.as_ptr()) }
+    }
+
+    /// The route's MTU (`dst_mtu`).
+    pub(crate) fn mtu(&self) -> u32 {
+        // SAFETY: `dst` is valid (type invariant).
+        unsafe { sys::rvs_dst_mtu(self.dst.as_ptr()) }
+    }
+}
+
+impl Drop for Route6 {
+    fn drop(&mut self) {
+        // SAFETY: the reference is ours (type invariant).
+        unsafe { sys::dst_release(self.dst.as_ptr()) };
+    }
+}
+
 /// The route to one real server, kept for its next packets (IPVS's `struct ip_vs_dest_dst`):
 /// a packet borrows it for its read-side critical section (`skb_dst_set_noref`) instead of a
 /// route lookup and a reference. It is looked up again once the kernel marks it stale
@@ -275,7 +309,7 @@ impl<'a> Packet<'a> {
     ///
     /// # Safety
     ///
-    /// `skb` must be the valid buffer passed to an IPv4 netfilter hook that runs for `'a`, and
+    /// `skb` must be the valid buffer passed to an IPv4 or IPv6 netfilter hook that runs for `'a`, and
     /// the hook must return the [`Verdict`] the packet's methods lead to (`Stolen` only after
     /// [`Packet::local_out`] or [`Packet::forward_out`]).
     pub(crate) unsafe fn from_raw(skb: *mut sys::sk_buff) -> Option<Self> {
@@ -512,12 +546,48 @@ impl<'a> Packet<'a> {
         })
     }
 
-    /// Makes `route` the packet's route: with its reference (`skb_dst_set`), or borrowed for the
-    /// read-side critical section that the packet path runs in (`skb_dst_set_noref`; the stack
-    /// takes a reference of its own if the packet is queued).
-    pub(crate) fn set_route(&mut self, route: Route<'_>) {
-        let (rt, owned) = (route.rt.as_ptr(), route.owned);
+    /// Looks up the IPv6 output route to `daddr` (IPVS's `__ip_vs_route_output_v6`): with
+    /// `known_nh` `daddr` is the next hop whatever the packet's destination (direct routing).
+    pub(crate) fn route_output6(net: &Net, daddr: [u8; 16], known_nh: bool) -> Result<Route6> {
+        let mut fl6 = sys::flowi6 {
+            __fl_common: sys::flowi_common {
+                flowic_flags: if known_nh {
+                    sys::FLOWI_FLAG_KNOWN_NH as u8
+                } else {
+                    0
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // SAFETY: `in6_addr` is 16 bytes of plain data, which any 16 bytes are.
+        fl6.daddr = unsafe { core::mem::transmute::<[u8; 16], sys::in6_addr>(daddr) };
+        // SAFETY: `net` is alive; `fl6` is a valid flow for the duration of the call; no socket.
+        // The result is a route with a reference, never null (an error route carries the error).
+        let dst =
+            unsafe { sys::ip6_route_output_flags(net.as_ptr(), core::ptr::null(), &mut fl6, 0) };
+        let dst = NonNull::new(dst).ok_or(EINVAL)?;
+        // INVARIANT: the lookup's reference, given to the `Route6` (and dropped with it on error).
+        let route = Route6 { dst };
+        // SAFETY: `dst` is valid.
+        let error = unsafe { (*dst.as_ptr()).error };
+        if error != 0 {
+            return Err(Error::from_errno(i32::from(error)));
+        }
+        Ok(route)
+    }
+
+    /// Makes the IPv6 `route` the packet's route, with its reference (`skb_dst_drop`,
+    /// `skb_dst_set`).
+    pub(crate) fn set_route6(&mut self, route: Route6) {
+        let dst = route.dst.as_ptr();
         core::mem::forget(route);
+        self.set_dst(dst as usize);
+    }
+
+    /// Makes the route `refdst` (a `dst_entry` with `SKB_DST_NOREF` when borrowed) the
+    /// packet's, giving back its reference to the old one.
+    fn set_dst(&mut self, refdst: usize) {
         let noref = sys::SKB_DST_NOREF as usize;
         // `skb_dst_drop`: the packet's reference to its old route, if it holds one.
         let old = self.refdst();
@@ -526,13 +596,64 @@ impl<'a> Packet<'a> {
             // `SKB_DST_NOREF`), given back here as the packet lets go of it.
             unsafe { sys::dst_release(old as *mut sys::dst_entry) };
         }
+        self.headers_mut().set_slow_gro(1);
+        self.skb_mut().__bindgen_anon_3.__bindgen_anon_1._skb_refdst = refdst;
+    }
+
+    /// Routes an IPv6 packet again after its source address changed (`ip6_route_me_harder`).
+    pub(crate) fn reroute6(&mut self, net: &Net) -> Result {
+        // SAFETY: `skb` is valid and ours and has a route; `net` is the live namespace of the
+        // hook; the socket pointer is the packet's own.
+        let ret = unsafe {
+            sys::ip6_route_me_harder(net.as_ptr(), sys::rvs_skb_sk(self.raw()), self.raw())
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Sends an ICMPv6 error about this packet to its source (`icmpv6_send`), from the device
+    /// of route `via` if given (as `decrement_ttl` has it), else from the packet's own, or
+    /// loopback's.
+    pub(crate) fn icmp6_send(
+        &mut self,
+        net: &Net,
+        via: Option<&Route6>,
+        kind: u8,
+        code: u8,
+        info: u32,
+    ) {
+        let via = via.map_or(core::ptr::null(), |r| r.dst.as_ptr().cast_const());
+        // SAFETY: `skb` is valid and ours; `net` is alive; `via` is null or a valid route;
+        // `icmpv6_send` only reads the packet (and rate-limits itself).
+        unsafe { sys::rvs_icmpv6_send(self.raw(), net.as_ptr(), via, kind, code, info) };
+    }
+
+    /// Whether an IPv6 packet, whose length and GSO state `meta` gives, is too long for a route
+    /// of `mtu`: the largest of its fragments if IPv6 conntrack reassembled it
+    /// (`__mtu_check_toobig_v6`).
+    pub(crate) fn exceeds_mtu6(&self, meta: &Meta, mtu: u32) -> bool {
+        // SAFETY: `skb` is valid; the helper reads its control block.
+        let frag_max = u32::from(unsafe { sys::rvs_ip6cb_frag_max_size(self.raw()) });
+        if frag_max != 0 {
+            return frag_max > mtu;
+        }
+        meta.len > mtu && !meta.gso
+    }
+
+    /// Makes `route` the packet's route: with its reference (`skb_dst_set`), or borrowed for the
+    /// read-side critical section that the packet path runs in (`skb_dst_set_noref`; the stack
+    /// takes a reference of its own if the packet is queued).
+    pub(crate) fn set_route(&mut self, route: Route<'_>) {
+        let (rt, owned) = (route.rt.as_ptr(), route.owned);
+        core::mem::forget(route);
         // `skb_dst_set` and `skb_dst_set_noref`: the packet takes over the route's reference, or
         // borrows it for the critical section the borrowed `Route` was tied to, in which hooks
         // run (the stack takes a reference of its own if it queues the packet). A route's
         // `dst_entry` is the first member of its `rtable`.
-        let new = rt as usize | if owned { 0 } else { noref };
-        self.headers_mut().set_slow_gro(1);
-        self.skb_mut().__bindgen_anon_3.__bindgen_anon_1._skb_refdst = new;
+        let noref = sys::SKB_DST_NOREF as usize;
+        self.set_dst(rt as usize | if owned { 0 } else { noref });
     }
 
     /// Sets `ignore_df`: a packet that was checked against the route's MTU is never refused
@@ -735,9 +856,18 @@ impl<'a> Packet<'a> {
     /// length and checksum must be up to date, as a rewrite that updates the checksum leaves
     /// them ([`Packet::local_out`] recomputes them).
     pub(crate) fn forward_out(self, net: &Net) -> Verdict {
+        self.forward_out_as(net, sys::NFPROTO_IPV4 as u8)
+    }
+
+    /// [`Packet::forward_out`] for an IPv6 packet.
+    pub(crate) fn forward_out6(self, net: &Net) -> Verdict {
+        self.forward_out_as(net, sys::NFPROTO_IPV6 as u8)
+    }
+
+    fn forward_out_as(self, net: &Net, pf: u8) -> Verdict {
         // SAFETY: `skb` is valid and ours and has a route; the hook and `dst_output` consume it
         // whatever the result, which is why the hook returns `NF_STOLEN`.
-        unsafe { sys::rvs_nf_local_out_dst(net.as_ptr(), self.raw()) };
+        unsafe { sys::rvs_nf_local_out_dst(net.as_ptr(), self.raw(), pf) };
         Verdict::Stolen
     }
 

@@ -18,7 +18,7 @@ use crate::{
     headers::{IcmpError, Quoted, QuotedEncap, QuotedTunnel},
     netns::NetState,
     packet::{self, Encap, InetAddr, Ipv4},
-    xmit::{self, Payload},
+    xmit::{self, NetHeader, Payload},
 };
 use kernel::prelude::*;
 
@@ -86,7 +86,7 @@ pub(super) fn reply_icmp(
     if rewrite_icmp(&mut pkt, ip, &q, &r).is_err() {
         return Verdict::Drop;
     }
-    finish_reply(at, net, state, pkt, meta, &conn, 0)
+    finish_reply::<Ipv4>(at, net, state, pkt, meta, &conn, 0)
 }
 
 /// An ICMP error from the client's side (`ip_vs_in_icmp`): about a reply of a connection, it goes
@@ -129,7 +129,7 @@ pub(super) fn request_icmp(
             guard: &guard,
             early: false,
         };
-        return xmit::transmit(net, state, pkt, &seen, &conn, Payload::IcmpError);
+        return Ipv4::transmit(net, state, pkt, &seen, &conn, Payload::IcmpError);
     }
     if conn.live_dest().is_none() {
         return Verdict::Drop;

@@ -25,12 +25,13 @@ use request::{early_request, request};
 use crate::{
     conn::Conn,
     ffi::{
-        netfilter::{priority, HookNum, HookSet, HookSpec},
+        netfilter::{priority, Family, HookNum, HookSet, HookSpec},
         pernet::Net,
         rcu::Guard,
         skb::{DefragUser, Packet, Verdict},
     },
     headers::{Headers, IcmpError, L4},
+    headers6::{Headers6, L4v6},
     netns::NetState,
     packet::{self, Ipv4},
 };
@@ -50,55 +51,74 @@ pub(crate) enum HookPoint {
     EarlyRequest,
 }
 
-/// rvs's hooks: IPVS's points and priorities (`ip_vs_ops4` in `ip_vs_core.c`).
+/// rvs's hooks: IPVS's points and priorities (`ip_vs_ops4` and `ip_vs_ops6` in `ip_vs_core.c`).
 impl HookSet for NetState {
     type Point = HookPoint;
 
     const HOOKS: &'static [HookSpec<HookPoint>] = &[
-        HookSpec {
-            hooknum: HookNum::LocalIn,
-            priority: priority::NAT_SRC - 2,
-            point: HookPoint::Reply,
-            optional: false,
-        },
-        HookSpec {
-            hooknum: HookNum::LocalIn,
-            priority: priority::NAT_SRC - 1,
-            point: HookPoint::Request,
-            optional: false,
-        },
-        HookSpec {
-            hooknum: HookNum::LocalOut,
-            priority: priority::NAT_DST + 1,
-            point: HookPoint::Reply,
-            optional: false,
-        },
-        HookSpec {
-            hooknum: HookNum::LocalOut,
-            priority: priority::NAT_DST + 2,
-            point: HookPoint::Request,
-            optional: false,
-        },
-        HookSpec {
-            hooknum: HookNum::Forward,
-            priority: 99,
-            point: HookPoint::ForwardIcmp,
-            optional: false,
-        },
-        HookSpec {
-            hooknum: HookNum::Forward,
-            priority: 100,
-            point: HookPoint::Reply,
-            optional: false,
-        },
+        hook(
+            Family::Ipv4,
+            HookNum::LocalIn,
+            priority::NAT_SRC - 2,
+            HookPoint::Reply,
+        ),
+        hook(
+            Family::Ipv4,
+            HookNum::LocalIn,
+            priority::NAT_SRC - 1,
+            HookPoint::Request,
+        ),
+        hook(
+            Family::Ipv4,
+            HookNum::LocalOut,
+            priority::NAT_DST + 1,
+            HookPoint::Reply,
+        ),
+        hook(
+            Family::Ipv4,
+            HookNum::LocalOut,
+            priority::NAT_DST + 2,
+            HookPoint::Request,
+        ),
+        hook(Family::Ipv4, HookNum::Forward, 99, HookPoint::ForwardIcmp),
+        hook(Family::Ipv4, HookNum::Forward, 100, HookPoint::Reply),
         // After destination NAT, as the packets `LOCAL_IN` would see; only with `fast_path`
         // on, so that it costs nothing when off.
         HookSpec {
-            hooknum: HookNum::PreRouting,
-            priority: priority::NAT_DST + 1,
-            point: HookPoint::EarlyRequest,
             optional: true,
+            ..hook(
+                Family::Ipv4,
+                HookNum::PreRouting,
+                priority::NAT_DST + 1,
+                HookPoint::EarlyRequest,
+            )
         },
+        hook(
+            Family::Ipv6,
+            HookNum::LocalIn,
+            priority::NAT_SRC - 2,
+            HookPoint::Reply,
+        ),
+        hook(
+            Family::Ipv6,
+            HookNum::LocalIn,
+            priority::NAT_SRC - 1,
+            HookPoint::Request,
+        ),
+        hook(
+            Family::Ipv6,
+            HookNum::LocalOut,
+            priority::NAT_DST + 1,
+            HookPoint::Reply,
+        ),
+        hook(
+            Family::Ipv6,
+            HookNum::LocalOut,
+            priority::NAT_DST + 2,
+            HookPoint::Request,
+        ),
+        hook(Family::Ipv6, HookNum::Forward, 99, HookPoint::ForwardIcmp),
+        hook(Family::Ipv6, HookNum::Forward, 100, HookPoint::Reply),
     ];
 
     fn optional_hooks(&self) -> bool {
@@ -107,13 +127,66 @@ impl HookSet for NetState {
 
     fn hook(
         &self,
+        family: Family,
         point: HookPoint,
         at: HookNum,
         net: &Net,
         packet: Packet<'_>,
         guard: &Guard,
     ) -> Verdict {
-        on_packet(point, at, net, self, packet, guard)
+        match family {
+            Family::Ipv4 => on_packet(point, at, net, self, packet, guard),
+            Family::Ipv6 => on_packet6(point, at, net, self, packet, guard),
+        }
+    }
+}
+
+/// A hook that is always registered.
+const fn hook(
+    family: Family,
+    hooknum: HookNum,
+    priority: i32,
+    point: HookPoint,
+) -> HookSpec<HookPoint> {
+    HookSpec {
+        family,
+        hooknum,
+        priority,
+        point,
+        optional: false,
+    }
+}
+
+/// Decides the fate of an IPv6 packet seen at `point` on hook `at` in namespace `net`, as
+/// [`on_packet`] an IPv4 one. Fragments are reassembled before (IPv6 conntrack's defrag).
+fn on_packet6(
+    point: HookPoint,
+    at: HookNum,
+    net: &Net,
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    guard: &Guard,
+) -> Verdict {
+    if point != HookPoint::Reply && state.backup_only() {
+        return Verdict::Accept;
+    }
+    if pkt.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let Some((Some(h), meta)) = pkt.parse(|b, _| Headers6::parse(b)) else {
+        return Verdict::Accept;
+    };
+    match (point, h.l4) {
+        (HookPoint::Request, L4v6::Transport(l4)) => {
+            if at == HookNum::LocalIn && (!meta.for_host || !meta.has_dst) {
+                return Verdict::Accept;
+            }
+            request(net, state, pkt, &h, &l4, &meta, guard)
+        }
+        (HookPoint::Reply, L4v6::Transport(l4)) => {
+            reply(at, net, state, pkt, &h, &l4, &meta, guard)
+        }
+        _ => Verdict::Accept,
     }
 }
 

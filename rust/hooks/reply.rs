@@ -7,7 +7,7 @@
 
 use super::{count_out, request};
 use crate::{
-    abi::{conn_flag, svc_flag, AF_INET},
+    abi::{conn_flag, svc_flag},
     conn::{Conn, Lookup, Tuple},
     defense,
     ffi::{
@@ -18,10 +18,10 @@ use crate::{
     },
     headers::Transport,
     netns::NetState,
-    packet::{self, InetAddr, Ipv4, Ports},
+    packet::{self, InetAddr, Ports},
     proto,
     service::ServiceKey,
-    xmit::{self, Rewrite},
+    xmit::{self, NetHeader, Rewrite},
 };
 use core::sync::atomic::Ordering;
 use kernel::sync::Arc;
@@ -29,21 +29,21 @@ use kernel::sync::Arc;
 /// A reply from a real server to a client (`ip_vs_out_hook`, `handle_response`), in the hook's
 /// read-side critical section `guard`.
 #[allow(clippy::too_many_arguments)] // the hook's context, as `request` gets it, plus its point
-pub(super) fn reply(
+pub(super) fn reply<H: NetHeader>(
     at: HookNum,
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
-    ip: &Ipv4,
+    ip: &H,
     &Transport { ports, tcp_flags }: &Transport,
     meta: &Meta,
     guard: &Guard,
 ) -> Verdict {
     let key = Lookup::Reply {
-        protocol: ip.protocol,
-        daddr: InetAddr::V4(ip.saddr),
+        protocol: ip.protocol(),
+        daddr: ip.saddr(),
         dport: ports.sport,
-        caddr: InetAddr::V4(ip.daddr),
+        caddr: ip.daddr(),
         cport: ports.dport,
     };
     // Borrowed for the packet path's read-side critical section (see `request`).
@@ -56,7 +56,7 @@ pub(super) fn reply(
                 started = c;
                 (&started, one_packet)
             }
-            None => return without_conn(state, &pkt, ip, ports.sport, tcp_flags),
+            None => return without_conn(net, state, &mut pkt, ip, ports.sport, tcp_flags),
         },
     };
     let verdict = translate(at, net, state, pkt, ip, tcp_flags, meta, conn);
@@ -68,30 +68,28 @@ pub(super) fn reply(
 
 /// Translates a NAT reply of `conn` back to the virtual service and finishes it.
 #[allow(clippy::too_many_arguments)]
-fn translate(
+fn translate<H: NetHeader>(
     at: HookNum,
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
-    ip: &Ipv4,
+    ip: &H,
     tcp_flags: u8,
     meta: &Meta,
     conn: &Conn,
 ) -> Verdict {
-    let l4 = ip.header_len;
+    let l4 = ip.l4_offset();
+    let protocol = ip.protocol();
     let (Some(l4_len), Some(sum)) = (
-        packet::l4_rewrite_len(ip.protocol),
-        packet::l4_sum_offset(ip.protocol),
+        packet::l4_rewrite_len(protocol),
+        packet::l4_sum_offset(protocol),
     ) else {
         return Verdict::Accept;
     };
-    let InetAddr::V4(vaddr) = conn.tuple.vaddr else {
-        return Verdict::Drop;
-    };
     let r = Rewrite {
-        protocol: ip.protocol,
-        addr_offset: packet::IPV4_SADDR,
-        new_addr: vaddr,
+        protocol,
+        addr_offset: H::SADDR_OFFSET,
+        new_addr: conn.tuple.vaddr,
         port_offset: l4,
         new_port: conn.tuple.vport,
         sum_offset: l4 + sum,
@@ -102,7 +100,7 @@ fn translate(
     if rewritten.is_err() {
         return Verdict::Drop;
     }
-    finish_reply(at, net, state, pkt, meta, conn, tcp_flags)
+    finish_reply::<H>(at, net, state, pkt, meta, conn, tcp_flags)
 }
 
 /// A datagram that a NAT real server of a `--pe sip` service sends without connection, such as
@@ -111,36 +109,38 @@ fn translate(
 /// a persistent service the template of its call is bound to that real server, so that the
 /// datagram leaves from the virtual address and the client's answers reach the same real
 /// server. The flag says the connection is for this datagram only (`-o`), and not in the table.
-fn conn_out(
+fn conn_out<H: NetHeader>(
     at: HookNum,
     state: &NetState,
     pkt: &mut Packet<'_>,
-    ip: &Ipv4,
+    ip: &H,
     ports: Ports,
     guard: &Guard,
 ) -> Option<(Arc<Conn>, bool)> {
-    if at == HookNum::LocalIn || ip.protocol != packet::PROTO_UDP {
+    let protocol = ip.protocol();
+    if at == HookNum::LocalIn || protocol != packet::PROTO_UDP {
         return None;
     }
+    let (saddr, daddr) = (ip.saddr(), ip.daddr());
     let (svc, dest) =
         state
             .services
-            .find_sip_real_server(ip.saddr, u16::from_be_bytes(ports.sport), guard)?;
+            .find_sip_real_server(&saddr, u16::from_be_bytes(ports.sport), guard)?;
     let ServiceKey::Tuple { addr, port, .. } = svc.key else {
         return None;
     };
     if port == 0 || ports.sport == [0, 0] {
         return None;
     }
-    let (vaddr, vport) = (InetAddr::from_af(AF_INET, &addr)?, port.to_be_bytes());
+    let (vaddr, vport) = (InetAddr::from_af(svc.key.af(), &addr)?, port.to_be_bytes());
     let fwd = dest.params.fwd & conn_flag::FWD_MASK;
     let one_packet = svc.params.flags & svc_flag::ONEPACKET != 0;
     let control = if svc.persistent() {
         // The client's network, as for its requests; no call, no connection.
-        let snet = InetAddr::V4(ip.daddr).masked(svc.params.netmask);
+        let snet = daddr.masked(svc.params.netmask);
         let call_id = request::sip_call_id(pkt, ip)?;
         let key = Lookup::Template {
-            protocol: ip.protocol,
+            protocol,
             caddr: snet,
             vaddr,
             vport,
@@ -154,12 +154,12 @@ fn conn_out(
             Some(ct) => ct,
             None => {
                 let template = Tuple {
-                    protocol: ip.protocol,
+                    protocol,
                     caddr: snet,
                     cport: [0, 0],
                     vaddr,
                     vport,
-                    daddr: InetAddr::V4(ip.saddr),
+                    daddr: saddr,
                     dport: ports.sport,
                 };
                 let ct = Conn::new_template(
@@ -184,12 +184,12 @@ fn conn_out(
         None
     };
     let tuple = Tuple {
-        protocol: ip.protocol,
-        caddr: InetAddr::V4(ip.daddr),
+        protocol,
+        caddr: daddr,
         cport: ports.dport,
         vaddr,
         vport,
-        daddr: InetAddr::V4(ip.saddr),
+        daddr: saddr,
         dport: ports.sport,
     };
     let conn = Conn::new(
@@ -213,28 +213,30 @@ fn conn_out(
 /// A packet without connection from a real server (`ip_vs_out_hook`'s end): with
 /// `nat_icmp_send`, a NAT real server sending from a service's port is told that nobody listens
 /// there any more (port unreachable) and its packet is dropped, unless it is a TCP reset.
-fn without_conn(
+fn without_conn<H: NetHeader>(
+    net: &Net,
     state: &NetState,
-    pkt: &Packet<'_>,
-    ip: &Ipv4,
+    pkt: &mut Packet<'_>,
+    ip: &H,
     sport: [u8; 2],
     tcp_flags: u8,
 ) -> Verdict {
+    let protocol = ip.protocol();
     if state.sysctl.nat_icmp_send.load(Ordering::Relaxed) == 0
         || !state
             .services
-            .has_real_service(ip.protocol, ip.saddr, u16::from_be_bytes(sport))
-        || (ip.protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).rst)
+            .has_real_service(protocol, &ip.saddr(), u16::from_be_bytes(sport))
+        || (protocol == packet::PROTO_TCP && proto::tcp_flags_from_byte(tcp_flags).rst)
     {
         return Verdict::Accept;
     }
-    pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+    H::port_unreachable(pkt, net);
     Verdict::Drop
 }
 
 /// The end of a translated reply: reroute from the virtual address, count, update the state
 /// (`handle_response`, `ip_vs_route_me_harder`).
-pub(super) fn finish_reply(
+pub(super) fn finish_reply<H: NetHeader>(
     at: HookNum,
     net: &Net,
     state: &NetState,
@@ -246,7 +248,7 @@ pub(super) fn finish_reply(
     let reroute = state.sysctl.snat_reroute.load(Ordering::Relaxed) != 0
         && at != HookNum::LocalIn
         && !pkt.route_is_loopback();
-    if reroute && pkt.reroute(net, true).is_err() {
+    if reroute && H::reroute_reply(&mut pkt, net).is_err() {
         return Verdict::Drop;
     }
     count_out(state, conn, meta.len);

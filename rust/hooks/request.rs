@@ -7,11 +7,11 @@
 
 use super::count_in;
 use crate::{
-    abi::{conn_flag, svc_flag, AF_INET},
+    abi::{conn_flag, svc_flag},
     conn::{Conn, Lookup, Tuple},
     defense,
     ffi::{
-        pernet::{AddrType, Net},
+        pernet::{self, AddrType, Net},
         rcu::Guard,
         skb::{Meta, Packet, Verdict},
     },
@@ -22,17 +22,17 @@ use crate::{
     proto,
     sched::Flow,
     service::{Dest, DestShared, PersistenceEngine, Service, ServiceKey},
-    xmit::{self, Payload},
+    xmit::{self, NetHeader, Payload},
 };
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
-/// A request from a client (`ip_vs_in_hook`).
-pub(super) fn request(
+/// A request from a client (`ip_vs_in_hook`), IPv4 or IPv6.
+pub(super) fn request<H: NetHeader>(
     net: &Net,
     state: &NetState,
     mut pkt: Packet<'_>,
-    ip: &Ipv4,
+    ip: &H,
     l4: &Transport,
     meta: &Meta,
     guard: &Guard,
@@ -44,7 +44,7 @@ pub(super) fn request(
     let mut conn = state.conns.find_in(&key, guard);
 
     // A new connection that reuses the ports of an old one (`conn_reuse_mode`).
-    let is_tcp = ip.protocol == packet::PROTO_TCP;
+    let is_tcp = ip.protocol() == packet::PROTO_TCP;
     let syn = is_tcp && proto::tcp_is_new_conn(proto::tcp_flags_from_byte(tcp_flags));
     let reuse_mode = state.sysctl.conn_reuse_mode.load(Ordering::Relaxed);
     let expire_nodest = state.sysctl.expire_nodest_conn.load(Ordering::Relaxed) != 0;
@@ -89,7 +89,7 @@ pub(super) fn request(
         guard,
         early: false,
     };
-    let verdict = xmit::transmit(net, state, pkt, &seen, conn, Payload::Request);
+    let verdict = H::transmit(net, state, pkt, &seen, conn, Payload::Request);
     let pkts = conn.count_in_packet(one_packet);
     state.sync.on_request(net, state, conn, pkts);
     if one_packet {
@@ -101,12 +101,12 @@ pub(super) fn request(
 }
 
 /// The connection-table key of a request: client to virtual service.
-fn request_key(ip: &Ipv4, ports: Ports) -> Lookup<'static> {
+fn request_key<H: NetHeader>(ip: &H, ports: Ports) -> Lookup<'static> {
     Lookup::Request {
-        protocol: ip.protocol,
-        caddr: InetAddr::V4(ip.saddr),
+        protocol: ip.protocol(),
+        caddr: ip.saddr(),
         cport: ports.sport,
-        vaddr: InetAddr::V4(ip.daddr),
+        vaddr: ip.daddr(),
         vport: ports.dport,
     }
 }
@@ -144,7 +144,7 @@ pub(super) fn early_request(
         guard,
         early: true,
     };
-    let verdict = xmit::transmit(net, state, pkt, &seen, &conn, Payload::Request);
+    let verdict = Ipv4::transmit(net, state, pkt, &seen, &conn, Payload::Request);
     if verdict == Verdict::Accept {
         // Declined, unchanged: `request` counts it on `LOCAL_IN`.
         return verdict;
@@ -162,25 +162,26 @@ pub(super) fn early_request(
 /// virtual service (`ip_vs_try_to_schedule`, `tcp_conn_schedule`, `ip_vs_schedule`).
 /// `Ok(None)`: not for rvs. The flag says the connection is for this packet only (`-o`, UDP),
 /// and not in the table.
-fn schedule(
+fn schedule<H: NetHeader>(
     net: &Net,
     state: &NetState,
     pkt: &mut Packet<'_>,
-    ip: &Ipv4,
+    ip: &H,
     &Transport { ports, tcp_flags }: &Transport,
     mark: u32,
 ) -> Result<Option<(Arc<Conn>, bool)>, Verdict> {
-    if ip.protocol == packet::PROTO_TCP {
+    let protocol = ip.protocol();
+    if protocol == packet::PROTO_TCP {
         let sloppy = state.sysctl.sloppy_tcp.load(Ordering::Relaxed) != 0;
         if !proto::tcp_should_schedule(proto::tcp_flags_from_byte(tcp_flags), sloppy) {
             return Ok(None);
         }
     }
     let guard = Guard::new();
-    let daddr = InetAddr::V4(ip.daddr);
+    let (saddr, daddr) = (ip.saddr(), ip.daddr());
     let Some(svc) = state
         .services
-        .find_for_packet(ip.protocol, &daddr, ports.dport, mark, &guard)
+        .find_for_packet(protocol, &daddr, ports.dport, mark, &guard)
     else {
         return Ok(None);
     };
@@ -190,9 +191,9 @@ fn schedule(
     }
     let mut random_below = crate::ffi::random_u32_below;
     let mut flow = Flow {
-        af: AF_INET,
-        saddr: packet::ipv4_in_16(ip.saddr),
-        daddr: packet::ipv4_in_16(ip.daddr),
+        af: daddr.af(),
+        saddr: saddr.to_16(),
+        daddr: daddr.to_16(),
         sport: ports.sport,
         dport: ports.dport,
         svc_flags: svc.params.flags,
@@ -209,18 +210,17 @@ fn schedule(
         persist(state, &svc, ip, ports, mark, call_id.as_ref(), &mut flow)?
     } else {
         svc.schedule(&mut flow)
-            .and_then(|dest| Target::of(dest, ports.dport, None))
+            .and_then(|dest| Target::of(svc.key.af(), dest, ports.dport, None))
     };
-    let one_packet =
-        ip.protocol == packet::PROTO_UDP && svc.params.flags & svc_flag::ONEPACKET != 0;
-    // The new connection's addresses, to the real server's `daddr:dport`.
-    let tuple_to = |daddr, dport| Tuple {
-        protocol: ip.protocol,
-        caddr: InetAddr::V4(ip.saddr),
+    let one_packet = protocol == packet::PROTO_UDP && svc.params.flags & svc_flag::ONEPACKET != 0;
+    // The new connection's addresses, to the real server's `rs:dport`.
+    let tuple_to = |rs, dport| Tuple {
+        protocol,
+        caddr: saddr,
         cport: ports.sport,
-        vaddr: InetAddr::V4(ip.daddr),
+        vaddr: daddr,
         vport: ports.dport,
-        daddr,
+        daddr: rs,
         dport,
     };
     let Some(target) = target else {
@@ -229,12 +229,19 @@ fn schedule(
         // a connection without real server; otherwise the client is told.
         let bypass = state.sysctl.cache_bypass.load(Ordering::Relaxed) != 0
             && matches!(svc.key, ServiceKey::Fwmark { .. })
-            && net.ipv4_addr_type(ip.daddr) == AddrType::Unicast;
+            && match daddr {
+                InetAddr::V4(a) => net.ipv4_addr_type(a) == AddrType::Unicast,
+                InetAddr::V6(a) => pernet::ipv6_is_unicast(&a),
+            };
         if !bypass {
-            pkt.icmp_send(packet::ICMP_DEST_UNREACH, packet::ICMP_PORT_UNREACH, 0);
+            H::port_unreachable(pkt, net);
             return Err(Verdict::Drop);
         }
-        let no_dest = tuple_to(InetAddr::V4([0; 4]), [0; 2]);
+        let unspecified = match daddr {
+            InetAddr::V4(_) => InetAddr::V4([0; 4]),
+            InetAddr::V6(_) => InetAddr::V6([0; 16]),
+        };
+        let no_dest = tuple_to(unspecified, [0; 2]);
         let conn = Conn::new(
             no_dest,
             conn_flag::BYPASS,
@@ -283,13 +290,13 @@ struct Target {
 }
 
 impl Target {
-    /// The real server `dest` for a packet to port `vport`: a real server without a port (DR,
-    /// tunnel) keeps the virtual port. `None` for an IPv6 real server of an IPv4 service
-    /// (tunnelling to IPv6), which rvs cannot reach yet.
-    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
-        if dest.key.af != AF_INET {
-            if !IPV6_DEST_WARNED.swap(true, Ordering::Relaxed) {
-                pr_warn!("IPv6 real servers of IPv4 services are not supported yet: their packets are refused\n");
+    /// The real server `dest` of a service of family `af` for a packet to port `vport`: a
+    /// real server without a port (DR, tunnel) keeps the virtual port. `None` for a real server
+    /// of the other family (tunnelling across families), which rvs cannot reach yet.
+    fn of(af: u16, dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
+        if dest.key.af != af {
+            if !MIXED_DEST_WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!("real servers of another family than their service's are not supported yet: their packets are refused\n");
             }
             return None;
         }
@@ -307,16 +314,16 @@ impl Target {
     }
 }
 
-/// Whether the warning about IPv6 real servers of IPv4 services was printed.
-static IPV6_DEST_WARNED: AtomicBool = AtomicBool::new(false);
+/// Whether the warning about real servers of the other family was printed.
+static MIXED_DEST_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// The Call-ID of a UDP datagram (`ip_vs_sip_fill_param`), which is made linear for it as IPVS
 /// linearizes it.
-pub(super) fn sip_call_id(pkt: &mut Packet<'_>, ip: &Ipv4) -> Option<CallId> {
-    if ip.protocol != packet::PROTO_UDP {
+pub(super) fn sip_call_id<H: NetHeader>(pkt: &mut Packet<'_>, ip: &H) -> Option<CallId> {
+    if ip.protocol() != packet::PROTO_UDP {
         return None;
     }
-    let payload = ip.header_len + packet::UDP_HEADER_LEN;
+    let payload = ip.l4_offset() + packet::UDP_HEADER_LEN;
     let (call_id, _) =
         pkt.parse(|bytes, _| Ok(bytes.rest_from(payload)?.and_then(pe_sip::call_id)))?;
     call_id
@@ -357,16 +364,16 @@ pub(super) fn check_template(state: &NetState, ct: &Conn, for_dest: Option<&Dest
 /// service's netmask), and with the SIP engine the call `call_id` from it, keeps the real server
 /// its template names until the template expires. `Ok(None)`: no real server can take it;
 /// `Err`: no memory for the template, the packet is dropped (as IPVS does), not refused.
-fn persist(
+fn persist<H: NetHeader>(
     state: &NetState,
     svc: &Service,
-    ip: &Ipv4,
+    ip: &H,
     ports: packet::Ports,
     mark: u32,
     call_id: Option<&CallId>,
     flow: &mut Flow<'_>,
 ) -> Result<Option<Target>, Verdict> {
-    let snet = InetAddr::V4(ip.saddr).masked(svc.params.netmask);
+    let snet = ip.saddr().masked(svc.params.netmask);
     let (svc_port, fwmark) = match svc.key {
         ServiceKey::Tuple { port, .. } => (port, None),
         ServiceKey::Fwmark { mark, .. } => (0, Some(mark)),
@@ -374,11 +381,11 @@ fn persist(
     let to_svc_port = u16::from_be_bytes(ports.dport) == svc_port;
     // Template keys (comment of `ip_vs_sched_persist`): <proto, caddr, 0, vaddr, vport> for a
     // port service, port 0 for FTP, and <IPPROTO_IP, caddr, 0, fwmark, 0> for a fwmark service.
-    let daddr = InetAddr::V4(ip.daddr);
+    let daddr = ip.daddr();
     let (protocol, vaddr, vport) = match fwmark {
         Some(mark) if !to_svc_port => (0, fwmark_vaddr(&daddr, mark), [0, 0]),
-        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol, daddr, ports.dport),
-        _ => (ip.protocol, daddr, [0, 0]),
+        _ if to_svc_port && svc_port != FTP_PORT => (ip.protocol(), daddr, ports.dport),
+        _ => (ip.protocol(), daddr, [0, 0]),
     };
     let key = Lookup::Template {
         protocol,
@@ -396,7 +403,7 @@ fn persist(
         None => {
             let Some(target) = svc
                 .schedule(flow)
-                .and_then(|dest| Target::of(dest, ports.dport, None))
+                .and_then(|dest| Target::of(svc.key.af(), dest, ports.dport, None))
             else {
                 return Ok(None);
             };

@@ -54,8 +54,8 @@ unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb) { return dst_mtu(skb_dst
 bool rvs_skb_dst_is_local(const struct sk_buff *skb) { return skb_rtable(skb)->rt_flags & RTCF_LOCAL; }
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb) { return skb_dst(skb)->dev->flags & IFF_LOOPBACK; }
 void rvs_skb_orphan(struct sk_buff *skb) { skb_orphan(skb); }
-/* ip_vs_send_or_cont: on through LOCAL_OUT to the route, the IPv4 header kept as it is. */
-int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb) { return NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output); }
+/* ip_vs_send_or_cont: on through LOCAL_OUT to the route, the network header kept as it is. */
+int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb, u8 pf) { return NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output); }
 void rvs_rt_put(struct rtable *rt) { ip_rt_put(rt); }
 void rvs_rt_hold(struct rtable *rt) { dst_hold(&rt->dst); }
 /* __ip_vs_dst_check: whether a cached route still holds (IPv4 routes always have a check). */
@@ -75,6 +75,14 @@ struct sock *rvs_skb_sk(const struct sk_buff *skb) { return skb->sk; }
 void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr)
 { inet_proto_csum_replace2(sum, skb, from, to, pseudohdr); }
 void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info) { icmp_send(skb, type, code, info); }
+/* icmpv6_send finds the namespace by skb->dev: the new route's device (decrement_ttl) or loopback (ip_vs_leave). */
+void rvs_icmpv6_send(struct sk_buff *skb, struct net *net, const struct dst_entry *via, u8 type, u8 code, __u32 info)
+{ if (via) skb->dev = via->dev; else if (!skb->dev) skb->dev = net->loopback_dev; icmpv6_send(skb, type, code, info); }
+/* __ip_vs_is_local_route6 */
+bool rvs_dst_dev_is_loopback(const struct dst_entry *dst) { return dst->dev && dst->dev->flags & IFF_LOOPBACK; }
+unsigned int rvs_dst_mtu(const struct dst_entry *dst) { return dst_mtu(dst); }
+/* __mtu_check_toobig_v6: the largest fragment of a packet IPv6 conntrack reassembled. */
+u16 rvs_ip6cb_frag_max_size(const struct sk_buff *skb) { return IP6CB(skb)->frag_max_size; }
 unsigned int rvs_skb_headroom(const struct sk_buff *skb) { return skb_headroom(skb); }
 unsigned int rvs_skb_headlen(const struct sk_buff *skb) { return skb_headlen(skb); }
 unsigned char *rvs_skb_data(const struct sk_buff *skb) { return skb->data; }

@@ -26,6 +26,9 @@
 #include <net/addrconf.h>
 #include <net/route.h>
 #include <net/ipv6.h>
+#include <net/ip6_route.h>
+#include <linux/icmpv6.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/icmp.h>
 #include <linux/percpu.h>
 #include <linux/random.h>
@@ -89,7 +92,7 @@ unsigned int rvs_skb_dst_mtu(const struct sk_buff *skb);
 bool rvs_skb_dst_is_local(const struct sk_buff *skb);
 bool rvs_skb_dst_dev_is_loopback(const struct sk_buff *skb);
 void rvs_skb_orphan(struct sk_buff *skb);
-int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb);
+int rvs_nf_local_out_dst(struct net *net, struct sk_buff *skb, u8 pf);
 void rvs_rt_hold(struct rtable *rt);
 bool rvs_rt_check(struct rtable *rt);
 void rvs_rt_put(struct rtable *rt);
@@ -106,6 +109,10 @@ void rvs_skb_notrack(struct sk_buff *skb);
 struct sock *rvs_skb_sk(const struct sk_buff *skb);
 void rvs_inet_proto_csum_replace2(__sum16 *sum, struct sk_buff *skb, __be16 from, __be16 to, bool pseudohdr);
 void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+void rvs_icmpv6_send(struct sk_buff *skb, struct net *net, const struct dst_entry *via, u8 type, u8 code, __u32 info);
+bool rvs_dst_dev_is_loopback(const struct dst_entry *dst);
+unsigned int rvs_dst_mtu(const struct dst_entry *dst);
+u16 rvs_ip6cb_frag_max_size(const struct sk_buff *skb);
 unsigned int rvs_skb_headroom(const struct sk_buff *skb);
 unsigned int rvs_skb_headlen(const struct sk_buff *skb);
 unsigned char *rvs_skb_data(const struct sk_buff *skb);
