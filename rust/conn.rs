@@ -710,11 +710,13 @@ pub(crate) enum Lookup<'a> {
         vport: [u8; 2],
         call_id: Option<&'a CallId>,
     },
-    /// A NAT reply: source = real server, destination = client (`ip_vs_conn_out_get`).
+    /// A reply: source = the real server of a NAT connection, or the virtual service, from
+    /// which the real servers of the other methods answer; destination = client
+    /// (`ip_vs_conn_out_get`).
     Reply {
         protocol: u8,
-        daddr: InetAddr,
-        dport: [u8; 2],
+        saddr: InetAddr,
+        sport: [u8; 2],
         caddr: InetAddr,
         cport: [u8; 2],
     },
@@ -809,11 +811,13 @@ impl ConnTable {
                     Lookup::Request { vaddr, vport, .. } => {
                         !c.is_template() && t.vaddr == vaddr && t.vport == vport
                     }
-                    Lookup::Reply { daddr, dport, .. } => {
+                    Lookup::Reply { saddr, sport, .. } => {
                         !c.is_template()
-                            && c.fwd == crate::abi::conn_flag::MASQ
-                            && t.daddr == daddr
-                            && t.dport == dport
+                            && if c.fwd == crate::abi::conn_flag::MASQ {
+                                t.daddr == saddr && t.dport == sport
+                            } else {
+                                t.vaddr == saddr && t.vport == sport
+                            }
                     }
                     Lookup::Template {
                         vaddr,

@@ -9,7 +9,6 @@
 //! Kernel-independent and host-tested.
 
 #![deny(unsafe_code)]
-#![cfg_attr(not(test), allow(dead_code))]
 
 use crate::headers::{self, Transport};
 use crate::packet::{self, get_or_none, Bytes, Ipv6, Need, Ports};
@@ -22,7 +21,8 @@ const NEXTHDR_FRAGMENT: u8 = 44;
 const NEXTHDR_AUTH: u8 = 51;
 const NEXTHDR_DEST: u8 = 60;
 /// "No next header": the walk ends, with this as the protocol.
-pub(crate) const NEXTHDR_NONE: u8 = 59;
+#[cfg(test)]
+const NEXTHDR_NONE: u8 = 59;
 /// ICMPv6's protocol number.
 pub(crate) const PROTO_ICMPV6: u8 = 58;
 /// Length of an ICMPv6 header (`struct icmp6hdr`); the quoted packet follows.
@@ -50,7 +50,7 @@ fn is_extension(nexthdr: u8) -> bool {
 /// The upper-layer header of an IPv6 packet, past its extension headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Upper {
-    /// Its protocol number; [`NEXTHDR_NONE`] when nothing follows.
+    /// Its protocol number; `NEXTHDR_NONE` (59) when nothing follows.
     pub(crate) protocol: u8,
     /// Where it starts in the packet. For a later fragment (`fragoffs` not 0) the IPv6 header's
     /// offset, where `ipv6_find_hdr` leaves it: no upper-layer header is in such a packet.

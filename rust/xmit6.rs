@@ -14,10 +14,11 @@ use crate::{
     abi::conn_flag,
     conn::Conn,
     ffi::{
+        netfilter::HookNum,
         pernet::Net,
         skb::{Packet, Route6, Verdict},
     },
-    headers6::{self, Headers6},
+    headers6::{self, Headers6, Quoted6},
     netns::NetState,
     packet::{self, InetAddr},
     xmit::{rewrite, NetHeader, Payload, Rewrite, Seen},
@@ -205,6 +206,96 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_, Headers6>, conn: &Conn) -
     if local {
         // A real server on the director itself: on to the local stack with its new address
         // and port, on its input route (`ip_vs_nat_send_or_cont`, local).
+        return Verdict::Accept;
+    }
+    send(net, pkt, route)
+}
+
+/// The translation of an ICMPv6 error about a NAT connection (`ip_vs_nat_icmp_v6`): `addr` goes
+/// to the outer header's address at `outer_offset` and to the quoted header's at
+/// `inner_addr_offset`, `port` to the quoted transport header's at `inner_port_offset`; the
+/// ICMPv6 checksum is then computed again over the outer addresses `pseudo` (as rewritten).
+pub(crate) struct Icmp6Rewrite {
+    pub(crate) outer_offset: usize,
+    pub(crate) inner_addr_offset: usize,
+    pub(crate) inner_port_offset: usize,
+    pub(crate) addr: [u8; 16],
+    pub(crate) port: [u8; 2],
+    /// Source and destination of the outer header after the rewrite.
+    pub(crate) pseudo: ([u8; 16], [u8; 16]),
+}
+
+/// Applies `r` to the ICMPv6 error in `pkt` (its message at `icmp_offset`, quoting `q`).
+pub(crate) fn rewrite_icmp(
+    pkt: &mut Packet<'_>,
+    icmp_offset: usize,
+    q: &Quoted6,
+    r: &Icmp6Rewrite,
+) -> Result {
+    let len = pkt.len_from(icmp_offset).ok_or(EINVAL)?;
+    let mut w = pkt.writable(q.upper.offset + 4)?;
+    let b = w.bytes();
+    packet::swap(b, r.outer_offset, r.addr).ok_or(EINVAL)?;
+    packet::swap(b, r.inner_addr_offset, r.addr).ok_or(EINVAL)?;
+    packet::swap(b, r.inner_port_offset, r.port).ok_or(EINVAL)?;
+    let (saddr, daddr) = &r.pseudo;
+    let pseudo = packet::ipv6_pseudo_sum(saddr, daddr, len, headers6::PROTO_ICMPV6);
+    w.icmp_checksum(icmp_offset, pseudo)
+}
+
+/// The partial sum of the pseudo-header of the ICMPv6 message of `pkt` (headers `h`), to check
+/// its checksum (`ip_vs_checksum_complete`).
+pub(crate) fn icmp_pseudo_sum(pkt: &Packet<'_>, h: &Headers6) -> Option<u32> {
+    let len = pkt.len_from(h.upper.offset)?;
+    Some(packet::ipv6_pseudo_sum(
+        &h.ip.saddr,
+        &h.ip.daddr,
+        len,
+        headers6::PROTO_ICMPV6,
+    ))
+}
+
+/// Sends an ICMPv6 error about a reply of NAT connection `conn` (met at `at`), which quotes `q`,
+/// on to the real server as if the real server had sent the reply itself
+/// (`ip_vs_icmp_xmit_v6`): the real server's address goes to the outer destination and the quoted
+/// source, its port to the quoted source port. Never refused for its size; dropped if it does not
+/// fit. From `FORWARD`, a real server on this host is not reached.
+pub(crate) fn nat_icmp(
+    net: &Net,
+    mut pkt: Packet<'_>,
+    seen: &Seen<'_, Headers6>,
+    conn: &Conn,
+    at: HookNum,
+    q: &Quoted6,
+) -> Verdict {
+    let t = &conn.tuple;
+    let InetAddr::V6(daddr) = t.daddr else {
+        return Verdict::Drop;
+    };
+    let Ok(route) = Packet::route_output6(net, daddr, false) else {
+        return Verdict::Drop;
+    };
+    let local = route.is_local();
+    if local && at == HookNum::Forward {
+        return Verdict::Drop;
+    }
+    if !local {
+        if let Err(verdict) = leave(&mut pkt, net, seen, &route, Payload::IcmpError) {
+            return verdict;
+        }
+    }
+    let r = Icmp6Rewrite {
+        outer_offset: packet::IPV6_DADDR,
+        inner_addr_offset: q.offset + packet::IPV6_SADDR,
+        inner_port_offset: q.upper.offset,
+        addr: daddr,
+        port: t.dport,
+        pseudo: (seen.ip.ip.saddr, daddr),
+    };
+    if rewrite_icmp(&mut pkt, seen.ip.upper.offset, q, &r).is_err() {
+        return Verdict::Drop;
+    }
+    if local {
         return Verdict::Accept;
     }
     send(net, pkt, route)

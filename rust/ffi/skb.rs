@@ -776,8 +776,9 @@ impl<'a> Packet<'a> {
     }
 
     /// Whether the ICMP message at `offset`, which runs to the end of the packet, has a correct
-    /// checksum (`ip_vs_checksum_common_check`).
-    pub(crate) fn icmp_checksum_ok(&self, offset: usize) -> bool {
+    /// checksum (`ip_vs_checksum_common_check`); `pseudo` is the partial sum of the pseudo-header
+    /// it covers besides (ICMPv6's, [`crate::packet::ipv6_pseudo_sum`]; none, 0, for ICMP).
+    pub(crate) fn icmp_checksum_ok(&self, offset: usize, pseudo: u32) -> bool {
         let Some(start) = i32::try_from(offset)
             .ok()
             .and_then(|o| o.checked_add(self.network_offset()))
@@ -794,8 +795,28 @@ impl<'a> Packet<'a> {
         };
         // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which end at
         // the end of the packet.
-        let sum = unsafe { sys::skb_checksum(self.raw(), start, span, 0) };
+        let sum = unsafe { sys::skb_checksum(self.raw(), start, span, pseudo) };
         crate::packet::csum_fold(sum) == 0
+    }
+
+    /// The length of the packet from the network header (`skb->len` counts from `data`).
+    fn len_from_network(&self, offset: usize) -> Result<(i32, i32)> {
+        let start = self
+            .network_offset()
+            .checked_add(i32::try_from(offset).map_err(|_| EINVAL)?)
+            .ok_or(EINVAL)?;
+        let span = i32::try_from(self.len())
+            .map_err(|_| EINVAL)?
+            .checked_sub(start)
+            .filter(|&span| span >= 0)
+            .ok_or(EINVAL)?;
+        Ok((start, span))
+    }
+
+    /// The length of the packet from `offset` (from the network header) to its end.
+    pub(crate) fn len_from(&self, offset: usize) -> Option<u32> {
+        let (_, span) = self.len_from_network(offset).ok()?;
+        u32::try_from(span).ok()
     }
 
     /// Sends an ICMP error about this packet to its source (`icmp_send`).
@@ -972,27 +993,18 @@ impl<'a> Writable<'_, 'a> {
     }
 
     /// Recomputes an ICMP checksum whose message starts at `offset` and runs to the end of the
-    /// packet (`ip_vs_checksum_complete`); the message may extend past the writable bytes.
-    pub(crate) fn icmp_checksum(&mut self, offset: usize) -> Result {
+    /// packet (`ip_vs_checksum_complete`), over the pseudo-header of partial sum `pseudo` too
+    /// (ICMPv6's; 0 for ICMP); the message may extend past the writable bytes.
+    pub(crate) fn icmp_checksum(&mut self, offset: usize, pseudo: u32) -> Result {
         let field = offset.checked_add(crate::packet::ICMP_SUM).ok_or(EINVAL)?;
-        let start = self
-            .packet
-            .network_offset()
-            .checked_add(i32::try_from(offset).map_err(|_| EINVAL)?)
-            .ok_or(EINVAL)?;
-        // `len` counts from `data`, and the message from the network header.
-        let span = i32::try_from(self.packet.len())
-            .map_err(|_| EINVAL)?
-            .checked_sub(start)
-            .filter(|&span| span >= 0)
-            .ok_or(EINVAL)?;
+        let (start, span) = self.packet.len_from_network(offset)?;
         self.bytes()
             .get_mut(field..field + 2)
             .ok_or(EINVAL)?
             .copy_from_slice(&[0, 0]);
         // SAFETY: `skb` is valid; `skb_checksum` reads `span` bytes from `start`, which end at
         // the end of the packet.
-        let sum = unsafe { sys::skb_checksum(self.packet.raw(), start, span, 0) };
+        let sum = unsafe { sys::skb_checksum(self.packet.raw(), start, span, pseudo) };
         let folded = crate::packet::csum_fold(sum);
         self.bytes()
             .get_mut(field..field + 2)

@@ -42,7 +42,7 @@ fn rewrite_icmp(pkt: &mut Packet<'_>, ip: &Ipv4, q: &Quoted, r: &IcmpRewrite) ->
     b[r.inner_addr_offset..r.inner_addr_offset + 4].copy_from_slice(&r.addr);
     b[r.inner_port_offset..r.inner_port_offset + 2].copy_from_slice(&r.port);
     w.ipv4_send_check(q.offset)?;
-    w.icmp_checksum(ip.header_len)?;
+    w.icmp_checksum(ip.header_len, 0)?;
     w.ipv4_send_check(0)
 }
 
@@ -63,14 +63,19 @@ pub(super) fn reply_icmp(
     // The quoted packet is a request as the real server got it: client to real server.
     let key = Lookup::Reply {
         protocol: q.ip.protocol,
-        daddr: InetAddr::V4(q.ip.daddr),
-        dport: q.ports.dport,
+        saddr: InetAddr::V4(q.ip.daddr),
+        sport: q.ports.dport,
         caddr: InetAddr::V4(q.ip.saddr),
         cport: q.ports.sport,
     };
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
+    // Only NAT translates; the errors about other methods' packets pass as they are, uncounted
+    // (`handle_response_icmp`).
+    if conn.fwd != conn_flag::MASQ {
+        return Verdict::Accept;
+    }
     let t = conn.tuple;
     let InetAddr::V4(vaddr) = t.vaddr else {
         return Verdict::Drop;
@@ -134,7 +139,7 @@ pub(super) fn request_icmp(
     if conn.live_dest().is_none() {
         return Verdict::Drop;
     }
-    if !pkt.icmp_checksum_ok(ip.header_len) {
+    if !pkt.icmp_checksum_ok(ip.header_len, 0) {
         return Verdict::Drop;
     }
     let t = conn.tuple;
@@ -201,7 +206,7 @@ fn tunnel_icmp(
     let Some(conn) = state.conns.find(&key) else {
         return Verdict::Accept;
     };
-    if !pkt.icmp_checksum_ok(ip.header_len) {
+    if !pkt.icmp_checksum_ok(ip.header_len, 0) {
         return Verdict::Drop;
     }
     let (kind, code) = (icmp[0], icmp[1]);

@@ -15,10 +15,12 @@
 #![deny(unsafe_code)]
 
 mod icmp;
+mod icmp6;
 mod reply;
 mod request;
 
 use icmp::{reply_icmp, request_icmp};
+use icmp6::{icmp6_error, reply_icmp6, request_icmp6};
 use reply::reply;
 use request::{early_request, request};
 
@@ -176,15 +178,30 @@ fn on_packet6(
     let Some((Some(h), meta)) = pkt.parse(|b, _| Headers6::parse(b)) else {
         return Verdict::Accept;
     };
+    // Only packets for this host, and only routed ones (`ip_vs_in_hook`).
+    if point == HookPoint::Request && at == HookNum::LocalIn && (!meta.for_host || !meta.has_dst) {
+        return Verdict::Accept;
+    }
     match (point, h.l4) {
         (HookPoint::Request, L4v6::Transport(l4)) => {
-            if at == HookNum::LocalIn && (!meta.for_host || !meta.has_dst) {
-                return Verdict::Accept;
-            }
             request(net, state, pkt, &h, &l4, &meta, guard)
         }
         (HookPoint::Reply, L4v6::Transport(l4)) => {
             reply(at, net, state, pkt, &h, &l4, &meta, guard)
+        }
+        (HookPoint::Request | HookPoint::ForwardIcmp, L4v6::IcmpError) => {
+            match icmp6_error(&mut pkt, &h) {
+                Some(e) => request_icmp6(at, net, state, pkt, &h, &e, &meta),
+                None => Verdict::Accept,
+            }
+        }
+        (HookPoint::Reply, L4v6::IcmpError) => match icmp6_error(&mut pkt, &h) {
+            Some(e) => reply_icmp6(at, net, state, pkt, &h, &e, &meta),
+            None => Verdict::Accept,
+        },
+        // A cut-short ICMPv6 header, or an error behind a Fragment header: IPVS drops them.
+        (HookPoint::Request | HookPoint::Reply | HookPoint::ForwardIcmp, L4v6::IcmpDrop) => {
+            Verdict::Drop
         }
         _ => Verdict::Accept,
     }

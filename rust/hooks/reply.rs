@@ -41,8 +41,8 @@ pub(super) fn reply<H: NetHeader>(
 ) -> Verdict {
     let key = Lookup::Reply {
         protocol: ip.protocol(),
-        daddr: ip.saddr(),
-        dport: ports.sport,
+        saddr: ip.saddr(),
+        sport: ports.sport,
         caddr: ip.daddr(),
         cport: ports.dport,
     };
@@ -59,7 +59,13 @@ pub(super) fn reply<H: NetHeader>(
             None => return without_conn(net, state, &mut pkt, ip, ports.sport, tcp_flags),
         },
     };
-    let verdict = translate(at, net, state, pkt, ip, tcp_flags, meta, conn);
+    let verdict = if conn.fwd == conn_flag::MASQ {
+        translate(at, net, state, pkt, ip, tcp_flags, meta, conn)
+    } else {
+        // The reply of a real server reached by another method that passes the director on
+        // its way (the director as its router): counted, untouched (`handle_response`).
+        after_nat(state, pkt, meta, conn, tcp_flags)
+    };
     if one_packet {
         conn.release();
     }
@@ -251,6 +257,18 @@ pub(super) fn finish_reply<H: NetHeader>(
     if reroute && H::reroute_reply(&mut pkt, net).is_err() {
         return Verdict::Drop;
     }
+    after_nat(state, pkt, meta, conn, tcp_flags)
+}
+
+/// The end of a reply, translated or not (`handle_response`, `after_nat`): count, update the
+/// state, and let it go.
+fn after_nat(
+    state: &NetState,
+    mut pkt: Packet<'_>,
+    meta: &Meta,
+    conn: &Conn,
+    tcp_flags: u8,
+) -> Verdict {
     count_out(state, conn, meta.len);
     let secure_tcp = defense::secure_tcp_on(state.sysctl.secure_tcp.load(Ordering::Relaxed));
     conn.on_packet(tcp_flags, true, secure_tcp, &state.timeout_table());
