@@ -68,3 +68,8 @@ assert_eq "$(printf 'rs%s\n' 3 3 3 2 3)" "$got" \
 assert_eq "TCP ASSURED [2001:db8:1:1::]:0 [2001:db8:1::100]:82 [2001:db8:2::12]:82
 TCP ASSURED [2001:db8:1::]:0 [2001:db8:1::100]:82 [2001:db8:2::13]:82" \
 	"$(entries | grep '\]:0 ' | sort)" "ipvsadm -Lnc: one assured template per /64, client port 0"
+
+# A datagram larger than the client's link MTU arrives in fragments: reassembled before rvs's
+# hooks (IPv6 conntrack's defragmentation, which IPVS enables with its first IPv6 service),
+# translated whole and fragmented again on the way to the real server, which answers.
+assert_eq "rs1" "$(udp6 --size 3000)" "a 3000-byte datagram in fragments is reassembled, forwarded and answered"

@@ -11,6 +11,7 @@ use super::{
     skb::{Packet, Verdict},
     sys,
 };
+use core::ptr::NonNull;
 use kernel::{
     ffi::{c_uint, c_void},
     new_mutex,
@@ -126,6 +127,11 @@ pub(crate) trait HookSet: Sync + Sized + 'static {
         guard: &Guard,
     ) -> Verdict;
 
+    /// Whether IPv6 packets must reach the hooks reassembled, by IPv6 conntrack's defragmentation
+    /// (`nf_defrag_ipv6`, enabled with the IPv6 hooks): unlike IPv4's, they meet `LOCAL_IN`
+    /// before the stack reassembles them.
+    const IPV6_DEFRAG: bool = false;
+
     /// Whether the optional hooks are wanted now; asked when the hooks are registered and by
     /// [`HookSwitch::refresh`].
     fn optional_hooks(&self) -> bool {
@@ -220,11 +226,92 @@ pub(crate) struct HookSwitch {
     registration: Option<Pin<KBox<Mutex<[Registered; 2]>>>>,
 }
 
-/// The registrations of a family in a [`HookSwitch`]: the optional hooks only with the others.
+/// The registrations of a family in a [`HookSwitch`]: the optional hooks only with the others,
+/// and IPv6's defragmentation before them.
 #[derive(Default)]
 struct Registered {
     always: Option<HookRegistration>,
     optional: Option<HookRegistration>,
+    defrag: Option<Ipv6Defrag>,
+}
+
+impl Registered {
+    /// Unregisters the hooks, then lets the defragmentation go.
+    fn clear(&mut self) {
+        self.optional = None;
+        self.always = None;
+        self.defrag = None;
+    }
+}
+
+/// A use of IPv6 conntrack's defragmentation in a namespace (`nf_defrag_ipv6_enable`), whose
+/// module is loaded on demand and reached through the hook it registers (`nf_defrag_v6_hook`,
+/// as `nf_bpf_link` reaches it), so that rvs.ko does not depend on it at load time. Disabled on
+/// drop.
+///
+/// # Invariants
+///
+/// `hook` is the module's registered hook, whose module this object holds a reference to, and
+/// defragmentation is enabled once by this object in the live namespace `net`.
+struct Ipv6Defrag {
+    hook: NonNull<sys::nf_defrag_hook>,
+    net: *mut sys::net,
+}
+
+// SAFETY: the handle only undoes its use, on any thread.
+unsafe impl Send for Ipv6Defrag {}
+
+impl Ipv6Defrag {
+    /// Enables IPv6 defragmentation in `net`, loading `nf_defrag_ipv6` if need be. Sleeps.
+    fn enable(net: &Net) -> Result<Self> {
+        let mut hook = Self::registered();
+        if hook.is_none() {
+            // SAFETY: the name is a NUL-terminated string; `request_module` may sleep, which
+            // the caller allows.
+            unsafe { sys::rvs_request_module(kernel::c_str!("nf_defrag_ipv6").as_char_ptr()) };
+            hook = Self::registered();
+        }
+        let hook = hook.ok_or(ENOENT)?;
+        // SAFETY: the module holds its hook alive; the reference taken above keeps it loaded.
+        let enable = unsafe { (*hook.as_ptr()).enable }.ok_or(ENOENT)?;
+        // SAFETY: `net` is alive; the module is held.
+        let ret = unsafe { enable(net.as_ptr()) };
+        // INVARIANT: the module is held, and defragmentation enabled unless `ret` says otherwise,
+        // in which case dropping the object must not disable it: the reference is put here.
+        if ret != 0 {
+            // SAFETY: the reference taken by `registered`.
+            unsafe { sys::module_put((*hook.as_ptr()).owner) };
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self {
+            hook,
+            net: net.as_ptr(),
+        })
+    }
+
+    /// The registered hook of `nf_defrag_ipv6` with a reference to its module, if it is loaded.
+    fn registered() -> Option<NonNull<sys::nf_defrag_hook>> {
+        let _guard = Guard::new();
+        // SAFETY: read under the RCU read lock taken above; a module unregisters its hook (and
+        // waits for readers) before it goes.
+        let hook = NonNull::new(unsafe { sys::rvs_nf_defrag_v6_hook() }.cast_mut())?;
+        // SAFETY: the hook is alive in the read-side critical section; once its module is held,
+        // it stays so after it.
+        unsafe { sys::rvs_try_module_get((*hook.as_ptr()).owner) }.then_some(hook)
+    }
+}
+
+impl Drop for Ipv6Defrag {
+    fn drop(&mut self) {
+        // SAFETY: the module is held and defragmentation enabled by this object in the live
+        // `net` (type invariant); the reference is given back last.
+        unsafe {
+            if let Some(disable) = (*self.hook.as_ptr()).disable {
+                disable(self.net);
+            }
+            sys::module_put((*self.hook.as_ptr()).owner);
+        }
+    }
 }
 
 impl HookSwitch {
@@ -252,13 +339,21 @@ impl HookSwitch {
         let mut families = self.registration.as_ref().ok_or(ENOMEM)?.lock();
         let registered = &mut families[family.index()];
         if !on {
-            registered.optional = None;
-            registered.always = None;
+            registered.clear();
             return Ok(());
+        }
+        if family == Family::Ipv6 && T::IPV6_DEFRAG && registered.defrag.is_none() {
+            registered.defrag = Some(Ipv6Defrag::enable(net)?);
         }
         if registered.always.is_none() {
             // SAFETY: the caller's guarantees.
-            registered.always = Some(unsafe { register(net, owner, family, false)? });
+            match unsafe { register(net, owner, family, false) } {
+                Ok(hooks) => registered.always = Some(hooks),
+                Err(e) => {
+                    registered.clear();
+                    return Err(e);
+                }
+            }
         }
         // The optional hooks only spare work: without them (no memory), packets take the
         // others, and the next refresh tries again.
@@ -289,8 +384,7 @@ impl HookSwitch {
     pub(super) fn turn_off(&mut self) {
         if let Some(registration) = &self.registration {
             for registered in registration.lock().iter_mut() {
-                registered.optional = None;
-                registered.always = None;
+                registered.clear();
             }
         }
     }

@@ -123,6 +123,9 @@ impl HookSet for NetState {
         hook(Family::Ipv6, HookNum::Forward, 100, HookPoint::Reply),
     ];
 
+    // IPVS enables it with its first IPv6 service (`ip_vs_add_service`).
+    const IPV6_DEFRAG: bool = true;
+
     fn optional_hooks(&self) -> bool {
         self.sysctl.fast_path.load(Ordering::Relaxed) != 0
     }

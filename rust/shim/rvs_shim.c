@@ -83,6 +83,10 @@ bool rvs_dst_dev_is_loopback(const struct dst_entry *dst) { return dst->dev && d
 unsigned int rvs_dst_mtu(const struct dst_entry *dst) { return dst_mtu(dst); }
 /* __mtu_check_toobig_v6: the largest fragment of a packet IPv6 conntrack reassembled. */
 u16 rvs_ip6cb_frag_max_size(const struct sk_buff *skb) { return IP6CB(skb)->frag_max_size; }
+/* nf_defrag_ipv6's enable/disable, registered when it loads: reached without a link-time dependency (as nf_bpf_link does). Under rcu_read_lock. */
+const struct nf_defrag_hook *rvs_nf_defrag_v6_hook(void) { return rcu_dereference(nf_defrag_v6_hook); }
+int rvs_request_module(const char *name) { return request_module("%s", name); }
+bool rvs_try_module_get(struct module *module) { return try_module_get(module); }
 unsigned int rvs_skb_headroom(const struct sk_buff *skb) { return skb_headroom(skb); }
 unsigned int rvs_skb_headlen(const struct sk_buff *skb) { return skb_headlen(skb); }
 unsigned char *rvs_skb_data(const struct sk_buff *skb) { return skb->data; }

@@ -113,6 +113,9 @@ void rvs_icmpv6_send(struct sk_buff *skb, struct net *net, const struct dst_entr
 bool rvs_dst_dev_is_loopback(const struct dst_entry *dst);
 unsigned int rvs_dst_mtu(const struct dst_entry *dst);
 u16 rvs_ip6cb_frag_max_size(const struct sk_buff *skb);
+const struct nf_defrag_hook *rvs_nf_defrag_v6_hook(void);
+int rvs_request_module(const char *name);
+bool rvs_try_module_get(struct module *module);
 unsigned int rvs_skb_headroom(const struct sk_buff *skb);
 unsigned int rvs_skb_headlen(const struct sk_buff *skb);
 unsigned char *rvs_skb_data(const struct sk_buff *skb);

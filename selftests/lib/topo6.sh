@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # IPv6 on the LVS-NAT topology of topo.sh (sourced after it): the same namespaces and links, with
-# IPv6 addresses beside the IPv4 ones (no link-local ones: addrgenmode stays none; no duplicate
-# address detection, so that the addresses are usable at once).
+# IPv6 addresses beside the IPv4 ones, and static link-local ones (addrgenmode stays none): a
+# router sends its neighbour solicitations for forwarded packets from its link-local address and
+# sends none without one. No duplicate address detection, so that the addresses are usable at
+# once.
 #
 #   client 2001:db8:1::2/64 ---- director cl0 2001:db8:1::1/64 + VIP6 2001:db8:1::100/128
 #                                br0 2001:db8:2::1/64 ---- real servers 2001:db8:2::1I/64
@@ -21,15 +23,19 @@ rs_ip6() { echo "2001:db8:2::$((10 + $1))"; }
 topo6() {
 	local i
 	ip -n "$TOPO_CL" -batch - <<-EOF || fail "client IPv6 addresses"
+		addr add fe80::2/64 dev eth0 nodad
 		addr add $CLIENT6/64 dev eth0 nodad
 	EOF
 	ip -n "$TOPO_LB" -batch - <<-EOF || fail "director IPv6 addresses"
+		addr add fe80::1/64 dev cl0 nodad
 		addr add 2001:db8:1::1/64 dev cl0 nodad
 		addr add $VIP6/128 dev cl0 nodad
+		addr add fe80::1/64 dev br0 nodad
 		addr add 2001:db8:2::1/64 dev br0 nodad
 	EOF
 	for i in $(seq "$TOPO_N"); do
 		ip -n "rvs-rs$i" -batch - <<-EOF || fail "rs$i IPv6 addresses"
+			addr add fe80::$((10 + i))/64 dev eth0 nodad
 			addr add $(rs_ip6 "$i")/64 dev eth0 nodad
 			route add default via 2001:db8:2::1
 		EOF
