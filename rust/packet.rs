@@ -560,7 +560,6 @@ pub(crate) fn swap<const N: usize>(b: &mut [u8], offset: usize, new: [u8; N]) ->
     Some(core::mem::replace(field, new))
 }
 
-/// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
 /// The partial sum (`__wsum`, as `csum_partial` adds the bytes in memory) of the IPv6
 /// pseudo-header of an upper-layer packet of `len` bytes of protocol `next` from `saddr` to
 /// `daddr` (RFC 8200 8.1, what `csum_ipv6_magic` adds): a checksum over the packet started from
@@ -580,6 +579,7 @@ pub(crate) fn ipv6_pseudo_sum(saddr: &[u8; 16], daddr: &[u8; 16], len: u32, next
     sum as u32
 }
 
+/// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
 pub(crate) fn csum_fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
