@@ -144,6 +144,19 @@ impl Drop for Route6 {
     }
 }
 
+/// The family-independent part of an output route lookup's flow: none but, with `known_nh`,
+/// the destination taken as the next hop (`FLOWI_FLAG_KNOWN_NH`).
+fn flow_common(known_nh: bool) -> sys::flowi_common {
+    sys::flowi_common {
+        flowic_flags: if known_nh {
+            sys::FLOWI_FLAG_KNOWN_NH as u8
+        } else {
+            0
+        },
+        ..Default::default()
+    }
+}
+
 /// The route to one real server, kept for its next packets (IPVS's `struct ip_vs_dest_dst`):
 /// a packet borrows it for its read-side critical section (`skb_dst_set_noref`) instead of a
 /// route lookup and a reference. It is looked up again once the kernel marks it stale
@@ -520,14 +533,7 @@ impl<'a> Packet<'a> {
     ) -> Result<Route<'static>> {
         let mut fl4 = sys::flowi4 {
             daddr: u32::from_ne_bytes(daddr),
-            __fl_common: sys::flowi_common {
-                flowic_flags: if known_nh {
-                    sys::FLOWI_FLAG_KNOWN_NH as u8
-                } else {
-                    0
-                },
-                ..Default::default()
-            },
+            __fl_common: flow_common(known_nh),
             ..Default::default()
         };
         // SAFETY: `net` is alive; `fl4` is a valid flow for the duration of the call; no socket.
@@ -550,18 +556,12 @@ impl<'a> Packet<'a> {
     /// `known_nh` `daddr` is the next hop whatever the packet's destination (direct routing).
     pub(crate) fn route_output6(net: &Net, daddr: [u8; 16], known_nh: bool) -> Result<Route6> {
         let mut fl6 = sys::flowi6 {
-            __fl_common: sys::flowi_common {
-                flowic_flags: if known_nh {
-                    sys::FLOWI_FLAG_KNOWN_NH as u8
-                } else {
-                    0
-                },
-                ..Default::default()
+            __fl_common: flow_common(known_nh),
+            daddr: sys::in6_addr {
+                in6_u: sys::in6_addr__bindgen_ty_1 { u6_addr8: daddr },
             },
             ..Default::default()
         };
-        // SAFETY: `in6_addr` is 16 bytes of plain data, which any 16 bytes are.
-        fl6.daddr = unsafe { core::mem::transmute::<[u8; 16], sys::in6_addr>(daddr) };
         // SAFETY: `net` is alive; `fl6` is a valid flow for the duration of the call; no socket.
         // The result is a route with a reference, never null (an error route carries the error).
         let dst =
