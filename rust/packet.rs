@@ -15,6 +15,7 @@ pub(crate) const PROTO_ICMP: u8 = 1;
 pub(crate) const PROTO_TCP: u8 = IPPROTO_TCP as u8;
 pub(crate) const PROTO_UDP: u8 = IPPROTO_UDP as u8;
 pub(crate) const PROTO_IPIP: u8 = 4;
+pub(crate) const PROTO_IPV6: u8 = 41;
 pub(crate) const PROTO_GRE: u8 = 47;
 
 /// ICMP type "time exceeded" code "TTL exceeded in transit" (`ICMP_EXC_TTL`).
@@ -247,12 +248,67 @@ pub(crate) fn ecn_encapsulate(inner: u8) -> u8 {
     (inner & !ECN_MASK) | ecn
 }
 
-/// The outer IPv4 header of a tunnel of `protocol` for the packet whose IPv4 header is `inner`
-/// (`ip_vs_tunnel_xmit`, `ip_vs_prepare_tunneled_skb`): TOS per [`ecn_encapsulate`], TTL
-/// copied, DF copied with `copy_df` (the `pmtu_disc` sysctl). Length, identification and
-/// checksum are left 0 for the stack to fill.
+/// The IP version of a header: of a tunnel's outer header, or of the packet it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IpVersion {
+    V4,
+    V6,
+}
+
+impl IpVersion {
+    /// The protocol number of a header of this version inside another (IP in IP:
+    /// `IPPROTO_IPIP`, `IPPROTO_IPV6`), also what GUE names its payload with.
+    pub(crate) fn ip_protocol(self) -> u8 {
+        match self {
+            IpVersion::V4 => PROTO_IPIP,
+            IpVersion::V6 => PROTO_IPV6,
+        }
+    }
+
+    /// The EtherType of a packet of this version (GRE's protocol type).
+    pub(crate) fn ether_type(self) -> u16 {
+        match self {
+            IpVersion::V4 => ETH_P_IP,
+            IpVersion::V6 => ETH_P_IPV6,
+        }
+    }
+
+    /// The length of a header of this version without options or extension headers.
+    pub(crate) fn header_len(self) -> usize {
+        match self {
+            IpVersion::V4 => IPV4_MIN_LEN,
+            IpVersion::V6 => IPV6_HEADER_LEN,
+        }
+    }
+
+    /// The smallest MTU of this version (RFC 791, RFC 8200): a tunnel whose route leaves less
+    /// for the packet it carries refuses to send (`__ip_vs_get_out_rt`, `__ip_vs_get_out_rt_v6`).
+    pub(crate) fn min_mtu(self) -> u32 {
+        match self {
+            IpVersion::V4 => 68,
+            IpVersion::V6 => 1280,
+        }
+    }
+}
+
+/// What a tunnel's outer header takes from the packet it carries, once the packet's hop was
+/// taken (`ip_vs_prepare_tunneled_skb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Carried {
+    pub(crate) version: IpVersion,
+    /// IPv4's TOS or IPv6's traffic class.
+    pub(crate) dsfield: u8,
+    /// IPv4's TTL or IPv6's hop limit.
+    pub(crate) ttl: u8,
+    /// An IPv4 packet with Don't Fragment; never an IPv6 one.
+    pub(crate) dont_fragment: bool,
+}
+
+/// The outer IPv4 header of a tunnel of `protocol` for the packet `inner` (`ip_vs_tunnel_xmit`):
+/// DSCP per [`ecn_encapsulate`], TTL copied, DF copied with `copy_df` (the `pmtu_disc` sysctl).
+/// Length, identification and checksum are left 0 for the stack to fill.
 pub(crate) fn tunnel_header(
-    inner: &Ipv4,
+    inner: &Carried,
     protocol: u8,
     copy_df: bool,
     saddr: [u8; 4],
@@ -260,7 +316,7 @@ pub(crate) fn tunnel_header(
 ) -> [u8; 20] {
     let mut h = [0u8; 20];
     h[0] = 0x45;
-    h[1] = ecn_encapsulate(inner.tos);
+    h[1] = ecn_encapsulate(inner.dsfield);
     if copy_df && inner.dont_fragment {
         h[6] = 0x40;
     }
@@ -271,8 +327,28 @@ pub(crate) fn tunnel_header(
     h
 }
 
-/// The smallest MTU of IPv4 (RFC 791): a tunnel whose route leaves less refuses to send.
-pub(crate) const MIN_MTU: u32 = 68;
+/// The outer IPv6 header of a tunnel of `protocol` for the packet `inner`, which with the
+/// tunnel's own headers is `payload_len` bytes long (`ip_vs_tunnel_xmit_v6`): traffic class per
+/// [`ecn_encapsulate`], no flow label, hop limit copied. `None` past IPv6's 65 535 bytes.
+pub(crate) fn tunnel_header6(
+    inner: &Carried,
+    protocol: u8,
+    payload_len: usize,
+    saddr: &[u8; 16],
+    daddr: &[u8; 16],
+) -> Option<[u8; IPV6_HEADER_LEN]> {
+    let mut h = [0u8; IPV6_HEADER_LEN];
+    let class = ecn_encapsulate(inner.dsfield);
+    h[0] = 0x60 | class >> 4;
+    h[1] = class << 4;
+    h[4..6].copy_from_slice(&u16::try_from(payload_len).ok()?.to_be_bytes());
+    h[6] = protocol;
+    h[IPV6_HOP_LIMIT] = inner.ttl;
+    h[IPV6_SADDR..IPV6_DADDR].copy_from_slice(saddr);
+    h[IPV6_DADDR..].copy_from_slice(daddr);
+    Some(h)
+}
+
 /// Length of a UDP header.
 pub(crate) const UDP_HEADER_LEN: usize = 8;
 /// Length of the GUE base header (`struct guehdr`).
@@ -287,8 +363,9 @@ const GRE_CSUM_LEN: usize = 4;
 const GRE_FLAG_CSUM: u8 = 0x80;
 /// Offset of the checksum in a GRE header that has one.
 pub(crate) const GRE_SUM_OFFSET: u16 = 4;
-/// `ETH_P_IP`: the GRE protocol type of an IPv4 payload.
+/// `ETH_P_IP`, `ETH_P_IPV6`: the GRE protocol types of IPv4 and IPv6 payloads.
 pub(crate) const ETH_P_IP: u16 = 0x0800;
+pub(crate) const ETH_P_IPV6: u16 = 0x86dd;
 
 /// How a tunnelled packet is wrapped for a real server (`--tun-type`, `--tun-port`,
 /// `--tun-[no|rem]csum`; `ip_vs_tunnel_xmit`).
@@ -326,10 +403,10 @@ impl Encap {
         }
     }
 
-    /// The protocol of the outer IPv4 header.
-    pub(crate) fn protocol(self) -> u8 {
+    /// The protocol of the outer header around a packet of version `inner`.
+    pub(crate) fn protocol(self, inner: IpVersion) -> u8 {
         match self {
-            Encap::Ipip => PROTO_IPIP,
+            Encap::Ipip => inner.ip_protocol(),
             Encap::Gue { .. } => PROTO_UDP,
             Encap::Gre { .. } => PROTO_GRE,
         }
@@ -341,7 +418,7 @@ impl Encap {
         matches!(self, Encap::Gue { remcsum: true, .. }) && partial
     }
 
-    /// The length of the headers between the outer IPv4 header and the inner packet.
+    /// The length of the headers between the outer header and the inner packet.
     pub(crate) fn header_len(self, partial: bool) -> usize {
         match self {
             Encap::Ipip => 0,
@@ -357,24 +434,27 @@ impl Encap {
         }
     }
 
-    /// What a route of `route_mtu` leaves for the inner packet once wrapped (`__ip_vs_get_out_rt`,
-    /// `IP_VS_RT_MODE_TUNNEL`); `None` below IPv4's minimum, where IPVS refuses to send.
-    pub(crate) fn inner_mtu(self, route_mtu: u32, partial: bool) -> Option<u32> {
-        let overhead = IPV4_MIN_LEN + self.header_len(partial);
+    /// What a route of `route_mtu` leaves for the inner packet once wrapped in an `outer`
+    /// header (`__ip_vs_get_out_rt`, `__ip_vs_get_out_rt_v6`, `IP_VS_RT_MODE_TUNNEL`); `None`
+    /// below the outer version's minimum, where IPVS refuses to send.
+    pub(crate) fn inner_mtu(self, route_mtu: u32, partial: bool, outer: IpVersion) -> Option<u32> {
+        let overhead = outer.header_len() + self.header_len(partial);
         route_mtu
             .checked_sub(u32::try_from(overhead).ok()?)
-            .filter(|mtu| *mtu >= MIN_MTU)
+            .filter(|mtu| *mtu >= outer.min_mtu())
     }
 
-    /// The tunnel headers of a wrapped packet (`ipvs_gue_encap`, `ipvs_gre_encap`), without the
-    /// outer IPv4 header, and their length: for GUE the UDP header from `sport` to the real
-    /// server's port with length `inner_len` plus the headers, checksum 0 (filled by the
-    /// stack), then the GUE header for an IPv4 payload; with `remcsum` (where the inner
-    /// checksum starts, and where it is stored, counted from the inner packet) the private
-    /// flags and the remote checksum option. For GRE the base header for an IPv4 payload and a
-    /// zero checksum when it has one (computed once the header is in place).
+    /// The tunnel headers of a wrapped packet of version `inner` (`ipvs_gue_encap`,
+    /// `ipvs_gre_encap`), without the outer header, and their length: for GUE the UDP header
+    /// from `sport` to the real server's port with length `inner_len` plus the headers,
+    /// checksum 0 (filled later), then the GUE header naming the payload's protocol; with
+    /// `remcsum` (where the inner checksum starts, and where it is stored, counted from the
+    /// inner packet) the private flags and the remote checksum option. For GRE the base header
+    /// with the payload's EtherType and a zero checksum when it has one (computed once the
+    /// header is in place).
     pub(crate) fn headers(
         self,
+        inner: IpVersion,
         sport: [u8; 2],
         inner_len: usize,
         remcsum: Option<(u16, u16)>,
@@ -396,7 +476,7 @@ impl Encap {
                 let gue = UDP_HEADER_LEN;
                 // version 0, control 0, hlen in 32-bit words of options; then the protocol.
                 h[gue] = (option / 4) as u8;
-                h[gue + 1] = PROTO_IPIP;
+                h[gue + 1] = inner.ip_protocol();
                 if let Some((start, offset)) = remcsum {
                     // GUE_FLAG_PRIV; the private flags: GUE_PFLAG_REMCSUM; the option: where
                     // the checksum starts and where it goes.
@@ -412,7 +492,7 @@ impl Encap {
                 if csum {
                     h[0] = GRE_FLAG_CSUM;
                 }
-                h[2..4].copy_from_slice(&ETH_P_IP.to_be_bytes());
+                h[2..4].copy_from_slice(&inner.ether_type().to_be_bytes());
                 Some((h, self.header_len(false)))
             }
         }
@@ -579,6 +659,12 @@ pub(crate) fn ipv6_pseudo_sum(saddr: &[u8; 16], daddr: &[u8; 16], len: u32, next
     sum as u32
 }
 
+/// Adds two 32-bit one's-complement sums (`csum_add`).
+pub(crate) fn csum_add(a: u32, b: u32) -> u32 {
+    let (sum, carry) = a.overflowing_add(b);
+    sum + u32::from(carry)
+}
+
 /// Folds a 32-bit one's-complement sum to 16 bits and complements it (`csum_fold`).
 pub(crate) fn csum_fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
@@ -738,14 +824,27 @@ mod tests {
         // The IPv4 header of RFC 1071's example sums to 0x2_b1e4 -> 0xb1e6 -> !0xb1e6.
         assert_eq!(csum_fold(0x0002_b1e4), !0xb1e6);
         assert_eq!(csum_fold(0), 0xffff);
+        assert_eq!(csum_add(0xffff_ffff, 2), 2, "end-around carry");
+        assert_eq!(csum_add(0x1234, 0x10000), 0x11234);
         assert_eq!(csum_fold(0xffff_ffff), 0);
+    }
+
+    /// What a tunnel header takes of an IPv4 packet with TOS `tos` and flags `frag`.
+    fn carried4(tos: u8, frag: u16) -> Carried {
+        let mut h = header(5, frag, PROTO_TCP);
+        h[1] = tos;
+        let ip = parse_ipv4(&h).unwrap();
+        Carried {
+            version: IpVersion::V4,
+            dsfield: ip.tos,
+            ttl: ip.ttl,
+            dont_fragment: ip.dont_fragment,
+        }
     }
 
     #[test]
     fn outer_header() {
-        let mut inner = header(5, 0x4000, PROTO_TCP);
-        inner[1] = 0xb8 | 0x03; // DSCP EF, ECN CE
-        let inner = parse_ipv4(&inner).unwrap();
+        let inner = carried4(0xb8 | 0x03, 0x4000); // DSCP EF, ECN CE, DF
         let h = tunnel_header(&inner, PROTO_IPIP, true, [10, 0, 0, 1], [10, 0, 0, 11]);
         assert_eq!(h[0], 0x45);
         assert_eq!(h[1], 0xb8 | 0x02, "CE becomes ECT(0), DSCP kept");
@@ -755,13 +854,7 @@ mod tests {
         assert_eq!(&h[12..], &[10, 0, 0, 1, 10, 0, 0, 11]);
         assert_eq!(ecn_encapsulate(0x01), 0x01);
         assert_eq!(
-            tunnel_header(
-                &parse_ipv4(&header(5, 0x2000, 6)).unwrap(),
-                PROTO_IPIP,
-                true,
-                [0; 4],
-                [0; 4]
-            )[6],
+            tunnel_header(&carried4(0, 0x2000), PROTO_IPIP, true, [0; 4], [0; 4])[6],
             0,
             "MF not copied"
         );
@@ -769,6 +862,39 @@ mod tests {
             tunnel_header(&inner, PROTO_GRE, false, [0; 4], [0; 4])[6..10],
             [0, 0, 64, PROTO_GRE],
             "DF not copied without pmtu_disc"
+        );
+    }
+
+    #[test]
+    fn outer_header6() {
+        // An IPv4 packet of DSCP EF with ECN CE in an IPv6 tunnel to 2001:db8:3::11.
+        let inner = carried4(0xb8 | 0x03, 0x4000);
+        let mut saddr = [0u8; 16];
+        [saddr[0], saddr[1], saddr[2], saddr[3], saddr[5], saddr[15]] =
+            [0x20, 0x01, 0x0d, 0xb8, 3, 1];
+        let mut daddr = saddr;
+        daddr[15] = 0x11;
+        let h = tunnel_header6(&inner, PROTO_IPIP, 1480, &saddr, &daddr).unwrap();
+        assert_eq!(
+            h[..8],
+            [0x6b, 0xa0, 0, 0, 0x05, 0xc8, PROTO_IPIP, 64],
+            "version 6, traffic class EF with ECT(0), no flow label, length, IPv4 inside, hop \
+             limit copied"
+        );
+        let parsed = parse_ipv6(&h).unwrap();
+        assert_eq!(parsed.traffic_class, 0xba);
+        assert_eq!((parsed.saddr, parsed.daddr), (saddr, daddr));
+        let six = Carried {
+            version: IpVersion::V6,
+            dsfield: 0,
+            ttl: 1,
+            dont_fragment: false,
+        };
+        let h = tunnel_header6(&six, six.version.ip_protocol(), 40, &saddr, &daddr).unwrap();
+        assert_eq!(h[..8], [0x60, 0, 0, 0, 0, 40, PROTO_IPV6, 1]);
+        assert_eq!(
+            tunnel_header6(&six, PROTO_UDP, 65_536, &saddr, &daddr),
+            None
         );
     }
 
@@ -795,30 +921,59 @@ mod tests {
         );
         // The MTU left inside a 1500-byte route (`__ip_vs_get_out_rt`): IPIP 20, GUE 20+8+4
         // (+8 with the remote checksum option), GRE 20+4 (+4 with its checksum).
-        assert_eq!(Encap::Ipip.inner_mtu(1500, true), Some(1480));
-        assert_eq!(gue.inner_mtu(1500, false), Some(1468));
-        assert_eq!(gue.inner_mtu(1500, true), Some(1460));
-        assert_eq!(Encap::Gre { csum: false }.inner_mtu(1500, true), Some(1476));
-        assert_eq!(Encap::Gre { csum: true }.inner_mtu(1500, true), Some(1472));
-        assert_eq!(Encap::Ipip.inner_mtu(88, false), Some(68));
-        assert_eq!(Encap::Ipip.inner_mtu(87, false), None, "below 68: refused");
-        assert_eq!(Encap::Ipip.inner_mtu(10, false), None);
-        assert_eq!(gue.protocol(), PROTO_UDP);
-        assert_eq!(Encap::Gre { csum: false }.protocol(), PROTO_GRE);
+        let v4 = IpVersion::V4;
+        assert_eq!(Encap::Ipip.inner_mtu(1500, true, v4), Some(1480));
+        assert_eq!(gue.inner_mtu(1500, false, v4), Some(1468));
+        assert_eq!(gue.inner_mtu(1500, true, v4), Some(1460));
+        assert_eq!(
+            Encap::Gre { csum: false }.inner_mtu(1500, true, v4),
+            Some(1476)
+        );
+        assert_eq!(
+            Encap::Gre { csum: true }.inner_mtu(1500, true, v4),
+            Some(1472)
+        );
+        assert_eq!(Encap::Ipip.inner_mtu(88, false, v4), Some(68));
+        assert_eq!(
+            Encap::Ipip.inner_mtu(87, false, v4),
+            None,
+            "below 68: refused"
+        );
+        assert_eq!(Encap::Ipip.inner_mtu(10, false, v4), None);
+        // Inside IPv6 (`__ip_vs_get_out_rt_v6`): 40 bytes more, and at least 1280 left.
+        let v6 = IpVersion::V6;
+        assert_eq!(Encap::Ipip.inner_mtu(1500, false, v6), Some(1460));
+        assert_eq!(gue.inner_mtu(1500, true, v6), Some(1440));
+        assert_eq!(
+            Encap::Gre { csum: true }.inner_mtu(1500, true, v6),
+            Some(1452)
+        );
+        assert_eq!(Encap::Ipip.inner_mtu(1320, false, v6), Some(1280));
+        assert_eq!(Encap::Ipip.inner_mtu(1319, false, v6), None, "below 1280");
+        assert_eq!(gue.protocol(v4), PROTO_UDP);
+        assert_eq!(Encap::Gre { csum: false }.protocol(v6), PROTO_GRE);
+        assert_eq!(Encap::Ipip.protocol(v4), PROTO_IPIP);
+        assert_eq!(Encap::Ipip.protocol(v6), PROTO_IPV6, "IPv6 in IP");
     }
 
     #[test]
     fn gue_headers() {
         let plain = Encap::new(1, 6080, 0);
-        let (h, len) = plain.headers([0xc0, 0x01], 100, None).unwrap();
+        let (h, len) = plain
+            .headers(IpVersion::V4, [0xc0, 0x01], 100, None)
+            .unwrap();
         assert_eq!(len, 12);
         assert_eq!(
             &h[..12],
             &[0xc0, 0x01, 0x17, 0xc0, 0, 112, 0, 0, 0, PROTO_IPIP, 0, 0],
             "UDP from the flow's port to 6080, length 8+4+100, checksum left 0; GUE v0 for IPIP"
         );
+        let (h6, _) = plain
+            .headers(IpVersion::V6, [0xc0, 0x01], 100, None)
+            .unwrap();
+        assert_eq!(h6[9], PROTO_IPV6, "GUE names an IPv6 payload");
         let (h, len) = Encap::new(1, 6080, 2)
-            .headers([0xc0, 0x01], 100, Some((40, 16)))
+            .headers(IpVersion::V4, [0xc0, 0x01], 100, Some((40, 16)))
             .unwrap();
         assert_eq!(len, 20);
         assert_eq!(&h[4..6], &[0, 120]);
@@ -828,7 +983,7 @@ mod tests {
             "hlen 2 words, GUE_FLAG_PRIV, GUE_PFLAG_REMCSUM, checksum start 40 and field 56"
         );
         assert_eq!(
-            plain.headers([0; 2], 65_524, None),
+            plain.headers(IpVersion::V4, [0; 2], 65_524, None),
             None,
             "UDP length overflows"
         );
@@ -848,11 +1003,15 @@ mod tests {
     #[test]
     fn gre_headers() {
         let (h, len) = Encap::Gre { csum: false }
-            .headers([0; 2], 100, None)
+            .headers(IpVersion::V4, [0; 2], 100, None)
             .unwrap();
         assert_eq!((&h[..4], len), (&[0, 0, 0x08, 0][..], 4));
+        let (h, _) = Encap::Gre { csum: false }
+            .headers(IpVersion::V6, [0; 2], 100, None)
+            .unwrap();
+        assert_eq!(&h[..4], &[0, 0, 0x86, 0xdd], "ETH_P_IPV6");
         let (h, len) = Encap::Gre { csum: true }
-            .headers([0; 2], 100, None)
+            .headers(IpVersion::V4, [0; 2], 100, None)
             .unwrap();
         assert_eq!((&h[..8], len), (&[0x80, 0, 0x08, 0, 0, 0, 0, 0][..], 8));
         let mut base = [0u8; 4];

@@ -51,6 +51,7 @@ mod sync_wire;
 mod timeouts;
 mod xmit;
 mod xmit6;
+mod xmit_tunnel;
 
 module! {
     type: RvsModule,

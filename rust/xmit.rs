@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The transmitters (IPVS's `ip_vs_xmit.c`): how a packet of a connection reaches its real
-//! server, by NAT, direct routing or a tunnel (IPIP, GUE, GRE), or its own destination (bypass).
+//! The IPv4 transmitters (IPVS's `ip_vs_xmit.c`): how a packet of a connection reaches its real
+//! server, by NAT or direct routing, or its own destination (bypass); tunnels, of either family,
+//! are [`crate::xmit_tunnel`]'s.
 //!
 //! Every one routes the packet first. A route to this host delivers the packet locally (a real
 //! server that is the director itself); any other route costs the packet one TTL
@@ -15,12 +16,12 @@ use crate::{
     ffi::{
         pernet::Net,
         rcu::Guard,
-        skb::{gso, Meta, Packet, Route, Verdict, Writable},
+        skb::{Meta, Packet, Route, Route6, Verdict, Writable},
     },
     netns::NetState,
-    packet::{self, Encap, InetAddr, Ipv4},
+    packet::{self, Carried, InetAddr, IpVersion, Ipv4},
+    xmit_tunnel,
 };
-use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// What a transmitter is sending.
@@ -63,6 +64,24 @@ pub(crate) trait NetHeader: Sized {
     /// Routes a reply again after its source became the virtual address, as if this host sent
     /// it (`ip_vs_route_me_harder`).
     fn reroute_reply(pkt: &mut Packet<'_>, net: &Net) -> Result;
+
+    /// Takes one hop off a packet about to be tunnelled and checks its size against
+    /// `inner_mtu`, what the tunnel leaves of its route's MTU, as the packet's family has it
+    /// (`decrement_ttl`, `ensure_mtu_is_adequate` with `IP_VS_RT_MODE_TUNNEL`; `pmtu_disc`
+    /// decides for IPv4). `via` is the route of an IPv6 tunnel, whose device an ICMPv6 error
+    /// leaves from.
+    fn leave_for_tunnel(
+        pkt: &mut Packet<'_>,
+        net: &Net,
+        seen: &Seen<'_, Self>,
+        via: Option<&Route6>,
+        inner_mtu: u32,
+        pmtu_disc: bool,
+        payload: Payload,
+    ) -> Result<(), Verdict>;
+
+    /// What a tunnel header copies of this header once [`Self::leave_for_tunnel`] took its hop.
+    fn carried(&self) -> Carried;
 }
 
 impl NetHeader for Ipv4 {
@@ -102,6 +121,34 @@ impl NetHeader for Ipv4 {
     fn reroute_reply(pkt: &mut Packet<'_>, net: &Net) -> Result {
         pkt.reroute(net, true)
     }
+
+    fn leave_for_tunnel(
+        pkt: &mut Packet<'_>,
+        _net: &Net,
+        seen: &Seen<'_, Self>,
+        _via: Option<&Route6>,
+        inner_mtu: u32,
+        pmtu_disc: bool,
+        payload: Payload,
+    ) -> Result<(), Verdict> {
+        // Without `pmtu_disc` a packet too big for the tunnel is sent anyway: the tunnel packet
+        // may be fragmented.
+        let mtu = || pmtu_disc.then_some(inner_mtu);
+        may_leave(pkt, seen, mtu, payload)?;
+        let mut w = pkt
+            .writable(packet::IPV4_MIN_LEN)
+            .map_err(|_| Verdict::Drop)?;
+        leave(&mut w, seen, mtu, payload)
+    }
+
+    fn carried(&self) -> Carried {
+        Carried {
+            version: IpVersion::V4,
+            dsfield: self.tos,
+            ttl: self.ttl.saturating_sub(1),
+            dont_fragment: self.dont_fragment,
+        }
+    }
 }
 
 /// Sends an IPv4 packet on to the connection's real server (`cp->packet_xmit`).
@@ -130,7 +177,7 @@ fn transmit(
             let to = (seen.ip.daddr, false);
             send_unchanged(net, pkt, seen, conn, to, Verdict::Drop, payload)
         }
-        conn_flag::TUNNEL => tunnel(net, state, pkt, seen, conn, payload),
+        conn_flag::TUNNEL => xmit_tunnel::tunnel(net, state, pkt, seen, conn, payload),
         // A local node (IP_VS_CONN_F_LOCALNODE) gets the packet as it is.
         conn_flag::LOCALNODE => Verdict::Accept,
         _ => Verdict::Drop,
@@ -153,10 +200,10 @@ pub(crate) struct Seen<'h, H> {
 
 /// The route to `daddr` (as next hop when `known_nh`) for a packet of `conn`: the one cached with
 /// its real server (`__ip_vs_get_out_rt` with `dest`), or a lookup for a connection without one.
-fn route<'g>(
+pub(crate) fn route<'g, H>(
     net: &Net,
     pkt: &Packet<'_>,
-    seen: &Seen<'g, Ipv4>,
+    seen: &Seen<'g, H>,
     conn: &Conn,
     daddr: [u8; 4],
     known_nh: bool,
@@ -382,151 +429,4 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_, Ipv4>, conn: &Conn) -> Ve
     pkt.set_ipvs_property();
     pkt.prepare_forward();
     pkt.forward_out(net)
-}
-
-/// The segmentation offloads of a packet wrapped with `encap` (`__tun_gso_type_mask` and
-/// `ip_vs_tunnel_xmit`); `remcsum` when it carries the remote checksum option.
-fn tunnel_gso(encap: Encap, remcsum: bool) -> u32 {
-    let outer = match encap {
-        Encap::Ipip => 0,
-        Encap::Gue {
-            csum,
-            remcsum: flag,
-            ..
-        } => {
-            let udp = if csum || flag {
-                gso::UDP_TUNNEL_CSUM
-            } else {
-                gso::UDP_TUNNEL
-            };
-            udp | if remcsum { gso::TUNNEL_REMCSUM } else { 0 }
-        }
-        Encap::Gre { csum: true } => gso::GRE_CSUM,
-        Encap::Gre { csum: false } => gso::GRE,
-    };
-    gso::IPXIP4 | outer
-}
-
-/// Tunnelling: the packet goes to the real server inside a new IPv4 header, and for GUE and GRE
-/// a UDP and GUE or a GRE header (`ip_vs_tunnel_xmit`); the real server unwraps it and answers
-/// the client directly.
-fn tunnel(
-    net: &Net,
-    state: &NetState,
-    mut pkt: Packet<'_>,
-    seen: &Seen<'_, Ipv4>,
-    conn: &Conn,
-    payload: Payload,
-) -> Verdict {
-    let ip = seen.ip;
-    let encap = conn.dest.as_ref().map_or(Encap::Ipip, |d| d.encap());
-    let InetAddr::V4(daddr) = conn.tuple.daddr else {
-        return Verdict::Drop;
-    };
-    let Ok(route) = route(net, &pkt, seen, conn, daddr, false) else {
-        return Verdict::Drop;
-    };
-    if route.is_local() {
-        return Verdict::Accept;
-    }
-    // What the tunnel headers leave of the route's MTU; with `pmtu_disc` a DF packet that does
-    // not fit is refused back to the client, which learns the path MTU, and the DF bit is
-    // copied to the tunnel header. Without, the tunnel packet may be fragmented.
-    let partial = seen.meta.checksum_partial;
-    let Some(inner_mtu) = encap.inner_mtu(route.mtu(), partial) else {
-        return Verdict::Drop;
-    };
-    let pmtu_disc = state.sysctl.pmtu_disc.load(Ordering::Relaxed) != 0;
-    let mtu = || pmtu_disc.then_some(inner_mtu);
-    if let Err(verdict) = may_leave(&pkt, seen, mtu, payload) {
-        return verdict;
-    }
-    let Ok(mut w) = pkt.writable(packet::IPV4_MIN_LEN) else {
-        return Verdict::Drop;
-    };
-    if let Err(verdict) = leave(&mut w, seen, mtu, payload) {
-        return verdict;
-    }
-    // The tunnel header copies the TTL as it is now, one less.
-    let inner = Ipv4 {
-        ttl: ip.ttl.saturating_sub(1),
-        ..*ip
-    };
-    let remcsum = encap.uses_remcsum(partial);
-    let outer_len = packet::IPV4_MIN_LEN + encap.header_len(partial);
-    let headroom = route.reserved_space() + outer_len as u32;
-    let saddr = route.saddr;
-    pkt.set_ipvs_property();
-    pkt.prepare_forward();
-    pkt.set_route(route);
-    let outer = packet::tunnel_header(&inner, encap.protocol(), pmtu_disc, saddr, daddr);
-    if wrap(net, &mut pkt, encap, remcsum, headroom, outer).is_err() {
-        return Verdict::Drop;
-    }
-    pkt.set_ignore_df();
-    pkt.local_out(net)
-}
-
-/// Pushes the tunnel headers of `encap` and then the outer IPv4 header `outer` in front of the
-/// packet (`ipvs_gue_encap`, `ipvs_gre_encap`, `udp_set_csum`, `gre_build_header`).
-fn wrap(
-    net: &Net,
-    pkt: &mut Packet<'_>,
-    encap: Encap,
-    remcsum: bool,
-    headroom: u32,
-    outer: [u8; 20],
-) -> Result {
-    let mut e = pkt.encapsulate(headroom, tunnel_gso(encap, remcsum))?;
-    match encap {
-        Encap::Ipip => {}
-        Encap::Gue {
-            csum,
-            remcsum: flag,
-            ..
-        } => {
-            // With remote checksum offload the real server completes the inner checksum: it is
-            // told where that starts and where it goes.
-            let option = if remcsum {
-                Some(e.partial_checksum().ok_or(EINVAL)?)
-            } else {
-                None
-            };
-            let inner_len = usize::try_from(e.len()).map_err(|_| EINVAL)?;
-            let (headers, len) = encap
-                .headers(e.flow_src_port(net), inner_len, option)
-                .ok_or(EINVAL)?;
-            if remcsum {
-                e.leave_inner_checksum();
-            }
-            e.push_transport(&headers[..len])?;
-            e.udp_checksum(
-                csum || flag,
-                outer_addr(&outer, packet::IPV4_SADDR),
-                outer_addr(&outer, packet::IPV4_DADDR),
-            )?;
-        }
-        Encap::Gre { csum } => {
-            let inner_len = usize::try_from(e.len()).map_err(|_| EINVAL)?;
-            let (headers, len) = encap.headers([0; 2], inner_len, None).ok_or(EINVAL)?;
-            e.push_transport(&headers[..len])?;
-            e.set_inner_protocol(packet::ETH_P_IP);
-            // A GSO packet's checksums are computed per segment.
-            if csum && e.gso_type() & (gso::GRE | gso::GRE_CSUM) == 0 {
-                match e.outer_sum() {
-                    Some(sum) => {
-                        let offset = usize::from(packet::GRE_SUM_OFFSET);
-                        e.write(offset, &packet::csum_fold(sum).to_ne_bytes())?;
-                    }
-                    None => e.offload_checksum(packet::GRE_SUM_OFFSET),
-                }
-            }
-        }
-    }
-    e.finish(net, outer)
-}
-
-/// An address of the IPv4 header `h`.
-fn outer_addr(h: &[u8; 20], offset: usize) -> [u8; 4] {
-    [h[offset], h[offset + 1], h[offset + 2], h[offset + 3]]
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The IPv6 transmitters (IPVS's `ip_vs_*_xmit_v6`): NAT, direct routing, bypass and local real
-//! servers, as [`crate::xmit`] has them for IPv4.
+//! servers, as [`crate::xmit`] has them for IPv4; tunnels are [`crate::xmit_tunnel`]'s.
 //!
 //! Every one routes the packet first (`__ip_vs_get_out_rt_v6`). A route to this host delivers
 //! the packet locally; any other costs it one hop (`decrement_ttl`) and must fit it: IPv6 is
@@ -20,10 +20,10 @@ use crate::{
     },
     headers6::{self, Headers6, Quoted6},
     netns::NetState,
-    packet::{self, InetAddr},
+    packet::{self, Carried, InetAddr, IpVersion},
     xmit::{rewrite, NetHeader, Payload, Rewrite, Seen},
+    xmit_tunnel,
 };
-use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 
 impl NetHeader for Headers6 {
@@ -47,7 +47,7 @@ impl NetHeader for Headers6 {
 
     fn transmit(
         net: &Net,
-        _state: &NetState,
+        state: &NetState,
         pkt: Packet<'_>,
         seen: &Seen<'_, Self>,
         conn: &Conn,
@@ -69,12 +69,7 @@ impl NetHeader for Headers6 {
                 let to = (seen.ip.ip.daddr, false);
                 send_unchanged(net, pkt, seen, to, Verdict::Drop, payload)
             }
-            conn_flag::TUNNEL => {
-                if !TUNNEL_WARNED.swap(true, Ordering::Relaxed) {
-                    pr_warn!("tunnelling of IPv6 services is not supported yet: their packets are dropped\n");
-                }
-                Verdict::Drop
-            }
+            conn_flag::TUNNEL => xmit_tunnel::tunnel(net, state, pkt, seen, conn, payload),
             conn_flag::LOCALNODE => Verdict::Accept,
             _ => Verdict::Drop,
         }
@@ -93,26 +88,46 @@ impl NetHeader for Headers6 {
     fn reroute_reply(pkt: &mut Packet<'_>, net: &Net) -> Result {
         pkt.reroute6(net)
     }
+
+    fn leave_for_tunnel(
+        pkt: &mut Packet<'_>,
+        net: &Net,
+        seen: &Seen<'_, Self>,
+        via: Option<&Route6>,
+        inner_mtu: u32,
+        _pmtu_disc: bool,
+        payload: Payload,
+    ) -> Result<(), Verdict> {
+        leave(pkt, net, seen, via, inner_mtu, payload)
+    }
+
+    fn carried(&self) -> Carried {
+        Carried {
+            version: IpVersion::V6,
+            dsfield: self.ip.traffic_class,
+            ttl: self.ip.hop_limit.saturating_sub(1),
+            dont_fragment: false,
+        }
+    }
 }
 
-/// Whether the warning about tunnelled IPv6 services was printed.
-static TUNNEL_WARNED: AtomicBool = AtomicBool::new(false);
-
-/// Takes one hop off a packet leaving by `route` and checks its size against the route's MTU,
-/// in IPVS's order (`decrement_ttl`, `ensure_mtu_is_adequate`): a packet out of hops is
-/// answered "time exceeded" from the route's device, a request too big "packet too big" (an
-/// ICMPv6 error passed on is dropped silently, as IPVS drops it).
+/// Takes one hop off a packet leaving by route `via` (of an IPv6 tunnel when the packet is
+/// tunnelled, else its own) and checks its size against `mtu`, in IPVS's order
+/// (`decrement_ttl`, `ensure_mtu_is_adequate`): a packet out of hops is answered "time exceeded"
+/// from the route's device, a request too big "packet too big" (an ICMPv6 error passed on is
+/// dropped silently, as IPVS drops it).
 fn leave(
     pkt: &mut Packet<'_>,
     net: &Net,
     seen: &Seen<'_, Headers6>,
-    route: &Route6,
+    via: Option<&Route6>,
+    mtu: u32,
     payload: Payload,
 ) -> Result<(), Verdict> {
     if seen.ip.ip.hop_limit <= 1 {
         pkt.icmp6_send(
             net,
-            Some(route),
+            via,
             headers6::ICMPV6_TIME_EXCEED,
             headers6::ICMPV6_EXC_HOPLIMIT,
             0,
@@ -124,7 +139,6 @@ fn leave(
         .map_err(|_| Verdict::Drop)?;
     let bytes = w.bytes();
     bytes[packet::IPV6_HOP_LIMIT] = bytes[packet::IPV6_HOP_LIMIT].saturating_sub(1);
-    let mtu = route.mtu();
     if pkt.exceeds_mtu6(seen.meta, mtu) {
         // Only about a whole packet or a first fragment (`ipvsh->fragoffs`).
         if payload == Payload::Request && seen.ip.upper.fragoffs == 0 {
@@ -151,7 +165,7 @@ fn send_unchanged(
     if route.is_local() {
         return if_local;
     }
-    if let Err(verdict) = leave(&mut pkt, net, seen, &route, payload) {
+    if let Err(verdict) = leave(&mut pkt, net, seen, Some(&route), route.mtu(), payload) {
         return verdict;
     }
     send(net, pkt, route)
@@ -185,7 +199,14 @@ fn nat(net: &Net, mut pkt: Packet<'_>, seen: &Seen<'_, Headers6>, conn: &Conn) -
     };
     let local = route.is_local();
     if !local {
-        if let Err(verdict) = leave(&mut pkt, net, seen, &route, Payload::Request) {
+        if let Err(verdict) = leave(
+            &mut pkt,
+            net,
+            seen,
+            Some(&route),
+            route.mtu(),
+            Payload::Request,
+        ) {
             return verdict;
         }
     }
@@ -280,7 +301,14 @@ pub(crate) fn nat_icmp(
         return Verdict::Drop;
     }
     if !local {
-        if let Err(verdict) = leave(&mut pkt, net, seen, &route, Payload::IcmpError) {
+        if let Err(verdict) = leave(
+            &mut pkt,
+            net,
+            seen,
+            Some(&route),
+            route.mtu(),
+            Payload::IcmpError,
+        ) {
             return verdict;
         }
     }

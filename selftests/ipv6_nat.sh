@@ -3,14 +3,15 @@
 # wrr pick real servers in IPVS's exact order over TCP; InActConn and the connection counters;
 # ipvsadm -Lnc and /proc/net/ip_vs_conn show IPv6 entries (the latter in full, %pI6); UDP byte
 # counts exact with the 40-byte IPv6 header; a virtual port mapped to another real port, the real
-# server seeing the client's own address; persistence grouping clients by their /64 (-M 64).
+# server seeing the client's own address; persistence grouping clients by their /64 (-M 64); the
+# source-hashing schedulers (sh, mh) placing 8 client addresses as IPVS hashes IPv6 addresses.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 . "$(dirname "$0")/lib/topo6.sh"
 
 topo_nat 3
 topo6
-rs_serve6 --http 80 --http 81 --http 82 --udp 53
+rs_serve6 --http 80 --http 81 --http 82 --http 83 --udp 53
 
 # As over IPv4 (nat_rr_wrr): the real servers are kept in the reverse order of their addition,
 # rr starts at the head, and wrr 3:2:1 starts with the cw=1 pass.
@@ -68,6 +69,22 @@ assert_eq "$(printf 'rs%s\n' 3 3 3 2 3)" "$got" \
 assert_eq "TCP ASSURED [2001:db8:1:1::]:0 [2001:db8:1::100]:82 [2001:db8:2::12]:82
 TCP ASSURED [2001:db8:1::]:0 [2001:db8:1::100]:82 [2001:db8:2::13]:82" \
 	"$(entries | grep '\]:0 ' | sort)" "ipvsadm -Lnc: one assured template per /64, client port 0"
+
+# Source hashing over IPv6 (ip_vs_sh_hashkey, ip_vs_mh_hashkey: the address folded by XOR of its
+# words): where 8 client addresses go is IPVS's exact placement, the same for each request.
+for i in 4 5 6 7 8 9; do in_cl ip addr add "2001:db8:1::$i/64" dev eth0 nodad || fail "client address ::$i"; done
+sources="$CLIENT6 2001:db8:1::3 2001:db8:1::4 2001:db8:1::5 2001:db8:1::6 2001:db8:1::7 2001:db8:1::8 2001:db8:1::9"
+for sched in sh mh; do
+	adm -D -t "[$VIP6]:83" 2>/dev/null
+	nat6_service -t "[$VIP6]:83" "$sched" 83
+	placed=$(for src in $sources; do client_http6 1 83 / --interface "$src"; done | tr '\n' ' ')
+	again=$(for src in $sources; do client_http6 1 83 / --interface "$src"; done | tr '\n' ' ')
+	assert_eq "$placed" "$again" "$sched: each client address keeps its real server"
+	case $sched in
+	sh) assert_eq "rs1 rs2 rs3 rs3 rs1 rs3 rs3 rs1 " "$placed" "sh: the 8 client addresses as IPVS places them" ;;
+	mh) assert_eq "rs2 rs3 rs3 rs2 rs1 rs2 rs3 rs2 " "$placed" "mh: the 8 client addresses as IPVS places them" ;;
+	esac
+done
 
 # A datagram larger than the client's link MTU arrives in fragments: reassembled before rvs's
 # hooks (IPv6 conntrack's defragmentation, which IPVS enables with its first IPv6 service),

@@ -59,6 +59,7 @@ pub(crate) mod gso {
     use super::sys;
 
     pub(crate) const IPXIP4: u32 = sys::SKB_GSO_IPXIP4;
+    pub(crate) const IPXIP6: u32 = sys::SKB_GSO_IPXIP6;
     pub(crate) const UDP_TUNNEL: u32 = sys::SKB_GSO_UDP_TUNNEL;
     pub(crate) const UDP_TUNNEL_CSUM: u32 = sys::SKB_GSO_UDP_TUNNEL_CSUM;
     pub(crate) const TUNNEL_REMCSUM: u32 = sys::SKB_GSO_TUNNEL_REMCSUM;
@@ -134,6 +135,30 @@ impl Route6 {
     pub(crate) fn mtu(&self) -> u32 {
         // SAFETY: `dst` is valid (type invariant).
         unsafe { sys::rvs_dst_mtu(self.dst.as_ptr()) }
+    }
+
+    /// The link-layer headroom the route's device needs (`LL_RESERVED_SPACE`).
+    pub(crate) fn reserved_space(&self) -> u32 {
+        // SAFETY: `dst` is valid (type invariant).
+        unsafe { sys::rvs_dst_reserved_space(self.dst.as_ptr()) }
+    }
+
+    /// The source address for packets to `daddr` by this route, chosen for its device
+    /// (`ipv6_dev_get_saddr`, as `__ip_vs_route_output_v6` has it for a tunnel header).
+    pub(crate) fn source(&self, net: &Net, daddr: [u8; 16]) -> Result<[u8; 16]> {
+        let daddr = sys::in6_addr {
+            in6_u: sys::in6_addr__bindgen_ty_1 { u6_addr8: daddr },
+        };
+        let mut saddr = sys::in6_addr::default();
+        // SAFETY: `net` is alive, `dst` is a valid IPv6 route (type invariant), both addresses
+        // are valid for the duration of the call.
+        let ret =
+            unsafe { sys::rvs_ip6_dst_saddr(net.as_ptr(), self.dst.as_ptr(), &daddr, &mut saddr) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: every bit pattern of the union is a valid byte array.
+        Ok(unsafe { saddr.in6_u.u6_addr8 })
     }
 }
 
@@ -662,11 +687,18 @@ impl<'a> Packet<'a> {
         self.headers_mut().set_ignore_df(1);
     }
 
-    /// Begins wrapping the packet in tunnel headers (`ip_vs_tunnel_xmit`): makes `headroom`
-    /// bytes of private headroom, marks the packet as encapsulated with `gso` (`SKB_GSO_*` bits)
-    /// for segmentation offloads and records its IPv4 header as the inner one. The headers are
-    /// then pushed innermost first, the outer IPv4 header last ([`Encapsulation::finish`]).
-    pub(crate) fn encapsulate(&mut self, headroom: u32, gso: u32) -> Result<Encapsulation<'_, 'a>> {
+    /// Begins wrapping the packet in tunnel headers (`ip_vs_tunnel_xmit`,
+    /// `ip_vs_tunnel_xmit_v6`): makes `headroom` bytes of private headroom, marks the packet as
+    /// encapsulated with `gso` (`SKB_GSO_*` bits) for segmentation offloads and records its
+    /// network header as the inner one, of IP protocol `inner_protocol` (`IPPROTO_IPIP`,
+    /// `IPPROTO_IPV6`). The headers are then pushed innermost first, the outer IP header last
+    /// ([`Encapsulation::finish`], [`Encapsulation::finish6`]).
+    pub(crate) fn encapsulate(
+        &mut self,
+        headroom: u32,
+        gso: u32,
+        inner_protocol: u8,
+    ) -> Result<Encapsulation<'_, 'a>> {
         let gso = i32::try_from(gso).map_err(|_| EINVAL)?;
         // SAFETY: the packet is ours (type invariant) for every call below.
         unsafe {
@@ -679,7 +711,7 @@ impl<'a> Packet<'a> {
                 return Err(Error::from_errno(ret));
             }
             sys::rvs_skb_set_transport_to_network(self.raw());
-            sys::rvs_skb_set_inner_ipproto(self.raw(), crate::packet::PROTO_IPIP);
+            sys::rvs_skb_set_inner_ipproto(self.raw(), inner_protocol);
             sys::rvs_skb_set_inner_mac_to_inner_network(self.raw());
         }
         Ok(Encapsulation { packet: self })
@@ -899,6 +931,14 @@ impl<'a> Packet<'a> {
         unsafe { sys::ip_local_out(net.as_ptr(), core::ptr::null_mut(), self.raw()) };
         Verdict::Stolen
     }
+
+    /// Sends an IPv6 packet along its route through `LOCAL_OUT` (`ip6_local_out`, which sets
+    /// its payload length), which takes it.
+    pub(crate) fn local_out6(self, net: &Net) -> Verdict {
+        // SAFETY: as in `local_out`, for `ip6_local_out`.
+        unsafe { sys::ip6_local_out(net.as_ptr(), core::ptr::null_mut(), self.raw()) };
+        Verdict::Stolen
+    }
 }
 
 /// The first `len` bytes of a packet from its network header, private and linear.
@@ -1065,6 +1105,11 @@ impl Encapsulation<'_, '_> {
         }
     }
 
+    /// Whether the packet is a GSO super-packet, cut into segments later.
+    pub(crate) fn is_gso(&self) -> bool {
+        self.packet.is_gso()
+    }
+
     /// The packet's `SKB_GSO_*` bits.
     pub(crate) fn gso_type(&self) -> u32 {
         // SAFETY: `skb` is valid (invariant of `Packet`).
@@ -1156,19 +1201,40 @@ impl Encapsulation<'_, '_> {
 
     /// Pushes the outer IPv4 header `header` (20 bytes without identification and checksum,
     /// which are filled here and by `ip_local_out`); the packet is then whole again.
-    pub(crate) fn finish(self, net: &Net, header: [u8; 20]) -> Result {
+    pub(crate) fn finish(mut self, net: &Net, header: [u8; 20]) -> Result {
+        self.push_network(&header)?;
+        // SAFETY: the packet is ours; its network header is the IPv4 header just pushed.
+        unsafe {
+            sys::rvs_skb_clear_ip_options(self.raw());
+            sys::rvs_ip_select_ident(net.as_ptr(), self.raw());
+        }
+        Ok(())
+    }
+
+    /// Pushes the outer IPv6 header `header` (its payload length is set again by
+    /// `ip6_local_out`) and forgets what the IPv6 control block held of the inner packet (the
+    /// size of the fragments it was reassembled from, which would fragment the tunnel packet);
+    /// the packet is then whole again.
+    pub(crate) fn finish6(mut self, header: [u8; 40]) -> Result {
+        self.push_network(&header)?;
+        // SAFETY: the packet is ours.
+        unsafe { sys::rvs_skb_clear_ip6cb(self.raw()) };
+        Ok(())
+    }
+
+    /// Pushes `header` in front of the packet as its network header.
+    fn push_network(&mut self, header: &[u8]) -> Result {
+        let len = u32::try_from(header.len()).map_err(|_| EINVAL)?;
         // SAFETY: `skb` is valid (invariant of `Packet`).
-        if unsafe { sys::rvs_skb_headroom(self.raw()) } < header.len() as u32 {
+        if unsafe { sys::rvs_skb_headroom(self.raw()) } < len {
             return Err(ENOMEM);
         }
         // SAFETY: the packet is ours; the header is pushed into private headroom (checked above,
         // type invariant) and becomes the network header.
         unsafe {
-            let data = sys::skb_push(self.raw(), header.len() as u32);
+            let data = sys::skb_push(self.raw(), len);
             sys::rvs_skb_reset_network_header(self.raw());
-            sys::rvs_skb_clear_ip_options(self.raw());
             core::ptr::copy_nonoverlapping(header.as_ptr(), data.cast::<u8>(), header.len());
-            sys::rvs_ip_select_ident(net.as_ptr(), self.raw());
         }
         Ok(())
     }

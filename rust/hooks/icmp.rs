@@ -228,7 +228,7 @@ fn tunnel_icmp(
             .route_output(net, t.outer.daddr, false)
             .map_or(mtu, |route| route.mtu());
         let overhead = u32::try_from(t.outer.header_len + t.encap_len).unwrap_or(0);
-        let mtu = if mtu > packet::MIN_MTU + overhead {
+        let mtu = if mtu > packet::IpVersion::V4.min_mtu() + overhead {
             mtu - overhead
         } else {
             mtu

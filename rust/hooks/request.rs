@@ -24,7 +24,7 @@ use crate::{
     service::{Dest, DestShared, PersistenceEngine, Service, ServiceKey},
     xmit::{self, NetHeader, Payload},
 };
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
 /// A request from a client (`ip_vs_in_hook`), IPv4 or IPv6.
@@ -210,7 +210,7 @@ fn schedule<H: NetHeader>(
         persist(state, &svc, ip, ports, mark, call_id.as_ref(), &mut flow)?
     } else {
         svc.schedule(&mut flow)
-            .and_then(|dest| Target::of(svc.key.af(), dest, ports.dport, None))
+            .and_then(|dest| Target::of(dest, ports.dport, None))
     };
     let one_packet = protocol == packet::PROTO_UDP && svc.params.flags & svc_flag::ONEPACKET != 0;
     // The new connection's addresses, to the real server's `rs:dport`.
@@ -290,16 +290,10 @@ struct Target {
 }
 
 impl Target {
-    /// The real server `dest` of a service of family `af` for a packet to port `vport`: a
-    /// real server without a port (DR, tunnel) keeps the virtual port. `None` for a real server
-    /// of the other family (tunnelling across families), which rvs cannot reach yet.
-    fn of(af: u16, dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
-        if dest.key.af != af {
-            if !MIXED_DEST_WARNED.swap(true, Ordering::Relaxed) {
-                pr_warn!("real servers of another family than their service's are not supported yet: their packets are refused\n");
-            }
-            return None;
-        }
+    /// The real server `dest` for a packet to port `vport`: a real server without a port (DR,
+    /// tunnel) keeps the virtual port. One of the other family than the service's is reached
+    /// through a tunnel (the control plane allows no other method for it).
+    fn of(dest: &Dest, vport: [u8; 2], control: Option<Arc<Conn>>) -> Option<Self> {
         Some(Self {
             dest: dest.shared.clone(),
             daddr: InetAddr::from_af(dest.key.af, &dest.key.addr)?,
@@ -313,9 +307,6 @@ impl Target {
         })
     }
 }
-
-/// Whether the warning about real servers of the other family was printed.
-static MIXED_DEST_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// The Call-ID of a UDP datagram (`ip_vs_sip_fill_param`), which is made linear for it as IPVS
 /// linearizes it.
@@ -403,7 +394,7 @@ fn persist<H: NetHeader>(
         None => {
             let Some(target) = svc
                 .schedule(flow)
-                .and_then(|dest| Target::of(svc.key.af(), dest, ports.dport, None))
+                .and_then(|dest| Target::of(dest, ports.dport, None))
             else {
                 return Ok(None);
             };

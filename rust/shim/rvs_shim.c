@@ -81,6 +81,11 @@ void rvs_icmpv6_send(struct sk_buff *skb, struct net *net, const struct dst_entr
 /* __ip_vs_is_local_route6 */
 bool rvs_dst_dev_is_loopback(const struct dst_entry *dst) { return dst->dev && dst->dev->flags & IFF_LOOPBACK; }
 unsigned int rvs_dst_mtu(const struct dst_entry *dst) { return dst_mtu(dst); }
+unsigned int rvs_dst_reserved_space(const struct dst_entry *dst) { return LL_RESERVED_SPACE(dst->dev); }
+/* __ip_vs_route_output_v6: a tunnel header's source, chosen for the route's device. */
+int rvs_ip6_dst_saddr(struct net *net, const struct dst_entry *dst, const struct in6_addr *daddr, struct in6_addr *saddr)
+{ return ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, daddr, 0, saddr); }
+void rvs_skb_clear_ip6cb(struct sk_buff *skb) { memset(IP6CB(skb), 0, sizeof(*IP6CB(skb))); }
 /* __mtu_check_toobig_v6: the largest fragment of a packet IPv6 conntrack reassembled. */
 u16 rvs_ip6cb_frag_max_size(const struct sk_buff *skb) { return IP6CB(skb)->frag_max_size; }
 /* nf_defrag_ipv6's enable/disable, registered when it loads: reached without a link-time dependency (as nf_bpf_link does). Under rcu_read_lock. */
