@@ -4,14 +4,16 @@
 # ipvsadm -Lnc and /proc/net/ip_vs_conn show IPv6 entries (the latter in full, %pI6); UDP byte
 # counts exact with the 40-byte IPv6 header; a virtual port mapped to another real port, the real
 # server seeing the client's own address; persistence grouping clients by their /64 (-M 64); the
-# source-hashing schedulers (sh, mh) placing 8 client addresses as IPVS hashes IPv6 addresses.
+# source-hashing schedulers (sh, mh) placing 8 client addresses as IPVS hashes IPv6 addresses;
+# a datagram in fragments and one with a Destination Options header (ipv6_find_hdr); a fwmark
+# service over IPv6 (-f -6); a real server on the director itself; cache_bypass over IPv6.
 . "$(dirname "$0")/lib/lib.sh"
 . "$(dirname "$0")/lib/topo.sh"
 . "$(dirname "$0")/lib/topo6.sh"
 
 topo_nat 3
 topo6
-rs_serve6 --http 80 --http 81 --http 82 --http 83 --udp 53
+rs_serve6 --http 80 --http 81 --http 82 --http 83 --http 84 --http 86 --udp 53
 
 # As over IPv4 (nat_rr_wrr): the real servers are kept in the reverse order of their addition,
 # rr starts at the head, and wrr 3:2:1 starts with the cw=1 pass.
@@ -90,3 +92,64 @@ done
 # hooks (IPv6 conntrack's defragmentation, which IPVS enables with its first IPv6 service),
 # translated whole and fragmented again on the way to the real server, which answers.
 assert_eq "rs1" "$(udp6 --size 3000)" "a 3000-byte datagram in fragments is reassembled, forwarded and answered"
+
+# An extension header before the UDP header (a Destination Options header with PadN): skipped
+# to find the ports, kept as it is, the datagram translated and answered (by rs3, next in rr).
+dstopts() {
+	in_cl python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+s.settimeout(float(sys.argv[2]))
+s.connect((sys.argv[1], 53))
+s.send(b"x" * 10)
+print(s.recv(100).decode().strip())
+' "$VIP6" "$((3 * TOPO_SLOW))"
+}
+assert_eq "rs3" "$(dstopts)" "a datagram with a Destination Options header is translated and answered"
+
+# fwmark over IPv6: what the director marks 5 (TCP to VIP6 port 84) is one service, NAT in rr
+# order; what it marks 6 (TCP to rs3's own address, port 86) a service whose only real server
+# is quiesced, for cache_bypass.
+in_lb nft -f - <<-EOF || fail "director: nft marks"
+	table ip6 marks {
+		chain pre {
+			type filter hook prerouting priority -150;
+			ip6 daddr $VIP6 tcp dport 84 meta mark set 5
+			ip6 daddr $(rs_ip6 3) tcp dport 86 meta mark set 6
+		}
+	}
+EOF
+adm -A -f 5 -6 -s rr || fail "add fwmark service 5 (IPv6)"
+for i in 1 2 3; do adm -a -f 5 -6 -r "[$(rs_ip6 "$i")]:84" -m || fail "add rs$i to fwmark 5"; done
+assert_eq "rs3 rs2 rs1 rs3 " "$(client_http6 4 84 | tr '\n' ' ')" "fwmark 5 over IPv6: rr over the 3 real servers"
+fwm_conns() { adm -Ln --stats --exact -f "$1" -6 | awk '$1 == "FWM" { print $1, $2, $4 }'; }
+poll_eq "FWM 5 4" "ipvsadm -Ln --stats: 4 connections of fwmark service 5" 10 fwm_conns 5
+
+# A real server that is the director itself (its own address on the real servers' link): the
+# request is translated and delivered locally, the answer translated back.
+bg lb "$TOPO_LB" python3 "$TRAFFIC6" serve lb --http 85 --bind :: --ready "$TOPO_DIR/lb.ready"
+poll_until 30 test -e "$TOPO_DIR/lb.ready" || fail "the director's own server did not start"
+adm -A -t "[$VIP6]:85" -s rr || fail "add [$VIP6]:85"
+adm -a -t "[$VIP6]:85" -r "[2001:db8:2::1]:85" -m || fail "add the director as a real server"
+assert_match "^lb $CLIENT6:[0-9]+ 2001:db8:2::1:85\$" "$(client_http6 1 85 /whoami --interface "$CLIENT6")" \
+	"a local real server gets the request translated and answers through the VIP"
+
+# cache_bypass, as for a transparent cache cluster (cache_cluster): a policy rule delivers what
+# is marked 6 to the director, where no real server is available (rs1 quiesced); with
+# cache_bypass=0 the request is refused (ip_vs_leave's "port unreachable", which over IPv6 gets
+# back to the client from the origin's address), with 1 it goes on to its own destination on a
+# connection without real server, which the service does not count.
+in_cl ip -6 route add 2001:db8:2::/64 via 2001:db8:1::1 || fail "client: route to the real servers' link"
+in_lb ip -6 rule add fwmark 6 lookup 100 || fail "director: ip -6 rule fwmark 6"
+in_lb ip -6 route add local ::/0 dev lo table 100 || fail "director: local route table"
+adm -A -f 6 -6 -s rr || fail "add fwmark service 6 (IPv6)"
+adm -a -f 6 -6 -r "[$(rs_ip6 1)]:86" -m -w 0 || fail "add a quiesced real server to fwmark 6"
+out=$(in_cl curl -g -sS -m 3 "http://[$(rs_ip6 3)]:86/" 2>&1)
+assert_match '^curl: \(7\) Failed to connect' "$out" "cache_bypass=0: no real server available, the request is refused"
+in_lb sysctl -qw net.ipv4.vs.cache_bypass=1 || fail "cache_bypass=1"
+assert_eq "rs3" "$(in_cl curl -g -sS -m 10 "http://[$(rs_ip6 3)]:86/")" "cache_bypass=1: the request goes on to rs3 itself"
+assert_match '^TCP [A-Z_]+ \[2001:db8:1::[0-9]\]:[0-9]+ \[2001:db8:2::13\]:86 \[::\]:0$' \
+	"$(entries | grep '2001:db8:2::13\]:86 ' | head -1)" "ipvsadm -Lnc: the bypass connection has no real server"
+assert_eq "0 0" "$(adm -Ln --stats --exact -f 6 -6 | awk '$1 == "FWM" { print $4, $5 }')" \
+	"bypass connections and packets are not counted by the service"
