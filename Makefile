@@ -24,7 +24,7 @@ CMD ?= ipvsadm -Ln
 CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 XTASK = $(CARGO) xtask
 
-.PHONY: all module rvsadm deps kernel vm demo bench check host-test lint clean
+.PHONY: all module rvsadm deps kernel vm demo bench check soak host-test lint clean
 
 all: module rvsadm
 
@@ -46,6 +46,8 @@ bench:
 	@$(XTASK) bench $(BENCH)
 check:
 	@$(XTASK) check $(ARGS)
+soak:
+	@$(XTASK) soak $(ARGS)
 host-test:
 	@$(XTASK) host-test
 lint:

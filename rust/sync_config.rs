@@ -61,6 +61,10 @@ pub(crate) struct DaemonConfig {
     pub(crate) port: u16,
     /// The multicast TTL of a master's messages.
     pub(crate) ttl: u8,
+    /// The request asked for an IPv6 group (`IPVS_DAEMON_ATTR_MCAST_GROUP6`): rvs's sync
+    /// sockets are IPv4 only, so the start is refused with `EAFNOSUPPORT` where IPVS would start
+    /// the daemon (its other checks come first, as in IPVS).
+    pub(crate) ipv6_group: bool,
 }
 
 impl DaemonConfig {

@@ -35,6 +35,7 @@ use crate::{
     conn::{Conn, Lookup, Tuple},
     conn_tab_size,
     ffi::{
+        errno,
         pernet::Net,
         rcu::Guard,
         sync::BhSpinLock,
@@ -178,7 +179,7 @@ impl SyncDaemons {
 
     /// Starts the daemon of state `state` with `config` and `sockets` (`start_sync_thread`):
     /// `-ENODEV` if the interface does not exist, `-EEXIST` if that daemon runs, `-EINVAL` for
-    /// a state that is no role. Sleeps.
+    /// a state that is no role, then `-EAFNOSUPPORT` for an IPv6 group. Sleeps.
     pub(crate) fn start(
         &self,
         net: &Net,
@@ -204,6 +205,9 @@ impl SyncDaemons {
             Role::Master => {
                 if running.master.is_some() {
                     return Err(EEXIST);
+                }
+                if config.ipv6_group {
+                    return Err(errno::eafnosupport());
                 }
                 let mut senders = KVec::with_capacity(ports, GFP_KERNEL)?;
                 let mut queues = KVec::with_capacity(ports, GFP_KERNEL)?;
@@ -249,6 +253,9 @@ impl SyncDaemons {
             Role::Backup => {
                 if running.backup.is_some() {
                     return Err(EEXIST);
+                }
+                if config.ipv6_group {
+                    return Err(errno::eafnosupport());
                 }
                 let mut receivers = KVec::with_capacity(ports, GFP_KERNEL)?;
                 for id in 0..ports {

@@ -129,9 +129,12 @@ fn set_daemon(request: &Request<'_>) -> Result {
             return Err(EINVAL);
         }
         config.group = Some(group);
-    } else if nest.get(daemon_attr::MCAST_GROUP6).is_some() {
-        // IPVS without IPv6 answers so; rvs has no IPv6 data plane yet.
-        return Err(errno::eafnosupport());
+    } else if let Some(group) = nest.get(daemon_attr::MCAST_GROUP6) {
+        // `ipv6_addr_type(...) & IPV6_ADDR_MULTICAST`: ff00::/8.
+        if group.padded::<16>()[0] != 0xff {
+            return Err(EINVAL);
+        }
+        config.ipv6_group = true;
     }
     if let Some(port) = nest.get(daemon_attr::MCAST_PORT) {
         config.port = port.u16()?;

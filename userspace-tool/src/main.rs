@@ -4,7 +4,9 @@ mod cli;
 mod ipvs;
 mod list;
 mod names;
-mod netlink;
+
+// The netlink client is the library's, shared with the fuzzer; `crate::netlink` names it here.
+use rvsadm::netlink;
 
 use cli::{Cmd, Invocation, Opt, Parsed};
 use ipvs::Ipvs;

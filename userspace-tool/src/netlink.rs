@@ -9,14 +9,14 @@ pub const NLMSG_HDRLEN: usize = 16;
 pub const GENL_HDRLEN: usize = 4;
 pub const NLA_HDRLEN: usize = 4;
 
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+pub const NLM_F_REQUEST: u16 = 0x1;
 #[cfg(test)]
 const NLM_F_MULTI: u16 = 0x2;
-const NLM_F_ACK: u16 = 0x4;
+pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
-const NLA_F_NESTED: u16 = 1 << 15;
+pub const NLA_F_NESTED: u16 = 1 << 15;
 const NLA_TYPE_MASK: u16 = !(NLA_F_NESTED | (1 << 14));
 
 const GENL_ID_CTRL: u16 = 0x10;
@@ -253,7 +253,14 @@ pub fn decode_replies(mut buf: &[u8], seq: u32) -> Result<Vec<Reply>, Error> {
                         errno => Reply::Error(-errno),
                     }
                 }
-                NLMSG_DONE => Reply::Done,
+                // A dump that fails says so in its DONE message's payload.
+                NLMSG_DONE => match body
+                    .get(..4)
+                    .map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")))
+                {
+                    Some(errno) if errno < 0 => Reply::Error(-errno),
+                    _ => Reply::Done,
+                },
                 _ => {
                     let hdr = body
                         .get(..GENL_HDRLEN)
@@ -320,9 +327,42 @@ impl GenlSocket {
         version: u8,
         attrs: &AttrBuf,
     ) -> Result<Vec<(u8, Vec<u8>)>, Error> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
+        let seq = self.next_seq();
         let msg = encode_request(family, flags | NLM_F_ACK, seq, cmd, version, attrs.bytes());
+        self.send(&msg)?;
+        self.receive(seq, flags & NLM_F_DUMP == NLM_F_DUMP)
+    }
+
+    /// Makes a receive that waits longer than `secs` fail (EAGAIN) instead of hanging.
+    pub fn set_receive_timeout(&self, secs: i64) -> Result<(), Error> {
+        let tv = libc::timeval {
+            tv_sec: secs,
+            tv_usec: 0,
+        };
+        // SAFETY: valid socket, option value points to a live timeval of the given size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error().into());
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the next request.
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Sends one netlink message (or several, or a malformed one) to the kernel as it is.
+    pub fn send(&self, msg: &[u8]) -> Result<(), Error> {
         // SAFETY: `sockaddr_nl` is plain old data for which all-zero bytes are valid.
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -340,7 +380,12 @@ impl GenlSocket {
         if sent < 0 {
             return Err(io::Error::last_os_error().into());
         }
-        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        Ok(())
+    }
+
+    /// Collects the reply to request `seq` (every part of it if it is a `dump`): its generic
+    /// netlink messages once acknowledged or done, or the kernel's errno.
+    pub fn receive(&self, seq: u32, dump: bool) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         let mut messages = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -467,5 +512,12 @@ mod tests {
         err[16..20].copy_from_slice(&0i32.to_ne_bytes());
         assert_eq!(decode_replies(&err, 9).unwrap(), vec![Reply::Ack]);
         assert!(decode_replies(&buf[..24], 9).is_err());
+        // a dump's DONE with the error of a failed dump, and a plain one
+        let mut done = err.clone();
+        done[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
+        done[16..20].copy_from_slice(&(-22i32).to_ne_bytes());
+        assert_eq!(decode_replies(&done, 9).unwrap(), vec![Reply::Error(22)]);
+        done[16..20].copy_from_slice(&0i32.to_ne_bytes());
+        assert_eq!(decode_replies(&done, 9).unwrap(), vec![Reply::Done]);
     }
 }

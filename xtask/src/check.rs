@@ -183,8 +183,8 @@ fn load_history() -> History {
     h
 }
 
-/// The helper files a selftest may use: the selftests' library, the expected outputs, and rvsadm
-/// (through `$RVSADM`), whose sources stand for it.
+/// The helper files a selftest may use: the selftests' library, the expected outputs, and the
+/// tools built from this repository's sources (rvsadm through `$RVSADM`, the fuzzer by its path).
 fn helpers() -> Result<Vec<Helper>> {
     let lib_dir = root().join("selftests/lib");
     let lib_text: String = fs::read_dir(&lib_dir)?
@@ -206,14 +206,35 @@ fn helpers() -> Result<Vec<Helper>> {
             }
         }
     }
-    helpers.push(Helper {
-        path: "target/release/rvsadm".into(),
-        variables: plan::variable_names(&lib_text, "rvsadm"),
-        file_name: "rvsadm".into(),
-        by_file_name: false,
-    });
+    for (name, _) in BUILT_TOOLS {
+        helpers.push(Helper {
+            path: format!("target/release/{name}"),
+            variables: plan::variable_names(&lib_text, name),
+            file_name: name.to_string(),
+            // rvsadm is run as `$RVSADM` (a bare "rvsadm" in a test is its name in messages).
+            by_file_name: *name != "rvsadm",
+        });
+    }
     Ok(helpers)
 }
+
+/// The tools built from this repository that selftests run, and the sources each is built from
+/// (beside Cargo.lock and the uapi constants, rust/abi.rs).
+const BUILT_TOOLS: &[(&str, &[&str])] = &[
+    (
+        "rvsadm",
+        &["userspace-tool/src", "userspace-tool/Cargo.toml"],
+    ),
+    (
+        "rvs-fuzz",
+        &[
+            "fuzzer/src",
+            "fuzzer/Cargo.toml",
+            "userspace-tool/src/lib.rs",
+            "userspace-tool/src/netlink.rs",
+        ],
+    ),
+];
 
 /// Every file under `dir` (sorted), for hashing a helper that is built from sources.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -234,7 +255,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The key of a selftest's result in `lane`: the test, every helper it uses, the runner and the
-/// kernel. rvsadm counts through its sources and the uapi constants it is built with.
+/// kernel. A built tool counts through its sources and the uapi constants it is built with.
 fn result_key(test: &str, lane: Lane, helpers: &[Helper], kernel_key: &str) -> String {
     let read = |p: &str| fs::read_to_string(root().join(p)).ok();
     let deps = plan::dependencies(&format!("selftests/{test}"), helpers, read);
@@ -247,12 +268,19 @@ fn result_key(test: &str, lane: Lane, helpers: &[Helper], kernel_key: &str) -> S
             .map(String::as_str)
             .chain(RUNNER_FILES.iter().copied())
         {
-            if d == "target/release/rvsadm" {
-                for f in files_under(&root().join("userspace-tool/src")) {
-                    hash_file(h, &f);
-                }
-                for f in ["userspace-tool/Cargo.toml", "Cargo.lock", "rust/abi.rs"] {
-                    hash_file(h, &root().join(f));
+            if let Some((_, sources)) = BUILT_TOOLS
+                .iter()
+                .find(|(name, _)| d == format!("target/release/{name}"))
+            {
+                for source in sources.iter().copied().chain(["Cargo.lock", "rust/abi.rs"]) {
+                    let path = root().join(source);
+                    if path.is_dir() {
+                        for f in files_under(&path) {
+                            hash_file(h, &f);
+                        }
+                    } else {
+                        hash_file(h, &path);
+                    }
                 }
             } else {
                 hash_file(h, &root().join(d));
@@ -810,6 +838,15 @@ mod tests {
         assert!(!needs_peer("sync_failover.sh").unwrap());
 
         assert!(deps_of("rvsadm_compat.sh").contains(&"target/release/rvsadm".to_string()));
+        let fuzz = deps_of("genl_fuzz.sh");
+        for d in [
+            "target/release/rvs-fuzz",
+            "selftests/expected/genl_fuzz.1",
+            "selftests/expected/genl_fuzz.3",
+        ] {
+            assert!(fuzz.contains(&d.to_string()), "{d} missing from {fuzz:?}");
+        }
+        assert!(!fuzz.iter().any(|d| d.ends_with("rvsadm")), "{fuzz:?}");
         assert!(deps_of("ipvsadm_matrix.sh")
             .contains(&"selftests/expected/ipvsadm_matrix.out".to_string()));
     }

@@ -10,6 +10,7 @@ mod lint;
 mod module;
 mod plan;
 mod pool;
+mod soak;
 mod toolchain;
 mod util;
 mod vm;
@@ -44,6 +45,10 @@ cargo xtask <verb>: rvs's host side
                              table scale, memory per connection (director: bench/results, BENCHMARKS.md);
                              connections a director pair syncs per second, master and backup (sync);
                              BENCH_* variables reach the scripts (BENCH_ROUNDS=N, ...)
+  soak [--messages N] [--seed N]
+                             the fuzzers' long form: the netlink fuzzer against ip_vs (recording its
+                             answers), then rvs on the release and debug kernels (each answer as
+                             ip_vs's, no splat, no leak); default a million requests, a new seed
   lint                       rustfmt and clippy (module and host crates)
   host-test                  cargo test of the host crates and the module's kernel-independent logic
 
@@ -67,6 +72,7 @@ fn run(verb: &str, rest: &[String]) -> util::Result<i32> {
             )
         }
         "bench" => bench::main(rest),
+        "soak" => soak::main(rest),
         "check" => check::main(rest),
         "lint" => lint::lint_main(),
         "host-test" => lint::host_test_main(),

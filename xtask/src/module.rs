@@ -170,13 +170,21 @@ pub fn build(target: &Target) -> Result<PathBuf> {
     build_with(target, "", &[])
 }
 
-/// rvsadm, which the selftests and the demo run in the guest from target/release.
-pub fn build_rvsadm() -> Result<PathBuf> {
+/// The host tools the selftests and the demo run in the guest from target/release: rvsadm and
+/// the fuzzer, rvs-fuzz.
+pub fn build_guest_tools() -> Result<()> {
     run(
-        command(toolchain::cargo()).args(["build", "--release", "--quiet", "--package", "rvsadm"]),
-        "building rvsadm",
-    )?;
-    Ok(root().join("target/release/rvsadm"))
+        command(toolchain::cargo()).args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "rvsadm",
+            "--package",
+            "rvs-fuzz",
+        ]),
+        "building rvsadm and rvs-fuzz",
+    )
 }
 
 pub fn main(args: &[String]) -> Result<i32> {

@@ -78,7 +78,7 @@ impl Image {
             Module::Ipvs => None,
             _ => Some(module::build(&target)?),
         };
-        module::build_rvsadm()?;
+        module::build_guest_tools()?;
         Ok(Image { kernel, kdir, ko })
     }
 }
