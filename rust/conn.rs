@@ -623,6 +623,18 @@ impl Conn {
     /// Whether the `drop_entry` defense drops this entry (`ip_vs_random_dropentry`): half-open
     /// TCP connections and templates not yet assured always; established TCP connections, other
     /// protocols' entries and one-packet services' templates when [`EntryDropper`] picks them.
+    /// A TCP connection whose handshake has not completed, which nothing else depends on.
+    fn half_open(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        self.tuple.protocol == packet::PROTO_TCP
+            && state & F_TEMPLATE == 0
+            && self.controlled() == 0
+            && matches!(
+                TcpState::from_u8(self.state()),
+                Some(TcpState::SynRecv | TcpState::SynAck)
+            )
+    }
+
     fn to_drop(&self, now: u64, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> bool {
         if self.controlled() > 0 {
             return false;
@@ -728,6 +740,10 @@ pub(crate) struct ConnTable {
     count: AtomicU32,
     /// Next bucket the sweep looks at.
     sweep_next: AtomicU32,
+    /// Where the next search for a half-open connection to evict starts (`conn_max`).
+    evict_next: AtomicU32,
+    /// When a search last went round the whole table without finding one (0: never).
+    evict_none_at: AtomicU64,
 }
 
 /// Number of sweeps per round over the whole table (one round a second at four sweeps a second).
@@ -745,6 +761,8 @@ impl ConnTable {
             )?,
             count: AtomicU32::new(0),
             sweep_next: AtomicU32::new(0),
+            evict_next: AtomicU32::new(0),
+            evict_none_at: AtomicU64::new(0),
         })
     }
 
@@ -915,6 +933,44 @@ impl ConnTable {
             removed += self.remove_in(bucket, &guard, |c| c.to_drop(now, timeouts, dropper));
         }
         removed
+    }
+
+    /// Unlinks one half-open TCP connection (SYN_RECV or SYN_ACK, as a flood of forged SYNs
+    /// leaves them): room for a new connection at the namespace's `conn_max`. The search goes
+    /// on from where the last one stopped, so that a sweep of the table is shared by the
+    /// connections that need room (under a flood one is found within a few buckets); after a
+    /// whole round finds none, searches are skipped for a tenth of a second, which bounds the
+    /// cost of refusing connections when the table holds only established ones. False if none
+    /// was evicted.
+    pub(crate) fn evict_half_open(&self) -> bool {
+        let now = timer::jiffies();
+        let none_at = self.evict_none_at.load(Ordering::Relaxed);
+        if none_at != 0 && now.wrapping_sub(none_at) < u64::from(timer::hz() / 10) {
+            return false;
+        }
+        let guard = Guard::new();
+        let array = self.chains.array(&guard);
+        let buckets = array.buckets();
+        let start = self.evict_next.load(Ordering::Relaxed) as usize;
+        for i in 0..buckets {
+            let bucket = start.wrapping_add(i) & (buckets - 1);
+            // Most buckets hold none: they are passed over without their lock.
+            if !array.bucket(bucket).any(|c| c.half_open()) {
+                continue;
+            }
+            let mut evicted = false;
+            self.remove_in(bucket, &guard, |c| {
+                let take = !evicted && c.half_open();
+                evicted |= take;
+                take
+            });
+            if evicted {
+                self.evict_next.store(bucket as u32, Ordering::Relaxed);
+                return true;
+            }
+        }
+        self.evict_none_at.store(now.max(1), Ordering::Relaxed);
+        false
     }
 
     /// Unlinks every connection, or those of destinations that are gone (`ip_vs_conn_flush`,

@@ -221,6 +221,13 @@ impl NetState {
         }
     }
 
+    /// Whether the table has room for a new connection under `conn_max`: it is below the
+    /// limit, or a half-open connection gave up its place.
+    pub(crate) fn room_for_new_conn(&self) -> bool {
+        let max = self.sysctl.conn_max.load(Ordering::Relaxed);
+        max <= 0 || self.conns.count() < max as usize || self.conns.evict_half_open()
+    }
+
     /// Whether the `drop_packet` defense refuses this new connection (`ip_vs_todrop`).
     pub(crate) fn refuse_new_conn(&self) -> bool {
         let rate = defense::drop_rate(
@@ -370,6 +377,10 @@ pub(crate) struct Sysctls {
     pub(crate) schedule_icmp: AtomicI32,
     pub(crate) ignore_tunneled: AtomicI32,
     pub(crate) run_estimation: AtomicI32,
+    /// rvs's own: the most connections (templates included) the namespace keeps; 0, the
+    /// default, keeps IPVS's behaviour (no limit). At the limit a new connection takes the
+    /// place of a half-open one (what a flood of forged SYNs leaves), or is refused.
+    pub(crate) conn_max: AtomicI32,
     /// `lblc_expiration` in ticks (IPVS registers it with the `lblc` scheduler module; rvs has
     /// every scheduler built in).
     pub(crate) lblc_expiration: AtomicI32,
@@ -428,6 +439,7 @@ impl Default for Sysctls {
             schedule_icmp: AtomicI32::new(0),
             ignore_tunneled: AtomicI32::new(0),
             run_estimation: AtomicI32::new(1),
+            conn_max: AtomicI32::new(0),
             lblc_expiration: AtomicI32::new(default_expiration),
             lblcr_expiration: AtomicI32::new(default_expiration),
             fast_path: AtomicI32::new(0),
@@ -460,6 +472,7 @@ static SYNC_RETRIES_MAX: i32 = 3;
 static SYNC_THRESHOLD_CHECK: fn(&[i32]) -> bool = sync_pace::threshold_valid;
 static REANNOUNCE_RATE_MIN: i32 = 1;
 static REANNOUNCE_RATE_MAX: i32 = i32::MAX;
+static CONN_MAX_MAX: i32 = i32::MAX;
 static SYNC_PORTS_CHECK: fn(&[i32]) -> bool = sync_config::ports_valid;
 
 impl Sysctls {
@@ -467,7 +480,7 @@ impl Sysctls {
     pub(crate) const PATH: &'static CStr = c_str!("net/ipv4/vs");
 
     /// The sysctl files, in IPVS's order, then rvs's own.
-    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 31] {
+    pub(crate) fn entries(&self) -> [IntSysctl<'_>; 32] {
         let plain = |name, value| IntSysctl {
             name,
             values: core::slice::from_ref(value),
@@ -567,6 +580,10 @@ impl Sysctls {
             IntSysctl {
                 kind: IntKind::Range(&REANNOUNCE_RATE_MIN, &REANNOUNCE_RATE_MAX),
                 ..plain(c_str!("sync_reannounce_rate"), &self.sync_reannounce_rate)
+            },
+            IntSysctl {
+                kind: IntKind::Range(&SWITCH_MIN, &CONN_MAX_MAX),
+                ..plain(c_str!("conn_max"), &self.conn_max)
             },
         ]
     }

@@ -29,8 +29,23 @@ ip link add rvs-fz0 type dummy && ip addr add 192.168.77.1/24 dev rvs-fz0 \
 read -r tcp fin udp < <(ipvsadm -L --timeout | awk '{print $5, $6, $7}')
 on_exit "ipvsadm -C; ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup; ipvsadm --set $tcp $fin $udp; ip link del rvs-fz0"
 
+if [ "$MODULE" = ipvs ]; then
+	# ip_vs runs modprobe for every scheduler or engine name it does not know (request_module:
+	# a process each time, tens of milliseconds under TCG). Its own modules are loaded first;
+	# then an empty kernel.modprobe makes the kernel ask for none, and unknown names are refused
+	# at once with the same ENOENT.
+	for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos pe_sip; do
+		modprobe "ip_vs_$m" || fail "modprobe ip_vs_$m"
+	done
+	modprobe_path=$(cat /proc/sys/kernel/modprobe)
+	on_exit "echo '$modprobe_path' >/proc/sys/kernel/modprobe"
+	echo >/proc/sys/kernel/modprobe
+fi
+
 for seed in $FUZZ_SEEDS; do
+	# Each seed starts from the same tables, timeouts and daemons (answers show all three).
 	ipvsadm -C
+	ipvsadm --set "$tcp" "$fin" "$udp"
 	ipvsadm --stop-daemon master 2>/dev/null
 	ipvsadm --stop-daemon backup 2>/dev/null
 	args=(netlink --seed "$seed" --messages "$FUZZ_MESSAGES" --block "$FUZZ_BLOCK" --senders 4 --unprivileged 200

@@ -9,7 +9,9 @@
 //! of its block, and `--trace BLOCK` shows that block request by request. With `--senders K`,
 //! K senders with disjoint pools then work at once while another lists the tables; with
 //! `--unprivileged N`, N requests go from an unprivileged user and from root in a new user
-//! namespace, and every one must be refused with EPERM and change nothing.
+//! namespace, and every one must be refused with EPERM and change nothing. To find what differs
+//! in a block whose requests all got the same answers, `RVS_FUZZ_SHOW_LISTING=1` prints each
+//! listing that is digested.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -242,6 +244,14 @@ impl Ipvs {
             listing.push(m);
         }
         listing.sort();
+        if std::env::var_os("RVS_FUZZ_SHOW_LISTING").is_some() {
+            for l in &listing {
+                println!(
+                    "  listing {}",
+                    l.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                );
+            }
+        }
         let mut d = Digest::new();
         for l in &listing {
             d.add_u32(l.len() as u32);
@@ -381,7 +391,15 @@ impl Run {
                 let q = sender.next();
                 let (errno, replies) = self.ipvs.send(&q)?;
                 if self.o.trace == Some(b) {
-                    println!("  {b}.{i} {} -> {}", q.describe(), errno_name(errno));
+                    // The reply's own digest tells a difference in what came back.
+                    let mut one = Digest::new();
+                    fold(&mut one, errno, replies.clone());
+                    println!(
+                        "  {b}.{i} {} -> {} (reply {:016x})",
+                        q.describe(),
+                        errno_name(errno),
+                        one.0
+                    );
                 }
                 if errno == 0 {
                     self.model.apply(q.cmd, &q.attr_bytes());

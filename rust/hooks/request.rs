@@ -185,8 +185,9 @@ fn schedule<H: NetHeader>(
     else {
         return Ok(None);
     };
-    // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`).
-    if state.refuse_new_conn() {
+    // The `drop_packet` defense refuses one new connection in its rate (`ip_vs_todrop`); the
+    // namespace's `conn_max`, when the table is full of established connections.
+    if state.refuse_new_conn() || !state.room_for_new_conn() {
         return Err(Verdict::Drop);
     }
     let mut random_below = crate::ffi::random_u32_below;
