@@ -620,9 +620,6 @@ impl Conn {
         timeouts.ticks(self.tuple.protocol, self.state())
     }
 
-    /// Whether the `drop_entry` defense drops this entry (`ip_vs_random_dropentry`): half-open
-    /// TCP connections and templates not yet assured always; established TCP connections, other
-    /// protocols' entries and one-packet services' templates when [`EntryDropper`] picks them.
     /// A TCP connection whose handshake has not completed, which nothing else depends on.
     fn half_open(&self) -> bool {
         let state = self.state.load(Ordering::Relaxed);
@@ -635,6 +632,9 @@ impl Conn {
             )
     }
 
+    /// Whether the `drop_entry` defense drops this entry (`ip_vs_random_dropentry`): half-open
+    /// TCP connections and templates not yet assured always; established TCP connections, other
+    /// protocols' entries and one-packet services' templates when [`EntryDropper`] picks them.
     fn to_drop(&self, now: u64, timeouts: &TimeoutTable, dropper: &mut EntryDropper) -> bool {
         if self.controlled() > 0 {
             return false;

@@ -103,22 +103,22 @@ pub fn parse(mut bytes: &[u8], max: u16) -> Vec<Option<&[u8]>> {
     table
 }
 
-/// Readers as `nla_get_*`: the first bytes of a payload the policy let through (the kernel
-/// checked the minimum length before IPVS read it).
+/// Readers as `nla_get_*`: the first bytes of a payload (the kernel checked the minimum length
+/// before IPVS read it; a request not yet sent may be shorter, read as zero-padded).
 pub fn get_u8(b: &[u8]) -> u8 {
     b.first().copied().unwrap_or(0)
 }
 
 pub fn get_u16(b: &[u8]) -> u16 {
-    u16::from_ne_bytes([b[0], b[1]])
+    u16::from_ne_bytes(memcpy(b))
 }
 
 pub fn get_be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
+    u16::from_be_bytes(memcpy(b))
 }
 
 pub fn get_u32(b: &[u8]) -> u32 {
-    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+    u32::from_ne_bytes(memcpy(b))
 }
 
 /// `nla_memcpy` into `N` bytes: what fits, the rest zero.

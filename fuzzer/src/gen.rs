@@ -149,6 +149,15 @@ impl Pool {
         global: true,
     };
 
+    /// Whether a service is one of this pool's (a mutation may have made another of it: an
+    /// extreme fwmark, a port of 0, which other senders could name too).
+    fn owns(&self, key: &crate::model::SvcKey) -> bool {
+        match key {
+            crate::model::SvcKey::Addr { port, .. } => self.ports.contains(port),
+            crate::model::SvcKey::Mark { mark, .. } => self.marks.contains(mark),
+        }
+    }
+
     /// The pool of sender `i` of several.
     pub fn shared(i: u16) -> Pool {
         let base = 1000 + 10 * i;
@@ -382,15 +391,22 @@ impl Sender {
                     .is_none()
         };
         let list_all = q.cmd == cmd::GET_SERVICE && q.is_dump();
+        let foreign = || {
+            let bytes = q.attr_bytes();
+            crate::attrs::parse(&bytes, cmd_attr::MAX)[cmd_attr::SERVICE as usize]
+                .and_then(crate::model::svc_key)
+                .is_some_and(|key| !self.pool.owns(&key))
+        };
         if !self.pool.global
             && (matches!(
                 q.cmd,
                 cmd::FLUSH | cmd::SET_CONFIG | cmd::NEW_DAEMON | cmd::DEL_DAEMON
             ) || zero_all()
-                || list_all)
+                || list_all
+                || foreign())
         {
-            // A mutation made it a request that reaches or shows other senders' state: send a
-            // harmless one.
+            // A mutation made it a request that reaches or shows other senders' state, or names
+            // a service outside the pool: send a harmless one.
             q = Request::new(cmd::GET_INFO, vec![]);
         }
         q
@@ -750,6 +766,13 @@ mod tests {
         for _ in 0..5000 {
             let q = r.next();
             assert!(q.cmd != cmd::GET_SERVICE || !q.is_dump());
+            let bytes = q.attr_bytes();
+            if let Some(key) = crate::attrs::parse(&bytes, cmd_attr::MAX)
+                [cmd_attr::SERVICE as usize]
+                .and_then(crate::model::svc_key)
+            {
+                assert!(Pool::shared(1).owns(&key), "{key}");
+            }
             assert!(!matches!(
                 q.cmd,
                 cmd::FLUSH | cmd::SET_CONFIG | cmd::NEW_DAEMON | cmd::DEL_DAEMON
